@@ -1,0 +1,1 @@
+"""Numba JIT kernels: same signatures as kernels/reference, written to be fast."""

@@ -1,0 +1,3 @@
+"""activation kernels: Numba twins of kernels/reference/activation.py, same signatures."""
+
+__all__: list[str] = []

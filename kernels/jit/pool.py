@@ -1,0 +1,3 @@
+"""pool kernels: Numba twins of kernels/reference/pool.py, same signatures."""
+
+__all__: list[str] = []

@@ -1,0 +1,1 @@
+"""NumPy reference kernels: the seed's equations, written to be read."""

@@ -1,0 +1,3 @@
+"""activation kernels: NumPy reference twins (see kernels/__init__.py)."""
+
+__all__: list[str] = []

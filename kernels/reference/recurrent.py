@@ -1,0 +1,3 @@
+"""recurrent kernels: NumPy reference twins (see kernels/__init__.py)."""
+
+__all__: list[str] = []

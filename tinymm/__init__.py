@@ -1,0 +1,30 @@
+"""tinymm: a minimal autograd engine in NumPy with Numba-JIT kernels, for multimodal learning.
+
+    import tinymm as tm
+    from tinymm import nn, optim
+    import tinymm.functional as F
+"""
+
+from . import autograd  # noqa: I001  (autograd first: it and tensor import each other)
+from .tensor import Tensor, float32, float64, int64
+from .autograd import Function, no_grad, enable_grad, is_grad_enabled
+from .ops.shape import cat, stack, where
+from .random import manual_seed
+from .creation import tensor, zeros, ones, full, randn, rand, arange, zeros_like, ones_like, from_numpy
+from .gradcheck import gradcheck, GradcheckError
+from .kernels import set_backend, get_backend, backend
+from . import kernels, functional, nn, optim
+from .serialization import save, load
+
+__version__ = "0.1.0"
+int32 = __import__("numpy").dtype("int32")
+bool = __import__("numpy").dtype("bool")  # noqa: A001  (torch.bool)
+
+__all__ = [
+    "Tensor", "tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled",
+    "float32", "float64", "int64", "int32", "bool",
+    "zeros", "ones", "full", "randn", "rand", "arange", "zeros_like", "ones_like", "from_numpy",
+    "cat", "stack", "where", "manual_seed", "gradcheck", "GradcheckError",
+    "set_backend", "get_backend", "backend", "kernels", "functional", "nn", "optim",
+    "save", "load",
+]

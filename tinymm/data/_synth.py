@@ -1,0 +1,229 @@
+"""Shared machinery of the built-in synthetic data sets: seeds, ceilings, token and audio synthesis.
+
+Every built-in data set is built in two steps:
+
+1. ``sample_latents(n, rng, ...)`` draws the generating latent variables (the label, the factor
+   values, which modality shows or hides each factor, nuisance variables such as positions);
+2. ``render(latents, rng, ...)`` turns them into modality arrays (images, token ids, audio).
+
+Ceilings are computed from step 1 alone, by formula or exact enumeration, and the oracle
+predictors ``oracle_predict(latents, subset)`` read only the latents, so a test can check a
+documented ceiling on a million latent draws without rendering anything.
+
+The erasure model used by most data sets: a label *factor* with ``n`` equally likely values is
+shown by one or more modalities; modality ``m`` hides it (shows something independent of it)
+with probability ``e_m``, independently. Given a subset ``S`` of modalities the Bayes-optimal
+predictor reads the factor from any modality in ``S`` that shows it and guesses otherwise, so
+
+    P(factor right | S) = 1 - prod_{m in S} e_m * (1 - 1/n)        (empty product = 1)
+
+and, factors being independent, the ceiling of ``S`` is the product of these over factors.
+"""
+
+from __future__ import annotations
+
+import itertools
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+SPLITS = ("train", "val", "test")
+
+PAD, UNK = 0, 1
+SPECIAL_TOKENS = ("<pad>", "<unk>")
+
+
+# --------------------------------------------------------------------------- seeds, labels
+def make_rng(name: str, seed: int, split: str) -> np.random.Generator:
+    """A generator that depends on (data set name, seed, split) and nothing else."""
+    code = zlib.crc32(name.encode())  # stable across runs, unlike hash()
+    return np.random.default_rng(np.random.SeedSequence([code, seed, SPLITS.index(split)]))
+
+
+def balanced_labels(n: int, num_classes: int, rng: np.random.Generator) -> np.ndarray:
+    """(n,) int64 labels, each class ``n // num_classes`` or one more times, in random order."""
+    return rng.permutation(np.arange(n, dtype=np.int64) % num_classes)
+
+
+def bernoulli(rng: np.random.Generator, p: float, n: int) -> np.ndarray:
+    """(n,) bool, True with probability p."""
+    return rng.random(n) < p
+
+
+# --------------------------------------------------------------------------- ceilings
+def subset_key(subset: str | Iterable[str]) -> str:
+    """Canonical name of a modality subset: sorted names joined by '+' ("audio+text")."""
+    parts = subset.split("+") if isinstance(subset, str) else list(subset)
+    return "+".join(sorted(p for p in parts if p))
+
+
+def all_subsets(modalities: Sequence[str]) -> list[tuple[str, ...]]:
+    """Every non-empty subset of ``modalities``, smallest first."""
+    return [c for r in range(1, len(modalities) + 1) for c in itertools.combinations(modalities, r)]
+
+
+class CeilingTable(dict):
+    """Bayes-optimal accuracy per modality subset.
+
+    Keys are '+'-joined sorted modality names (``"image+text"``); lookups also accept any
+    iterable of names (a frozenset, a tuple) or a '+'-joined string in any order.
+    """
+
+    def __getitem__(self, key):
+        return super().__getitem__(subset_key(key))
+
+    def __contains__(self, key) -> bool:
+        return super().__contains__(subset_key(key))
+
+    def get(self, key, default=None):
+        return super().get(subset_key(key), default)
+
+    def table(self) -> str:
+        """The ceilings as aligned text lines, one subset per line."""
+        width = max(len(k) for k in self)
+        return "\n".join(f"  {k:<{width}}  {v:.4f}" for k, v in self.items())
+
+
+def erasure_accuracy(n: int, erase_probs: Iterable[float]) -> float:
+    """P(a uniform n-valued factor is guessed right) when each view hides it independently."""
+    hidden = float(np.prod(list(erase_probs)))  # empty product: no view, pure guess
+    return 1.0 - hidden * (1.0 - 1.0 / n)
+
+
+def factor_ceilings(modalities: Sequence[str], factors: Sequence[tuple[int, Mapping[str, float]]]
+                    ) -> CeilingTable:
+    """Ceilings of a label made of independent uniform factors shown through erasing views.
+
+    ``factors``: one ``(n_values, {modality: erase_probability})`` per factor.
+    """
+    table = CeilingTable()
+    for subset in all_subsets(modalities):
+        acc = 1.0
+        for n, views in factors:
+            acc *= erasure_accuracy(n, [e for m, e in views.items() if m in subset])
+        table[subset_key(subset)] = acc
+    return table
+
+
+def check_subset(fn: str, subset: str | Iterable[str], modalities: Sequence[str]) -> frozenset:
+    """Validate a modality subset against a data set's modalities; return it as a frozenset."""
+    chosen = frozenset(subset_key(subset).split("+")) - {""}
+    unknown = chosen - set(modalities)
+    if unknown:
+        raise ValueError(f"{fn}: subset names unknown modalities {sorted(unknown)}; "
+                         f"expected a subset of {tuple(modalities)}")
+    return chosen
+
+
+# --------------------------------------------------------------------------- tokens
+class TokenWriter:
+    """Builds (N, length) int64 token rows word by word, each row at its own position.
+
+    ``write(ids, where)`` appends ``ids[i]`` to row i for the rows where ``where`` is True, so
+    sentences of different templates are assembled without a Python loop over samples.
+    Unwritten positions stay ``PAD`` (0): sentences are left-aligned, padded at the end.
+    """
+
+    def __init__(self, n: int, length: int):
+        self.tokens = np.full((n, length), PAD, dtype=np.int64)
+        self.pos = np.zeros(n, dtype=np.int64)
+        self.rows = np.arange(n)
+
+    def write(self, ids, where=None) -> None:
+        ids = np.broadcast_to(np.asarray(ids, dtype=np.int64), self.pos.shape)
+        rows = self.rows if where is None else self.rows[where]
+        if rows.size and self.pos[rows].max() >= self.tokens.shape[1]:
+            raise AssertionError("TokenWriter: sentence longer than the token length")
+        self.tokens[rows, self.pos[rows]] = ids[rows]
+        self.pos[rows] += 1
+
+
+def make_vocab(words: Sequence[str]) -> tuple[tuple[str, ...], dict[str, int]]:
+    """Vocabulary ``("<pad>", "<unk>", *words)`` and its word -> id map."""
+    vocab = SPECIAL_TOKENS + tuple(words)
+    assert len(set(vocab)) == len(vocab), "duplicate words in a vocabulary"
+    return vocab, {w: i for i, w in enumerate(vocab)}
+
+
+def ids_of(index: Mapping[str, int], words: Sequence[str]) -> np.ndarray:
+    """Token ids of ``words`` as an int64 array (for picking words with an index array)."""
+    return np.array([index[w] for w in words], dtype=np.int64)
+
+
+def decode_tokens(tokens: np.ndarray, vocab: Sequence[str]) -> str:
+    """One token row back to words, padding dropped."""
+    return " ".join(vocab[t] for t in np.asarray(tokens).tolist() if t != PAD)
+
+
+# --------------------------------------------------------------------------- audio
+SAMPLE_RATE = 2000  # Hz: low, so a clip is ~1300 samples and a model stays small
+N_FFT = 64          # window of 32 ms; bin spacing 31.25 Hz
+HOP = 32
+N_FRAMES = 40
+N_SAMPLES = HOP * (N_FRAMES - 1) + N_FFT  # 1312 samples = 0.656 s
+N_BINS = N_FFT // 2                       # DC bin dropped: bins at 31.25 .. 1000 Hz
+_WINDOW = np.hanning(N_FFT + 2)[1:-1]     # no zero end points
+_MAG_REF = _WINDOW.sum() / 2              # |STFT| of a unit-amplitude sine at its bin
+_FEATURE_SHIFT, _FEATURE_SCALE = 2.5, 1.5  # fixed, so every split shares one scale
+
+
+def tone(freq: np.ndarray, amp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Sine waves with a time-varying frequency (Hz) and amplitude, random start phase.
+
+    freq, amp: (N, L) -> (N, L) float64.  x(t) = a(t) sin(phi0 + 2 pi sum_{s<=t} f(s) / sr).
+    """
+    phase0 = rng.uniform(0, 2 * np.pi, size=(freq.shape[0], 1))
+    return amp * np.sin(phase0 + 2 * np.pi * np.cumsum(freq, axis=1) / SAMPLE_RATE)
+
+
+def envelope(onset: np.ndarray, offset: np.ndarray, ramp: float = 0.03) -> np.ndarray:
+    """(N,) onset/offset times in seconds -> (N, L) trapezoid envelope with ``ramp`` s edges."""
+    t = np.arange(N_SAMPLES) / SAMPLE_RATE                              # (L,)
+    rise = np.clip((t - onset[:, None]) / ramp, 0.0, 1.0)               # (N, L)
+    fall = np.clip((offset[:, None] - t) / ramp, 0.0, 1.0)
+    return rise * fall
+
+
+def time_axis(n: int) -> np.ndarray:
+    """(n, L) relative time in [0, 1] over the clip (for contours)."""
+    return np.broadcast_to(np.linspace(0.0, 1.0, N_SAMPLES), (n, N_SAMPLES))
+
+
+def spectrogram(wave: np.ndarray) -> np.ndarray:
+    """Log-magnitude short-time spectrum, channels (frequency) first for Conv1d.
+
+    wave (N, L) -> (N, F, T) float32, F = 32 bins (31.25 .. 1000 Hz), T = 40 frames (hop 16 ms).
+    feature = (log(|STFT| / ref + 0.01) + shift) / scale, with fixed constants so that a
+    unit-amplitude tone peaks near +1.7 and silence sits near -1.4.
+    """
+    frames = np.lib.stride_tricks.sliding_window_view(wave, N_FFT, axis=1)[:, ::HOP]  # (N, T, n_fft)
+    mag = np.abs(np.fft.rfft(frames * _WINDOW, axis=2))[:, :, 1:]                    # (N, T, F)
+    feats = (np.log(mag / _MAG_REF + 0.01) + _FEATURE_SHIFT) / _FEATURE_SCALE
+    return np.ascontiguousarray(feats.transpose(0, 2, 1), dtype=np.float32)          # (N, F, T)
+
+
+def audio_output(wave: np.ndarray, audio_format: str) -> np.ndarray:
+    """The audio modality in the requested format: (N, F, T) features or (N, 1, L) waveform."""
+    if audio_format == "spectrogram":
+        return spectrogram(wave)
+    return np.ascontiguousarray(wave[:, None, :], dtype=np.float32)
+
+
+def check_audio_format(fn: str, audio_format: str) -> None:
+    if audio_format not in ("spectrogram", "waveform"):
+        raise ValueError(f"{fn}: audio_format must be 'spectrogram' or 'waveform', "
+                         f"got {audio_format!r}")
+
+
+def audio_shape(audio_format: str) -> tuple[int, ...]:
+    return (N_BINS, N_FRAMES) if audio_format == "spectrogram" else (1, N_SAMPLES)
+
+
+def audio_description(audio_format: str) -> str:
+    if audio_format == "spectrogram":
+        return (f"float32 ({N_BINS}, {N_FRAMES}) log-magnitude spectrogram, frequency first "
+                f"(bins of {SAMPLE_RATE / N_FFT:g} Hz up to {SAMPLE_RATE // 2} Hz, "
+                f"{N_FRAMES} frames of {1000 * HOP // SAMPLE_RATE} ms); values about -2..2")
+    return (f"float32 (1, {N_SAMPLES}) waveform at {SAMPLE_RATE} Hz "
+            f"({N_SAMPLES / SAMPLE_RATE:.3f} s); values about -2..2")

@@ -1,0 +1,17 @@
+"""``tinymm.nn``: Modules and Parameters with PyTorch's names, defaults and layouts."""
+
+from . import init
+from .activation import GELU, Dropout, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .containers import ModuleDict, ModuleList, Sequential
+from .linear import Flatten, Identity, Linear
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from .module import Module
+from .parameter import Parameter
+
+# --- layers from the kernel families (one import line per module) ---
+
+__all__ = [
+    "init", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity",
+    "Linear", "Flatten", "ReLU", "GELU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Dropout",
+    "CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss",
+]

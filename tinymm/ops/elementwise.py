@@ -1,0 +1,375 @@
+"""Elementwise ops and matmul: forward and derivative side by side."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from ..autograd import Function
+from ..tensor import Tensor, _infer_array, is_scalar
+
+
+def operand(x: object, op: str):
+    """A Tensor stays; a Python/NumPy scalar stays a scalar (NumPy's weak promotion);
+    anything else array-like becomes a constant Tensor."""
+    if isinstance(x, Tensor) or is_scalar(x):
+        return x
+    if isinstance(x, (np.ndarray, list, tuple)):
+        return Tensor._wrap(_infer_array(x, None, op))
+    raise TypeError(f"{op}: unsupported operand of type {type(x).__name__}")
+
+
+# ----------------------------------------------------------------------------- binary
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return np.add(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return np.subtract(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, -g
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.multiply(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        return (g * b if need_a else None), (g * a if need_b else None)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.true_divide(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        ga = g / b if need_a else None
+        gb = -g * a / (b * b) if need_b else None
+        return ga, gb
+
+
+class Pow(Function):
+    """``a ** b``: d/da = b a^(b-1), d/db = a^b log a."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = np.power(a, b)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        ga = g * b * np.power(a, b - 1) if need_a else None
+        gb = None
+        if need_b:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = g * out * np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
+        return ga, gb
+
+
+class MatMul(Function):
+    """``a @ b`` with NumPy's rules (1-D vectors, batched and broadcast stacks)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        a2 = a[None, :] if a.ndim == 1 else a  # treat vectors as (1, n) / (n, 1) matrices
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = g
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        ga = gb = None
+        if need_a:
+            ga = np.matmul(g2, np.swapaxes(b2, -1, -2))
+            if a.ndim == 1:
+                ga = ga.squeeze(-2)
+        if need_b:
+            gb = np.matmul(np.swapaxes(a2, -1, -2), g2)
+            if b.ndim == 1:
+                gb = gb.squeeze(-1)
+        return ga, gb
+
+
+def _binary(fn, a, b, name):
+    a, b = operand(a, name), operand(b, name)
+    return fn.apply(a, b)
+
+
+def add(a, b):
+    return _binary(Add, a, b, "add")
+
+
+def sub(a, b):
+    return _binary(Sub, a, b, "sub")
+
+
+def mul(a, b):
+    return _binary(Mul, a, b, "mul")
+
+
+def div(a, b):
+    return _binary(Div, a, b, "div")
+
+
+def pow(a, b):  # noqa: A001
+    return _binary(Pow, a, b, "pow")
+
+
+def matmul(a, b):
+    a, b = operand(a, "matmul"), operand(b, "matmul")
+    if is_scalar(a) or is_scalar(b):
+        raise TypeError("matmul: both operands must be tensors, got a scalar")
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands must be at least 1-D, got shapes "
+                         f"{a.shape} and {b.shape}")
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        raise ValueError(f"matmul: inner dimensions differ: {a.shape} @ {b.shape} "
+                         f"({k_a} != {k_b})")
+    try:
+        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} "
+                         "do not broadcast") from None
+    return MatMul.apply(a, b)
+
+
+def compare(ufunc, a, b):
+    """Comparisons and logical ops: boolean results that carry no gradient."""
+    a = operand(a, ufunc.__name__)
+    b = operand(b, ufunc.__name__)
+    out = ufunc(a.data if isinstance(a, Tensor) else a, b.data if isinstance(b, Tensor) else b)
+    return Tensor._wrap(np.asarray(out))
+
+
+# ----------------------------------------------------------------------------- unary
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return np.negative(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * out
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g / a
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g / (2 * out)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.tanh(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * (1 - out * out)
+
+
+class Sigmoid(Function):
+    """σ(x) = 1 / (1 + e^-x), computed without overflow (scipy's expit)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = special.expit(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return g * out * (1 - out)
+
+
+class ReLU(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.maximum(a, 0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * (a > 0)
+
+
+class GELU(Function):
+    """Exact GELU: x Φ(x) = x/2 (1 + erf(x/√2)); d/dx = Φ(x) + x φ(x)."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        cdf = 0.5 * (1.0 + special.erf(a * np.sqrt(0.5)))
+        return (a * cdf).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        cdf = 0.5 * (1.0 + special.erf(a * np.sqrt(0.5)))
+        pdf = np.exp(-0.5 * a * a) / np.sqrt(2.0 * np.pi)
+        return (g * (cdf + a * pdf)).astype(a.dtype, copy=False)
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.abs(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * np.sign(a)
+
+
+class Clamp(Function):
+    """Gradient passes where min <= x <= max (inclusive, as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a, lo, hi):
+        ctx.save_for_backward(a)
+        ctx.lo, ctx.hi = lo, hi
+        out = a
+        if lo is not None:
+            out = np.maximum(out, lo)
+        if hi is not None:
+            out = np.minimum(out, hi)
+        return out.astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        keep = np.ones(a.shape, dtype=bool)
+        if ctx.lo is not None:
+            keep &= a >= ctx.lo
+        if ctx.hi is not None:
+            keep &= a <= ctx.hi
+        return g * keep, None, None
+
+
+class Cast(Function):
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.in_dtype = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.astype(ctx.in_dtype), None
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return np.array(a, copy=True, order="C")
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def _unary(fn, name):
+    def op(a):
+        if not isinstance(a, Tensor):
+            raise TypeError(f"{name}: input must be a Tensor, got {type(a).__name__}")
+        return fn.apply(a)
+
+    op.__name__ = name
+    op.__doc__ = f"Elementwise {name} (see ``{fn.__name__}`` for the derivative)."
+    return op
+
+
+neg = _unary(Neg, "neg")
+exp = _unary(Exp, "exp")
+log = _unary(Log, "log")
+sqrt = _unary(Sqrt, "sqrt")
+tanh = _unary(Tanh, "tanh")
+sigmoid = _unary(Sigmoid, "sigmoid")
+relu = _unary(ReLU, "relu")
+gelu = _unary(GELU, "gelu")
+abs = _unary(Abs, "abs")  # noqa: A001
+clone = _unary(Clone, "clone")
+
+
+def clamp(a, min=None, max=None):  # noqa: A002
+    for name, v in (("min", min), ("max", max)):
+        if v is not None and not is_scalar(v):
+            raise TypeError(f"clamp: {name} must be a number or None, got {type(v).__name__}")
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    return Clamp.apply(a, min, max)
+
+
+def cast(a, dtype):
+    if a.dtype == dtype:
+        return a
+    return Cast.apply(a, dtype)

@@ -1,0 +1,1 @@
+"""tinymm.optim: optimizers and learning-rate schedules (see optimizer.py)."""

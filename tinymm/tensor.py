@@ -1,0 +1,383 @@
+"""``Tensor``: a NumPy array plus what autograd needs (``requires_grad``, ``grad``, its node).
+
+``t.data`` and ``t.grad`` are plain ``numpy.ndarray``s. The arithmetic and shape methods
+below are thin: each calls one differentiable op from ``tinymm.ops``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import autograd
+
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+int64 = np.dtype(np.int64)
+DEFAULT_FLOAT = float32
+
+
+def _infer_array(data: object, dtype: object, fn: str) -> np.ndarray:
+    """Array-like -> ndarray with ``torch.tensor``'s dtype rules.
+
+    A NumPy array (or scalar) keeps its dtype; Python floats become float32, Python ints
+    int64, bools bool.
+    """
+    if isinstance(data, Tensor):
+        arr = data.data
+    elif isinstance(data, (np.ndarray, np.generic)):
+        arr = np.asarray(data)
+    else:
+        try:
+            arr = np.asarray(data)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"{fn}: cannot make a tensor from {type(data).__name__}: {exc}") from None
+        if arr.dtype == np.float64:
+            arr = arr.astype(DEFAULT_FLOAT)
+        elif arr.dtype.kind in "iu":
+            arr = arr.astype(np.int64)
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        raise TypeError(f"{fn}: data must be numeric, got an array of dtype {arr.dtype}")
+    if dtype is not None:
+        try:
+            arr = arr.astype(np.dtype(dtype), copy=False)
+        except TypeError:
+            raise TypeError(f"{fn}: dtype must be a NumPy dtype, got {dtype!r}") from None
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that can record the ops applied to it.
+
+    >>> import tinymm as tm
+    >>> x = tm.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    array([2., 4., 6.], dtype=float32)
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_out_index", "__weakref__")
+    __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operators
+    __hash__ = object.__hash__
+
+    def __init__(self, data: object, requires_grad: bool = False, dtype: object = None):
+        arr = _infer_array(data, dtype, type(self).__name__)
+        self._init(arr, requires_grad)
+
+    def _init(self, arr: np.ndarray, requires_grad: bool) -> None:
+        if requires_grad and arr.dtype.kind not in "fc":
+            raise TypeError(
+                f"{type(self).__name__}: only floating-point tensors can require gradients, "
+                f"got dtype {arr.dtype}"
+            )
+        self.data = arr
+        self.grad: np.ndarray | None = None
+        self.requires_grad = bool(requires_grad)
+        self._node = None
+        self._out_index = 0
+
+    @classmethod
+    def _make(cls, arr: np.ndarray, requires_grad: bool, fn: str) -> Tensor:
+        """Wrap a fresh array, checking ``requires_grad`` with ``fn`` named in the error."""
+        if requires_grad and arr.dtype.kind not in "fc":
+            raise TypeError(f"{fn}: only floating-point tensors can require gradients, "
+                            f"got dtype {arr.dtype}")
+        return cls._wrap(arr, requires_grad)
+
+    @classmethod
+    def _wrap(cls, arr: np.ndarray, requires_grad: bool = False) -> Tensor:
+        """Wrap an ndarray without copying or dtype inference (internal fast path)."""
+        t = object.__new__(Tensor)
+        t._init(np.asarray(arr), requires_grad)
+        return t
+
+    # ----------------------------------------------------------------- properties
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    dtype = property(lambda self: self.data.dtype)
+    is_leaf = property(lambda self: self._node is None)
+    grad_fn = property(lambda self: self._node)
+    T = property(lambda self: _shape.permute(self, tuple(reversed(range(self.ndim)))))
+
+    def size(self, dim: int | None = None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ""
+        if self.data.dtype not in (DEFAULT_FLOAT, int64, np.dtype(bool)):
+            extra += f", dtype={self.data.dtype}"
+        if self._node is not None:
+            extra += f", grad_fn=<{self._node.name}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    def __array__(self, dtype=None, copy=None):
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return np.asarray(self.data, dtype=dtype)
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError("bool(): a tensor with more than one element is ambiguous")
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only one-element integer tensors can be used as an index")
+        return int(self.data.reshape(()))
+
+    # ----------------------------------------------------------------- conversion
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item: the tensor has {self.data.size} elements, expected exactly one")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """A tensor sharing this one's data, cut off from the graph."""
+        return Tensor._wrap(self.data)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(f"requires_grad_: only floating-point tensors can require "
+                            f"gradients, got dtype {self.data.dtype}")
+        if not requires_grad and self._node is not None:
+            raise ValueError("requires_grad_: cannot turn off gradients of a non-leaf tensor; "
+                             "use detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def to(self, dtype) -> Tensor:
+        return _ew.cast(self, np.dtype(dtype))
+
+    def float(self) -> Tensor:
+        return self.to(float32)
+
+    def double(self) -> Tensor:
+        return self.to(float64)
+
+    def long(self) -> Tensor:
+        return self.to(int64)
+
+    def clone(self) -> Tensor:
+        return _ew.clone(self)
+
+    def contiguous(self) -> Tensor:
+        return self if self.data.flags.c_contiguous else _ew.clone(self)
+
+    # ----------------------------------------------------------------- autograd
+    def backward(self, gradient: object = None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) · ``gradient`` into every leaf's ``.grad``."""
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad and has no graph "
+                               "(was it computed under no_grad, or from tensors without "
+                               "requires_grad=True?)")
+        if gradient is None:
+            if self.data.size != 1:
+                raise ValueError(
+                    f"backward: gradient can be omitted only for a one-element tensor; "
+                    f"this one has shape {self.shape}"
+                )
+            grad = np.ones_like(self.data)
+        else:
+            grad = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient)
+            if grad.shape != self.shape:
+                raise ValueError(f"backward: gradient has shape {grad.shape}, "
+                                 f"expected the tensor's shape {self.shape}")
+            grad = grad.astype(self.dtype, copy=False)
+        autograd.run_backward(self, grad, retain_graph=retain_graph)
+
+    def zero_grad_(self) -> None:
+        self.grad = None
+
+    # ----------------------------------------------------------------- arithmetic
+    def __add__(self, other):
+        return _ew.add(self, other)
+
+    def __radd__(self, other):
+        return _ew.add(other, self)
+
+    def __sub__(self, other):
+        return _ew.sub(self, other)
+
+    def __rsub__(self, other):
+        return _ew.sub(other, self)
+
+    def __mul__(self, other):
+        return _ew.mul(self, other)
+
+    def __rmul__(self, other):
+        return _ew.mul(other, self)
+
+    def __truediv__(self, other):
+        return _ew.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ew.div(other, self)
+
+    def __pow__(self, other):
+        return _ew.pow(self, other)
+
+    def __rpow__(self, other):
+        return _ew.pow(other, self)
+
+    def __matmul__(self, other):
+        return _ew.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ew.matmul(other, self)
+
+    def __neg__(self):
+        return _ew.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __lt__(self, other):
+        return _ew.compare(np.less, self, other)
+
+    def __le__(self, other):
+        return _ew.compare(np.less_equal, self, other)
+
+    def __gt__(self, other):
+        return _ew.compare(np.greater, self, other)
+
+    def __ge__(self, other):
+        return _ew.compare(np.greater_equal, self, other)
+
+    def __eq__(self, other):
+        return _ew.compare(np.equal, self, other)
+
+    def __ne__(self, other):
+        return _ew.compare(np.not_equal, self, other)
+
+    def __invert__(self):
+        if self.data.dtype != np.bool_:
+            raise TypeError(f"~: only bool tensors can be inverted, got dtype {self.dtype}")
+        return Tensor._wrap(~self.data)
+
+    def __and__(self, other):
+        return _ew.compare(np.logical_and, self, other)
+
+    def __or__(self, other):
+        return _ew.compare(np.logical_or, self, other)
+
+    # ----------------------------------------------------------------- elementwise
+    def exp(self):
+        return _ew.exp(self)
+
+    def log(self):
+        return _ew.log(self)
+
+    def sqrt(self):
+        return _ew.sqrt(self)
+
+    def tanh(self):
+        return _ew.tanh(self)
+
+    def sigmoid(self):
+        return _ew.sigmoid(self)
+
+    def relu(self):
+        return _ew.relu(self)
+
+    def abs(self):
+        return _ew.abs(self)
+
+    def clamp(self, min=None, max=None):  # noqa: A002  (PyTorch's argument names)
+        return _ew.clamp(self, min, max)
+
+    clip = clamp
+
+    # ----------------------------------------------------------------- reductions
+    def sum(self, dim=None, keepdim: bool = False):
+        return _reduce.sum(self, dim, keepdim)
+
+    def mean(self, dim=None, keepdim: bool = False):
+        return _reduce.mean(self, dim, keepdim)
+
+    def var(self, dim=None, unbiased: bool = True, keepdim: bool = False):
+        return _reduce.var(self, dim, unbiased, keepdim)
+
+    def std(self, dim=None, unbiased: bool = True, keepdim: bool = False):
+        return _reduce.var(self, dim, unbiased, keepdim).sqrt()
+
+    def amax(self, dim=None, keepdim: bool = False):
+        return _reduce.amax(self, dim, keepdim)
+
+    def amin(self, dim=None, keepdim: bool = False):
+        return -_reduce.amax(-self, dim, keepdim)
+
+    def max(self, dim=None, keepdim: bool = False):
+        return _reduce.max(self, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim: bool = False):
+        return _reduce.argmax(self, dim, keepdim)
+
+    # ----------------------------------------------------------------- shape
+    def reshape(self, *shape):
+        return _shape.reshape(self, shape)
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        return _shape.flatten(self, start_dim, end_dim)
+
+    def transpose(self, dim0: int, dim1: int):
+        return _shape.transpose(self, dim0, dim1)
+
+    def permute(self, *dims):
+        return _shape.permute(self, dims)
+
+    def unsqueeze(self, dim: int):
+        return _shape.unsqueeze(self, dim)
+
+    def squeeze(self, dim=None):
+        return _shape.squeeze(self, dim)
+
+    def expand(self, *sizes):
+        return _shape.expand(self, sizes)
+
+    def __getitem__(self, index):
+        return _shape.getitem(self, index)
+
+    def __setitem__(self, index, value) -> None:
+        if self.requires_grad:
+            raise RuntimeError("__setitem__: in-place assignment into a tensor that requires "
+                               "grad would corrupt its gradient; assign to .data instead")
+        self.data[_shape.plain_index(index)] = value.data if isinstance(value, Tensor) else value
+
+
+def is_scalar(x: object) -> bool:
+    return isinstance(x, (numbers.Number, np.number, np.bool_)) and not isinstance(x, np.ndarray)
+
+
+# The op modules build on Tensor and Function, so they are imported once both exist.
+from .ops import elementwise as _ew  # noqa: E402
+from .ops import reduce as _reduce  # noqa: E402
+from .ops import shape as _shape  # noqa: E402
