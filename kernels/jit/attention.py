@@ -1,3 +1,253 @@
-"""attention kernels: Numba twins of kernels/reference/attention.py, same signatures."""
+"""Scaled dot-product attention kernels: Numba twins of kernels/reference/attention.py.
 
-__all__: list[str] = []
+Same signatures and equations as the reference (see its docstring). The batched matrix
+products run in NumPy (``np.matmul`` -> OpenBLAS, one BLAS for the whole op); Numba does what
+NumPy would need several passes and temporaries for:
+
+* forward: one pass per score row fusing scale, additive mask, causal mask, the row max, a
+  vectorisable polynomial ``exp``, the row sum and the normalisation, in place on the fresh
+  ``Q Kᵀ`` buffer (which becomes P);
+* backward: one pass per row fusing the dropout mask, ``rowsum(dP ⊙ P)`` and
+  ``dS = P ⊙ (dP − rowsum) · scale``, in place on the fresh ``dO Vᵀ`` buffer.
+
+Rows are independent, so ``prange`` runs over the flattened ``batch × L`` rows and each
+iteration writes only its own row. Reductions use eight independent accumulators: Numba does
+not vectorise a floating-point reduction loop (it may not reorder the additions), eight
+accumulators let the CPU pipeline it and keep the result deterministic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["attention_forward", "attention_backward"]
+
+
+@njit(inline="always", error_model="numpy", cache=True)
+def _exp_nonpos(x, tp, wide):
+    """exp(x) for x <= 0 (``-inf`` -> 0) in dtype ``tp``; vectorises, unlike ``math.exp``.
+
+    x = n·ln2 + r with |r| <= ln2/2; exp(r) by its Taylor polynomial (degree 11 when ``wide``,
+    i.e. float64: relative error < 1e-14; degree 7 for float32: < 1e-7), 2**n built from
+    the exponent bits. Results below exp(-708) (~1e-308) flush to 0.
+    """
+    xc = max(x, tp(-708.0))
+    n = np.floor(xc * tp(1.4426950408889634) + tp(0.5))
+    # ln2 split in two (Cody-Waite) so n·ln2 is subtracted without rounding error.
+    r = (xc - n * tp(0.693359375)) - n * tp(-2.1219444005469058e-4)
+    if wide:
+        p = tp(1.0 / 39916800.0)
+        p = p * r + tp(1.0 / 3628800.0)
+        p = p * r + tp(1.0 / 362880.0)
+        p = p * r + tp(1.0 / 40320.0)
+        p = p * r + tp(1.0 / 5040.0)
+        p = p * r + tp(1.0 / 720.0)
+    else:
+        p = tp(1.0 / 5040.0)
+        p = p * r + tp(1.0 / 720.0)
+    p = p * r + tp(1.0 / 120.0)
+    p = p * r + tp(1.0 / 24.0)
+    p = p * r + tp(1.0 / 6.0)
+    p = p * r + tp(0.5)
+    p = p * r + tp(1.0)
+    p = p * r + tp(1.0)
+    pow2 = tp(np.int64((np.int64(n) + 1023) << 52).view(np.float64))  # 2**n, exact
+    return tp(0.0) if x < tp(-708.0) else p * pow2
+
+
+@njit(inline="always", cache=True)
+def _row_max(row, n):
+    """max(row[:n]) with eight accumulators; -inf for n == 0."""
+    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = row.dtype.type(-np.inf)
+    n8 = n - n % 8
+    for j in range(0, n8, 8):
+        m0 = max(m0, row[j])
+        m1 = max(m1, row[j + 1])
+        m2 = max(m2, row[j + 2])
+        m3 = max(m3, row[j + 3])
+        m4 = max(m4, row[j + 4])
+        m5 = max(m5, row[j + 5])
+        m6 = max(m6, row[j + 6])
+        m7 = max(m7, row[j + 7])
+    for j in range(n8, n):
+        m0 = max(m0, row[j])
+    return max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
+
+
+@njit(inline="always", cache=True)
+def _row_dot(a, b, n):
+    """sum(a[:n] * b[:n]) with eight accumulators (in the arrays' dtype)."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = a.dtype.type(0.0)
+    n8 = n - n % 8
+    for j in range(0, n8, 8):
+        s0 += a[j] * b[j]
+        s1 += a[j + 1] * b[j + 1]
+        s2 += a[j + 2] * b[j + 2]
+        s3 += a[j + 3] * b[j + 3]
+        s4 += a[j + 4] * b[j + 4]
+        s5 += a[j + 5] * b[j + 5]
+        s6 += a[j + 6] * b[j + 6]
+        s7 += a[j + 7] * b[j + 7]
+    for j in range(n8, n):
+        s0 += a[j] * b[j]
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@njit(inline="always", cache=True)
+def _row_sum(a, n):
+    """sum(a[:n]) with eight accumulators."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = a.dtype.type(0.0)
+    n8 = n - n % 8
+    for j in range(0, n8, 8):
+        s0 += a[j]
+        s1 += a[j + 1]
+        s2 += a[j + 2]
+        s3 += a[j + 3]
+        s4 += a[j + 4]
+        s5 += a[j + 5]
+        s6 += a[j + 6]
+        s7 += a[j + 7]
+    for j in range(n8, n):
+        s0 += a[j]
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@njit(parallel=True, error_model="numpy", cache=True)
+def _softmax_rows(rows, L, scale, causal, table, index, has_mask):
+    """In place: rows (B·L, S) of raw scores Q Kᵀ -> P = softmax(scores·scale + mask).
+
+    table (M, Lm, S) holds the additive mask, index (B,) the table entry of each batch
+    element (Lm is 1 or L). Keys j > i are dropped when ``causal``.
+    """
+    R, S = rows.shape
+    tp = rows.dtype.type
+    wide = rows.itemsize == 8
+    sc = tp(scale)
+    Lm = table.shape[1]
+    for r in prange(R):
+        row = rows[r]
+        i = r % L
+        n = min(i + 1, S) if causal else S  # keys this query may see
+        if has_mask or sc < 0:
+            # Store scores·scale + mask, then take the row max of what was stored.
+            if has_mask:
+                mrow = table[index[r // L], i if Lm > 1 else 0]
+                for j in range(n):
+                    row[j] = row[j] * sc + mrow[j]
+            else:
+                for j in range(n):
+                    row[j] = row[j] * sc
+            m = _row_max(row, n)
+            step = tp(1.0)
+        else:
+            # max(s·scale) = max(s)·scale for scale >= 0: fold the scale into the exp pass.
+            m = _row_max(row, n)
+            step = sc
+        if m == -np.inf:  # fully masked row (or n == 0): P = 0, as PyTorch's SDPA
+            for j in range(S):
+                row[j] = tp(0.0)
+            continue
+        for j in range(n):
+            row[j] = _exp_nonpos((row[j] - m) * step, tp, wide)
+        inv = tp(1.0) / _row_sum(row, n)
+        for j in range(n):
+            row[j] *= inv
+        for j in range(n, S):
+            row[j] = tp(0.0)
+
+
+@njit(parallel=True, error_model="numpy", cache=True)
+def _softmax_backward_rows(grad, probs, scale, dropout_mask, has_dropout):
+    """In place: grad (B·L, S) = dW -> dS = P ⊙ (dW⊙D − rowsum(dW⊙D ⊙ P)) · scale."""
+    R, S = grad.shape
+    tp = grad.dtype.type
+    sc = tp(scale)
+    for r in prange(R):
+        g = grad[r]
+        p = probs[r]
+        if has_dropout:
+            d = dropout_mask[r]
+            for j in range(S):
+                g[j] *= d[j]
+        dot = _row_dot(g, p, S)
+        for j in range(S):
+            g[j] = p[j] * (g[j] - dot) * sc
+
+
+def _mask_table(mask: np.ndarray, batch: tuple, L: int, S: int) -> tuple[np.ndarray, np.ndarray]:
+    """An additive mask broadcastable to (*batch, L, S) as a (M, Lm, S) table + (B,) index.
+
+    Avoids materialising a mask shared across heads or batch elements at full size.
+    """
+    mask = mask.reshape((1,) * (len(batch) + 2 - mask.ndim) + mask.shape)  # pad to (*b, l, s)
+    lead, Lm = mask.shape[:-2], mask.shape[-2]
+    table = np.ascontiguousarray(np.broadcast_to(mask, lead + (Lm, S))).reshape(-1, Lm, S)
+    index = np.arange(table.shape[0], dtype=np.int64).reshape(lead)  # table entry per lead
+    index = np.ascontiguousarray(np.broadcast_to(index, batch)).reshape(-1)  # (B,)
+    return table, index
+
+
+def attention_forward(
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    scale: float,
+    mask: np.ndarray | None = None,
+    causal: bool = False,
+    dropout_mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """O = (softmax(Q Kᵀ · scale + M) ⊙ D) V; returns ``(O, P)`` with P before dropout."""
+    L, S = query.shape[-2], key.shape[-2]
+    # (*B, L, E) @ (*B, E, S) -> (*B, L, S), a fresh buffer that becomes P in place.
+    probs = np.ascontiguousarray(np.matmul(query, np.swapaxes(key, -1, -2)))
+    batch = probs.shape[:-2]
+    if mask is None:
+        table, index = np.zeros((1, 1, S), probs.dtype), np.zeros(1, np.int64)
+    else:
+        table, index = _mask_table(mask.astype(probs.dtype, copy=False), batch, L, S)
+    _softmax_rows(probs.reshape(-1, S), L, float(scale), bool(causal), table, index,
+                  mask is not None)
+    weights = probs if dropout_mask is None else probs * dropout_mask  # (*B, L, S)
+    out = np.matmul(weights, value)  # (*B, L, S) @ (*B, S, Ev) -> (*B, L, Ev)
+    return out, probs
+
+
+def attention_backward(
+    grad_output: np.ndarray,
+    query: np.ndarray,
+    key: np.ndarray,
+    value: np.ndarray,
+    probs: np.ndarray,
+    scale: float,
+    dropout_mask: np.ndarray | None = None,
+    grad_weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients ``(dQ, dK, dV)``; equations in the reference twin's docstring."""
+    S = probs.shape[-1]
+    weights = probs if dropout_mask is None else probs * dropout_mask  # (*B, L, S)
+    grad_value = np.matmul(np.swapaxes(weights, -1, -2), grad_output)  # (*B, S, Ev)
+    # (*B, L, Ev) @ (*B, Ev, S) -> (*B, L, S): dW, turned into dS in place below.
+    grad_scores = np.ascontiguousarray(np.matmul(grad_output, np.swapaxes(value, -1, -2)))
+    if grad_weights is not None:
+        grad_scores += grad_weights
+    if dropout_mask is None:
+        dmask = np.zeros((1, S), probs.dtype)
+    else:
+        dmask = np.ascontiguousarray(dropout_mask, dtype=probs.dtype).reshape(-1, S)
+    _softmax_backward_rows(grad_scores.reshape(-1, S), probs.reshape(-1, S), float(scale),
+                           dmask, dropout_mask is not None)
+    grad_query = np.matmul(grad_scores, key)  # (*B, L, S) @ (*B, S, E) -> (*B, L, E)
+    grad_key = np.matmul(np.swapaxes(grad_scores, -1, -2), query)  # (*B, S, E)
+    return grad_query, grad_key, grad_value
+
+
+def warmup() -> None:
+    """Compile (or load from cache) the attention kernels for float32 and float64."""
+    for dtype in (np.float32, np.float64):
+        q = np.ones((2, 3, 4), dtype)
+        mask = np.zeros((3, 3), dtype)
+        for m in (None, mask):
+            out, probs = attention_forward(q, q, q, 0.5, m, True, None)
+            attention_backward(out, q, q, q, probs, 0.5, None, None)
+        attention_backward(out, q, q, q, probs, 0.5, np.ones_like(probs), None)

@@ -1,3 +1,157 @@
-"""norm kernels: Numba twins of kernels/reference/norm.py, same signatures."""
+"""Layer normalisation kernels: Numba twins of kernels/reference/norm.py, same signatures.
 
-__all__: list[str] = []
+Equations in the reference twin. Forward: one ``prange`` iteration per row does the mean,
+the centred variance (two passes over a row that sits in L1) and writes y, μ and rstd of
+that row. Backward: rows are split into a fixed number of blocks; each block (one ``prange``
+iteration) writes dx for its rows and its own partial sums of dγ and dβ, which are added up
+afterwards, so no two iterations write the same element and the result does not depend on
+the thread count. Reductions use four independent accumulators (Numba will not reorder a
+floating-point reduction to vectorise it; independent accumulators let it pipeline).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["layer_norm_forward", "layer_norm_backward"]
+
+_BLOCKS = 32  # row blocks in backward (partial dγ/dβ sums); fixed for determinism
+
+
+@njit(inline="always", cache=True)
+def _row_mean_var(row):
+    """(mean, biased variance) of a 1-D row: two passes, four accumulators each."""
+    n = row.shape[0]
+    tp = row.dtype.type
+    s0 = s1 = s2 = s3 = tp(0.0)
+    n4 = n - n % 4
+    for j in range(0, n4, 4):
+        s0 += row[j]
+        s1 += row[j + 1]
+        s2 += row[j + 2]
+        s3 += row[j + 3]
+    for j in range(n4, n):
+        s0 += row[j]
+    mean = ((s0 + s1) + (s2 + s3)) / tp(n)
+    v0 = v1 = v2 = v3 = tp(0.0)
+    for j in range(0, n4, 4):
+        d0 = row[j] - mean
+        d1 = row[j + 1] - mean
+        d2 = row[j + 2] - mean
+        d3 = row[j + 3] - mean
+        v0 += d0 * d0
+        v1 += d1 * d1
+        v2 += d2 * d2
+        v3 += d3 * d3
+    for j in range(n4, n):
+        d0 = row[j] - mean
+        v0 += d0 * d0
+    return mean, ((v0 + v1) + (v2 + v3)) / tp(n)
+
+
+@njit(parallel=True, error_model="numpy", cache=True)
+def _layer_norm_rows(x, weight, bias, eps, y, mean, rstd):
+    R, D = x.shape
+    tp = x.dtype.type
+    for r in prange(R):
+        row = x[r]
+        out = y[r]
+        mu, var = _row_mean_var(row)
+        rs = tp(1.0) / np.sqrt(var + tp(eps))
+        mean[r] = mu
+        rstd[r] = rs
+        for j in range(D):
+            out[j] = (row[j] - mu) * rs * weight[j] + bias[j]
+
+
+@njit(parallel=True, error_model="numpy", cache=True)
+def _layer_norm_backward_blocks(gy, x, weight, mean, rstd, gx, gw_part, gb_part):
+    R, D = x.shape
+    tp = x.dtype.type
+    nblocks = gw_part.shape[0]
+    inv_d = tp(1.0) / tp(D)
+    for blk in prange(nblocks):
+        gwb = gw_part[blk]
+        gbb = gb_part[blk]
+        for j in range(D):
+            gwb[j] = tp(0.0)
+            gbb[j] = tp(0.0)
+        for r in range((blk * R) // nblocks, ((blk + 1) * R) // nblocks):
+            xr, gr, out = x[r], gy[r], gx[r]
+            mu, rs = mean[r], rstd[r]
+            # a = Σ g, c = Σ g·x̂ with g = dy ⊙ γ
+            a0 = a1 = c0 = c1 = tp(0.0)
+            for j in range(0, D - 1, 2):
+                xh0 = (xr[j] - mu) * rs
+                xh1 = (xr[j + 1] - mu) * rs
+                g0 = gr[j] * weight[j]
+                g1 = gr[j + 1] * weight[j + 1]
+                a0 += g0
+                a1 += g1
+                c0 += g0 * xh0
+                c1 += g1 * xh1
+                gwb[j] += gr[j] * xh0
+                gwb[j + 1] += gr[j + 1] * xh1
+                gbb[j] += gr[j]
+                gbb[j + 1] += gr[j + 1]
+            if D % 2 == 1:
+                j = D - 1
+                xh0 = (xr[j] - mu) * rs
+                g0 = gr[j] * weight[j]
+                a0 += g0
+                c0 += g0 * xh0
+                gwb[j] += gr[j] * xh0
+                gbb[j] += gr[j]
+            a = (a0 + a1) * inv_d
+            c = (c0 + c1) * inv_d
+            for j in range(D):
+                g = gr[j] * weight[j]
+                out[j] = rs * (g - a - (xr[j] - mu) * rs * c)
+
+
+def layer_norm_forward(
+    x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None, eps: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """y = (x − μ) / √(σ² + eps) ⊙ γ + β over rows of x (R, D); returns ``(y, μ, rstd)``."""
+    R, D = x.shape
+    y = np.empty_like(x)
+    mean = np.empty(R, x.dtype)
+    rstd = np.empty(R, x.dtype)
+    # An absent γ / β acts as ones / zeros: exact, and one loop instead of four variants.
+    weight = np.ones(D, x.dtype) if weight is None else weight
+    bias = np.zeros(D, x.dtype) if bias is None else bias
+    _layer_norm_rows(x, weight, bias, float(eps), y, mean, rstd)
+    return y, mean, rstd
+
+
+def layer_norm_backward(
+    grad_output: np.ndarray,
+    x: np.ndarray,
+    weight: np.ndarray | None,
+    mean: np.ndarray,
+    rstd: np.ndarray,
+    need_weight_grad: bool,
+    need_bias_grad: bool,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """``(dx, dγ, dβ)`` for rows of x (R, D); dγ / dβ are None unless asked for."""
+    R, D = x.shape
+    grad_x = np.empty_like(x)
+    nblocks = max(1, min(_BLOCKS, R))
+    gw_part = np.empty((nblocks, D), x.dtype)  # per-block partial Σ dy ⊙ x̂
+    gb_part = np.empty((nblocks, D), x.dtype)  # per-block partial Σ dy
+    weight = np.ones(D, x.dtype) if weight is None else weight  # absent γ acts as ones
+    _layer_norm_backward_blocks(grad_output, x, weight, mean, rstd, grad_x, gw_part, gb_part)
+    grad_weight = gw_part.sum(axis=0) if need_weight_grad else None
+    grad_bias = gb_part.sum(axis=0) if need_bias_grad else None
+    return grad_x, grad_weight, grad_bias
+
+
+def warmup() -> None:
+    """Compile (or load from cache) the layer-norm kernels for float32 and float64."""
+    for dtype in (np.float32, np.float64):
+        x = np.arange(6, dtype=dtype).reshape(2, 3)
+        w = np.ones(3, dtype)
+        for weight, bias in ((w, w), (w, None), (None, w), (None, None)):
+            y, mean, rstd = layer_norm_forward(x, weight, bias, 1e-5)
+            layer_norm_backward(y, x, weight, mean, rstd, weight is not None, bias is not None)

@@ -1,3 +1,262 @@
-"""pool kernels: Numba twins of kernels/reference/pool.py, same signatures."""
+"""pool kernels: Numba twins of kernels/reference/pool.py, same signatures.
 
-__all__: list[str] = []
+One pass over each (n, c) plane, clipping every window to the input instead of padding
+(padding only ever adds −inf or zeros, which never win a max and the average counts as
+kh·kw anyway). The loops are serial on purpose: these kernels sit between GEMMs, and Numba's
+OpenMP threads spinning against OpenBLAS's threads cost far more than a second core gains.
+Max pooling keeps PyTorch's CPU rule ``val > best or isnan(val)``: ties go to the first
+maximum in row-major window order, a NaN wins (the last NaN if there are several).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "max_pool2d_forward", "max_pool2d_backward", "max_pool1d_forward", "max_pool1d_backward",
+    "avg_pool2d_forward", "avg_pool2d_backward",
+    "adaptive_avg_pool2d_forward", "adaptive_avg_pool2d_backward",
+]
+
+Pair = tuple[int, int]
+
+
+def _out_size(size: int, k: int, s: int, p: int) -> int:
+    return (size + 2 * p - k) // s + 1
+
+
+@njit(cache=True)
+def _pick(val, at, best, best_at):
+    """PyTorch's max-pool update ``val > best or isnan(val)``, written without branches
+    (random data makes that branch unpredictable: ~3x slower with an ``if``)."""
+    take = (val > best) | (val != val)
+    return (val if take else best), (at if take else best_at)
+
+
+@njit(cache=True)
+def _max_pool2d(x, out, argmax, kh, kw, sh, sw, ph, pw):
+    """x (P, H, W) -> out, argmax (P, Ho, Wo); P = N·C planes. Any window, clipped to x."""
+    P, H, W = x.shape
+    Ho, Wo = out.shape[1], out.shape[2]
+    neg_inf = x.dtype.type(-np.inf)
+    for p in range(P):
+        for i in range(Ho):
+            h0 = i * sh - ph
+            hs, he = max(h0, 0), min(h0 + kh, H)
+            for j in range(Wo):
+                w0 = j * sw - pw
+                ws, we = max(w0, 0), min(w0 + kw, W)
+                best = neg_inf
+                best_at = hs * W + ws  # PyTorch's choice when every value is −inf
+                for h in range(hs, he):
+                    for w in range(ws, we):
+                        best, best_at = _pick(x[p, h, w], h * W + w, best, best_at)
+                out[p, i, j] = best
+                argmax[p, i, j] = best_at
+
+
+@njit(cache=True)
+def _max_pool2d_2x2(x, out, argmax, sh, sw):
+    """The common MaxPool2d(2): 2×2 windows, no padding (so never clipped), unrolled.
+
+    Same result as ``_max_pool2d``; ~3x faster because the tiny window loops are gone.
+    """
+    P, H, W = x.shape
+    Ho, Wo = out.shape[1], out.shape[2]
+    xf, of, af = x.reshape(-1), out.reshape(-1), argmax.reshape(-1)
+    uW, usw, one = np.uint64(W), np.uint64(sw), np.uint64(1)
+    for p in range(P):
+        plane = np.uint64(p * H * W)
+        for i in range(Ho):
+            r0 = np.uint64(i * sh) * uW  # offsets of the window's two rows in the plane
+            r1 = r0 + uW
+            o = np.uint64((p * Ho + i) * Wo)
+            for j in range(np.uint64(Wo)):  # unsigned indices: no wrap-around checks
+                c = j * usw
+                best, best_at = xf[plane + r0 + c], r0 + c
+                best, best_at = _pick(xf[plane + r0 + c + one], r0 + c + one, best, best_at)
+                best, best_at = _pick(xf[plane + r1 + c], r1 + c, best, best_at)
+                best, best_at = _pick(xf[plane + r1 + c + one], r1 + c + one, best, best_at)
+                of[o + j] = best
+                af[o + j] = best_at
+
+
+@njit(cache=True)
+def _max_pool2d_scatter(grad_out, argmax, gx):
+    """gx (P, H·W) = 0, then += grad_out (P, L) at argmax (P, L), one plane at a time."""
+    P, L = grad_out.shape
+    HW = gx.shape[1]
+    for p in range(P):
+        for t in range(HW):
+            gx[p, t] = 0
+        for t in range(L):
+            gx[p, argmax[p, t]] += grad_out[p, t]
+
+
+@njit(cache=True, error_model="numpy")
+def _avg_pool2d(x, out, kh, kw, sh, sw, ph, pw):
+    P, H, W = x.shape
+    Ho, Wo = out.shape[1], out.shape[2]
+    count = x.dtype.type(kh * kw)  # padding counts (count_include_pad=True)
+    for p in range(P):
+        for i in range(Ho):
+            h0 = i * sh - ph
+            hs, he = max(h0, 0), min(h0 + kh, H)
+            for j in range(Wo):
+                w0 = j * sw - pw
+                ws, we = max(w0, 0), min(w0 + kw, W)
+                acc = x.dtype.type(0)
+                for h in range(hs, he):
+                    for w in range(ws, we):
+                        acc += x[p, h, w]
+                out[p, i, j] = acc / count
+
+
+@njit(cache=True, error_model="numpy")
+def _avg_pool2d_backward(grad_out, gx, kh, kw, sh, sw, ph, pw):
+    P, H, W = gx.shape
+    Ho, Wo = grad_out.shape[1], grad_out.shape[2]
+    count = gx.dtype.type(kh * kw)
+    for p in range(P):
+        for h in range(H):
+            for w in range(W):
+                gx[p, h, w] = 0
+        for i in range(Ho):
+            h0 = i * sh - ph
+            hs, he = max(h0, 0), min(h0 + kh, H)
+            for j in range(Wo):
+                w0 = j * sw - pw
+                ws, we = max(w0, 0), min(w0 + kw, W)
+                share = grad_out[p, i, j] / count
+                for h in range(hs, he):
+                    for w in range(ws, we):
+                        gx[p, h, w] += share
+
+
+@njit(cache=True, error_model="numpy")
+def _adaptive_avg_pool2d(x, out):
+    P, H, W = x.shape
+    Ho, Wo = out.shape[1], out.shape[2]
+    for p in range(P):
+        for i in range(Ho):
+            hs, he = (i * H) // Ho, -(-((i + 1) * H) // Ho)
+            for j in range(Wo):
+                ws, we = (j * W) // Wo, -(-((j + 1) * W) // Wo)
+                acc = x.dtype.type(0)
+                for h in range(hs, he):
+                    for w in range(ws, we):
+                        acc += x[p, h, w]
+                out[p, i, j] = acc / x.dtype.type((he - hs) * (we - ws))
+
+
+@njit(cache=True, error_model="numpy")
+def _adaptive_avg_pool2d_backward(grad_out, gx):
+    P, H, W = gx.shape
+    Ho, Wo = grad_out.shape[1], grad_out.shape[2]
+    for p in range(P):
+        for h in range(H):
+            for w in range(W):
+                gx[p, h, w] = 0
+        for i in range(Ho):
+            hs, he = (i * H) // Ho, -(-((i + 1) * H) // Ho)
+            for j in range(Wo):
+                ws, we = (j * W) // Wo, -(-((j + 1) * W) // Wo)
+                share = grad_out[p, i, j] / gx.dtype.type((he - hs) * (we - ws))
+                for h in range(hs, he):
+                    for w in range(ws, we):
+                        gx[p, h, w] += share
+
+
+def max_pool2d_forward(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: Pair
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """x (N, C, H, W) -> (o (N, C, H_out, W_out), argmax (N, C, H_out, W_out) int64 into H·W)."""
+    N, C, H, W = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    Ho, Wo = _out_size(H, kh, sh, ph), _out_size(W, kw, sw, pw)
+    out = np.empty((N, C, Ho, Wo), x.dtype)
+    argmax = np.empty((N, C, Ho, Wo), np.int64)
+    planes = (x.reshape(N * C, H, W), out.reshape(N * C, Ho, Wo), argmax.reshape(N * C, Ho, Wo))
+    if (kh, kw, ph, pw) == (2, 2, 0, 0):
+        _max_pool2d_2x2(*planes, sh, sw)
+    else:
+        _max_pool2d(*planes, kh, kw, sh, sw, ph, pw)
+    return out, argmax
+
+
+def max_pool2d_backward(grad_out: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, ...]
+                        ) -> np.ndarray:
+    """∂L/∂x[n, c, argmax[n, c, i, j]] += g[n, c, i, j]: (N, C, H_out, W_out) -> x_shape."""
+    N, C, H, W = x_shape
+    # np.empty, not np.zeros: calloc maps fresh pages (a page fault per 4 KiB every call)
+    gx = np.empty((N * C, H * W), grad_out.dtype)
+    _max_pool2d_scatter(grad_out.reshape(N * C, -1), argmax.reshape(N * C, -1), gx)
+    return gx.reshape(N, C, H, W)
+
+
+def max_pool1d_forward(x: np.ndarray, kernel_size: tuple[int], stride: tuple[int],
+                       padding: tuple[int]) -> tuple[np.ndarray, np.ndarray]:
+    """x (N, C, L) -> (o (N, C, L_out), argmax (N, C, L_out) int64): max_pool2d on height 1."""
+    out, idx = max_pool2d_forward(x[:, :, None, :], (1, kernel_size[0]), (1, stride[0]),
+                                  (0, padding[0]))
+    return out[:, :, 0, :], idx[:, :, 0, :]
+
+
+def max_pool1d_backward(grad_out: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, ...]
+                        ) -> np.ndarray:
+    """g (N, C, L_out) scattered onto x (N, C, L) at argmax."""
+    N, C, L = x_shape
+    return max_pool2d_backward(grad_out[:, :, None, :], argmax[:, :, None, :],
+                               (N, C, 1, L))[:, :, 0, :]
+
+
+def avg_pool2d_forward(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: Pair
+                       ) -> np.ndarray:
+    """x (N, C, H, W) -> (N, C, H_out, W_out): window means, zero padding counted."""
+    N, C, H, W = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    Ho, Wo = _out_size(H, kh, sh, ph), _out_size(W, kw, sw, pw)
+    out = np.empty((N, C, Ho, Wo), x.dtype)
+    _avg_pool2d(x.reshape(N * C, H, W), out.reshape(N * C, Ho, Wo), kh, kw, sh, sw, ph, pw)
+    return out
+
+
+def avg_pool2d_backward(grad_out: np.ndarray, x_shape: tuple[int, ...], kernel_size: Pair,
+                        stride: Pair, padding: Pair) -> np.ndarray:
+    """Each output spreads g / (kh·kw) over its window: (N, C, H_out, W_out) -> x_shape."""
+    N, C, H, W = x_shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    gx = np.empty(x_shape, grad_out.dtype)
+    _avg_pool2d_backward(grad_out.reshape(N * C, *grad_out.shape[2:]), gx.reshape(N * C, H, W),
+                         kh, kw, sh, sw, ph, pw)
+    return gx
+
+
+def adaptive_avg_pool2d_forward(x: np.ndarray, output_size: Pair) -> np.ndarray:
+    """x (N, C, H, W) -> (N, C, H_out, W_out): means over PyTorch's adaptive bins."""
+    N, C, H, W = x.shape
+    out = np.empty((N, C, *output_size), x.dtype)
+    _adaptive_avg_pool2d(x.reshape(N * C, H, W), out.reshape(N * C, *output_size))
+    return out
+
+
+def adaptive_avg_pool2d_backward(grad_out: np.ndarray, x_shape: tuple[int, ...]) -> np.ndarray:
+    """Each output spreads g / |bin| over its bin: (N, C, H_out, W_out) -> x_shape."""
+    N, C, H, W = x_shape
+    gx = np.empty(x_shape, grad_out.dtype)
+    _adaptive_avg_pool2d_backward(grad_out.reshape(N * C, *grad_out.shape[2:]),
+                                  gx.reshape(N * C, H, W))
+    return gx
+
+
+def warmup() -> None:
+    """Compile (or load from cache) every helper for float32 and float64."""
+    for dt in (np.float32, np.float64):
+        x = np.ones((1, 2, 5, 4), dt)
+        for k, s, p in (((2, 2), (2, 1), (1, 0)), ((2, 2), (2, 2), (0, 0))):
+            out, idx = max_pool2d_forward(x, k, s, p)
+            max_pool2d_backward(out, idx, x.shape)
+        a = avg_pool2d_forward(x, (3, 2), (1, 2), (1, 1))
+        avg_pool2d_backward(a, x.shape, (3, 2), (1, 2), (1, 1))
+        b = adaptive_avg_pool2d_forward(x, (3, 2))
+        adaptive_avg_pool2d_backward(b, x.shape)

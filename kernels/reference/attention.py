@@ -40,8 +40,10 @@ def attention_forward(
     dropout_mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """O = (softmax(Q Kᵀ · scale + M) ⊙ D) V; returns ``(O, P)`` with P before dropout."""
+    scale = float(scale)  # a Python float keeps float32 arrays float32 (NEP 50)
     L, S = query.shape[-2], key.shape[-2]
-    scores = np.matmul(query, np.swapaxes(key, -1, -2)) * scale  # (*B, L, E) @ (*B, E, S) -> (*B, L, S)
+    # (*B, L, E) @ (*B, E, S) -> (*B, L, S)
+    scores = np.matmul(query, np.swapaxes(key, -1, -2)) * scale
     if mask is not None:
         scores = scores + mask  # (*B, L, S) + broadcast mask
     if causal:
@@ -78,6 +80,7 @@ def attention_backward(
 
     Gradients have the broadcast batch shape; the caller reduces broadcast dims.
     """
+    scale = float(scale)  # a Python float keeps float32 arrays float32 (NEP 50)
     weights = probs if dropout_mask is None else probs * dropout_mask  # (*B, L, S)
     grad_value = np.matmul(np.swapaxes(weights, -1, -2), grad_output)  # (*B, S, L) @ (*B, L, Ev)
     grad_weights_total = np.matmul(grad_output, np.swapaxes(value, -1, -2))  # (*B, L, S)

@@ -171,23 +171,32 @@ _FEATURE_SHIFT, _FEATURE_SCALE = 2.5, 1.5  # fixed, so every split shares one sc
 def tone(freq: np.ndarray, amp: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Sine waves with a time-varying frequency (Hz) and amplitude, random start phase.
 
-    freq, amp: (N, L) -> (N, L) float64.  x(t) = a(t) sin(phi0 + 2 pi sum_{s<=t} f(s) / sr).
+    freq, amp: (N, L) -> (N, L) float32.  x(t) = a(t) sin(phi0 + 2 pi sum_{s<=t} f(s) / sr).
+    The phase is accumulated in float64; the sine runs in float32 (10x faster without SVML,
+    and the phase error, < 1e-4 rad for these clip lengths, is far below the noise).
     """
     phase0 = rng.uniform(0, 2 * np.pi, size=(freq.shape[0], 1))
-    return amp * np.sin(phase0 + 2 * np.pi * np.cumsum(freq, axis=1) / SAMPLE_RATE)
+    phase = phase0 + (2 * np.pi / SAMPLE_RATE) * np.cumsum(freq, axis=1, dtype=np.float64)
+    return amp * np.sin(phase.astype(np.float32))
 
 
 def envelope(onset: np.ndarray, offset: np.ndarray, ramp: float = 0.03) -> np.ndarray:
-    """(N,) onset/offset times in seconds -> (N, L) trapezoid envelope with ``ramp`` s edges."""
-    t = np.arange(N_SAMPLES) / SAMPLE_RATE                              # (L,)
-    rise = np.clip((t - onset[:, None]) / ramp, 0.0, 1.0)               # (N, L)
-    fall = np.clip((offset[:, None] - t) / ramp, 0.0, 1.0)
+    """(N,) onset/offset times in seconds -> (N, L) float32 trapezoid envelope, ``ramp`` s edges."""
+    t = np.arange(N_SAMPLES, dtype=np.float32) / np.float32(SAMPLE_RATE)      # (L,)
+    onset, offset = (np.asarray(x, np.float32)[:, None] for x in (onset, offset))
+    rise = np.clip((t - onset) / np.float32(ramp), 0, 1)                      # (N, L)
+    fall = np.clip((offset - t) / np.float32(ramp), 0, 1)
     return rise * fall
 
 
-def time_axis(n: int) -> np.ndarray:
-    """(n, L) relative time in [0, 1] over the clip (for contours)."""
-    return np.broadcast_to(np.linspace(0.0, 1.0, N_SAMPLES), (n, N_SAMPLES))
+def time_axis() -> np.ndarray:
+    """(1, L) float32 relative time in [0, 1] over the clip (contours broadcast against it)."""
+    return np.linspace(0.0, 1.0, N_SAMPLES, dtype=np.float32)[None, :]
+
+
+def noise_like(rng: np.random.Generator, shape, std: float) -> np.ndarray:
+    """float32 white Gaussian noise."""
+    return rng.standard_normal(shape, dtype=np.float32) * np.float32(std)
 
 
 def spectrogram(wave: np.ndarray) -> np.ndarray:
@@ -197,7 +206,7 @@ def spectrogram(wave: np.ndarray) -> np.ndarray:
     feature = (log(|STFT| / ref + 0.01) + shift) / scale, with fixed constants so that a
     unit-amplitude tone peaks near +1.7 and silence sits near -1.4.
     """
-    frames = np.lib.stride_tricks.sliding_window_view(wave, N_FFT, axis=1)[:, ::HOP]  # (N, T, n_fft)
+    frames = np.lib.stride_tricks.sliding_window_view(wave, N_FFT, axis=1)[:, ::HOP]  # (N,T,n_fft)
     mag = np.abs(np.fft.rfft(frames * _WINDOW, axis=2))[:, :, 1:]                    # (N, T, F)
     feats = (np.log(mag / _MAG_REF + 0.01) + _FEATURE_SHIFT) / _FEATURE_SCALE
     return np.ascontiguousarray(feats.transpose(0, 2, 1), dtype=np.float32)          # (N, F, T)
@@ -227,3 +236,52 @@ def audio_description(audio_format: str) -> str:
                 f"{N_FRAMES} frames of {1000 * HOP // SAMPLE_RATE} ms); values about -2..2")
     return (f"float32 (1, {N_SAMPLES}) waveform at {SAMPLE_RATE} Hz "
             f"({N_SAMPLES / SAMPLE_RATE:.3f} s); values about -2..2")
+
+
+# --------------------------------------------------------------------------- argument checks
+def check_size(fn: str, size) -> int:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+        raise TypeError(f"{fn}: size must be an int, got {type(size).__name__}")
+    if size < 1:
+        raise ValueError(f"{fn}: size must be >= 1, got {size}")
+    return int(size)
+
+
+def check_seed(fn: str, seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{fn}: seed must be an int, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"{fn}: seed must be >= 0, got {seed}")
+    return int(seed)
+
+
+def check_split(fn: str, split) -> str:
+    if split not in SPLITS:
+        raise ValueError(f"{fn}: split must be one of {SPLITS}, got {split!r}")
+    return split
+
+
+def check_prob(fn: str, name: str, p, *, below_one: bool = False) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)):
+        raise TypeError(f"{fn}: {name} must be a float, got {type(p).__name__}")
+    if not 0.0 <= p <= 1.0 or (below_one and p >= 1.0):
+        bound = "[0, 1)" if below_one else "[0, 1]"
+        raise ValueError(f"{fn}: {name} must be in {bound}, got {p}")
+    return float(p)
+
+
+def check_nonneg(fn: str, name: str, x) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.floating)):
+        raise TypeError(f"{fn}: {name} must be a float, got {type(x).__name__}")
+    if x < 0:
+        raise ValueError(f"{fn}: {name} must be >= 0, got {x}")
+    return float(x)
+
+
+def merge_options(fn: str, defaults: Mapping, options: Mapping) -> dict:
+    """``defaults`` updated by ``options``; unknown option names raise TypeError."""
+    unknown = set(options) - set(defaults)
+    if unknown:
+        raise TypeError(f"{fn}: unknown option(s) {sorted(unknown)}; options are "
+                        f"{sorted(defaults)}")
+    return {**defaults, **options}

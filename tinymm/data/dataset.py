@@ -77,7 +77,7 @@ class ArrayDataset(Dataset):
     """Tuple samples ``(a[i], b[i], ...)`` from equally long arrays (PyTorch's TensorDataset).
 
     >>> ds = ArrayDataset(np.zeros((4, 3)), np.arange(4))
-    >>> len(ds), ds[1][1]
+    >>> len(ds), int(ds[1][1])
     (4, 1)
     """
 

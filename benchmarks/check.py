@@ -1,0 +1,72 @@
+"""The correctness guard: tinymm's outputs must agree with PyTorch's before anything is timed.
+
+Each worker saves the arrays its case exposes (forward outputs, input and parameter gradients,
+or parameter updates after an optimizer step) to an ``.npz`` file; :func:`compare` checks every
+array of a candidate against the reference with a *normwise* float32 tolerance:
+
+    max|a - b| <= rtol * max(max|b|, tiny)   for each array,
+
+which is robust to large reductions (conv weight gradients sum thousands of terms) yet rejects
+a wrong kernel (a wrong sign, a missing term, a transposed weight) by orders of magnitude.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class CheckResult:
+    ok: bool
+    worst_key: str | None = None
+    worst_err: float = 0.0                 # normwise relative error of the worst array
+    problems: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"ok (worst {self.worst_key}: {self.worst_err:.1e})" if self.worst_key else "ok"
+        return "; ".join(self.problems[:4]) + (" ..." if len(self.problems) > 4 else "")
+
+
+def relative_error(a: np.ndarray, b: np.ndarray) -> float:
+    """max|a-b| / max|b| (with max|b| floored so that all-zero references work)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    scale = max(float(np.max(np.abs(b))) if b.size else 0.0, 1e-6)
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - b))) / scale
+
+
+def compare(candidate: dict[str, np.ndarray], reference: dict[str, np.ndarray],
+            rtol: float = 2e-3) -> CheckResult:
+    """Compare every array of ``reference`` with the same key in ``candidate``."""
+    problems = []
+    worst_key, worst = None, 0.0
+    missing = sorted(set(reference) - set(candidate))
+    extra = sorted(set(candidate) - set(reference))
+    if missing:
+        problems.append(f"missing outputs {missing}")
+    if extra:
+        problems.append(f"unexpected outputs {extra}")
+    for key in sorted(set(reference) & set(candidate)):
+        a, b = np.asarray(candidate[key]), np.asarray(reference[key])
+        if a.shape != b.shape:
+            problems.append(f"{key}: shape {a.shape} != {b.shape}")
+            continue
+        if not np.all(np.isfinite(a)):
+            problems.append(f"{key}: non-finite values")
+            continue
+        err = relative_error(a, b)
+        if err > worst or worst_key is None:
+            worst_key, worst = key, err
+        if not err <= rtol:
+            problems.append(f"{key}: rel err {err:.2e} > {rtol:.0e}")
+    return CheckResult(ok=not problems, worst_key=worst_key, worst_err=worst, problems=problems)
+
+
+def compare_files(candidate_path: str, reference_path: str, rtol: float = 2e-3) -> CheckResult:
+    with np.load(candidate_path) as c, np.load(reference_path) as r:
+        return compare(dict(c), dict(r), rtol)

@@ -1,0 +1,151 @@
+"""One adapter per framework, so a case is written once against PyTorch's names.
+
+A case receives ``fw`` and uses ``fw.nn``, ``fw.F``, ``fw.optim``, ``fw.lib`` (``tinymm`` or
+``torch``) and the few helpers below that differ between the two (making a tensor from a
+NumPy array, reading values and gradients back as NumPy arrays). Only the worker process of a
+framework imports that framework.
+"""
+
+from __future__ import annotations
+
+import importlib
+import zlib
+from collections.abc import Iterable
+
+import numpy as np
+
+FRAMEWORKS = ("tinymm-numba", "tinymm-numpy", "torch")
+SHORT = {"tinymm-numba": "numba", "tinymm-numpy": "numpy", "torch": "torch"}
+
+
+class Framework:
+    """The names a case needs, bound to one framework."""
+
+    name: str
+    lib: object
+    nn: object
+    F: object
+    optim: object
+
+    def tensor(self, array: np.ndarray, requires_grad: bool = False):
+        raise NotImplementedError
+
+    def numpy(self, t) -> np.ndarray:
+        raise NotImplementedError
+
+    def grad(self, t) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def no_grad(self):
+        return self.lib.no_grad()
+
+    def cat(self, tensors, dim: int = 0):
+        return self.lib.cat(tensors, dim)
+
+    def version(self) -> str:
+        return str(self.lib.__version__)
+
+
+class TinymmFramework(Framework):
+    def __init__(self, backend: str):
+        tm = importlib.import_module("tinymm")
+        tm.set_backend(backend)
+        self.name = f"tinymm-{backend}"
+        self.backend = backend
+        self.lib = tm
+        self.nn = tm.nn
+        self.F = importlib.import_module("tinymm.functional")
+        self.optim = tm.optim
+
+    def tensor(self, array, requires_grad=False):
+        return self.lib.tensor(np.array(array, copy=True), requires_grad=requires_grad)
+
+    def numpy(self, t):
+        return np.array(t.data, copy=True)
+
+    def grad(self, t):
+        return None if t.grad is None else np.array(t.grad, copy=True)
+
+    def version(self) -> str:
+        import numpy
+
+        parts = [f"tinymm {self.lib.__version__}", f"numpy {numpy.__version__}"]
+        if self.backend == "numba":
+            import numba
+
+            parts.append(f"numba {numba.__version__}")
+        return ", ".join(parts)
+
+
+class TorchFramework(Framework):
+    def __init__(self, threads: int):
+        torch = importlib.import_module("torch")
+        torch.set_num_threads(threads)
+        self.name = "torch"
+        self.lib = torch
+        self.nn = torch.nn
+        self.F = importlib.import_module("torch.nn.functional")
+        self.optim = torch.optim
+
+    def tensor(self, array, requires_grad=False):
+        t = self.lib.from_numpy(np.array(array, copy=True))
+        return t.requires_grad_(requires_grad) if requires_grad else t
+
+    def numpy(self, t):
+        return t.detach().cpu().numpy().copy()
+
+    def grad(self, t):
+        return None if t.grad is None else t.grad.detach().cpu().numpy().copy()
+
+    def version(self) -> str:
+        return f"torch {self.lib.__version__}"
+
+
+def make(name: str, threads: int) -> Framework:
+    """The adapter of framework ``name`` (imports that framework)."""
+    if name == "torch":
+        return TorchFramework(threads)
+    if name in ("tinymm-numba", "tinymm-numpy"):
+        return TinymmFramework(name.split("-", 1)[1])
+    raise ValueError(f"make: framework must be one of {FRAMEWORKS}, got {name!r}")
+
+
+# ----------------------------------------------------------------------------- seeded data
+def seeded_array(seed: int, name: str, shape: Iterable[int], scale: float | None = None,
+                 dtype=np.float32) -> np.ndarray:
+    """A reproducible array for ``name``: the same in every process and framework.
+
+    With ``scale=None`` the bound follows PyTorch's default fan-in rule for weights
+    (``1/sqrt(prod(shape[1:]))``); 1-D ``*weight`` arrays (norm scales) sit around 1.
+    """
+    shape = tuple(int(s) for s in shape)
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+    if scale is None:
+        if len(shape) >= 2:
+            scale = 1.0 / np.sqrt(max(1, int(np.prod(shape[1:]))))
+        else:
+            scale = 0.1
+    out = rng.uniform(-scale, scale, size=shape)
+    if len(shape) == 1 and name.endswith("weight") and scale == 0.1:
+        out += 1.0
+    return out.astype(dtype)
+
+
+def seed_parameters(fw: Framework, module, seed: int) -> dict[str, tuple[int, ...]]:
+    """Overwrite every floating parameter/buffer of ``module`` with ``seeded_array`` values.
+
+    Keys come from the module's own ``state_dict``, so two frameworks whose layers follow
+    PyTorch's names and layouts get identical weights. Returns name -> shape.
+    """
+    shapes = {}
+    new = {}
+    for name, value in module.state_dict().items():
+        arr = fw.numpy(value) if not isinstance(value, np.ndarray) else value
+        if arr.dtype.kind != "f":
+            new[name] = value
+            continue
+        shapes[name] = tuple(arr.shape)
+        new[name] = fw.tensor(seeded_array(seed, name, arr.shape, dtype=arr.dtype))
+    module.load_state_dict(new)
+    return shapes
+

@@ -1,0 +1,74 @@
+"""What machine and software a run measured: CPU model, cores, versions, matmul ceiling."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+
+CEILING_SCRIPT = r"""
+import json, time
+import numpy as np
+rng = np.random.default_rng(0)
+n = 1024
+a = rng.standard_normal((n, n), dtype=np.float32)
+b = rng.standard_normal((n, n), dtype=np.float32)
+c = np.empty((n, n), np.float32)
+for _ in range(3):
+    np.matmul(a, b, out=c)
+times = []
+for _ in range(15):
+    t0 = time.perf_counter()
+    np.matmul(a, b, out=c)
+    times.append(time.perf_counter() - t0)
+times.sort()
+print(json.dumps({"median_s": times[len(times) // 2], "best_s": times[0]}))
+"""
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions() -> dict[str, str]:
+    """Versions of the measured software, read without importing torch into this process."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for dist in ("numpy", "numba", "scipy", "torch", "tinymm", "matplotlib"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def info() -> dict:
+    return {
+        "cpu": cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "versions": versions(),
+    }
+
+
+def matmul_ceiling(env: dict[str, str]) -> dict:
+    """GFLOP/s of a float32 1024^3 matmul in NumPy, in a fresh process with ``env``."""
+    proc = subprocess.run([sys.executable, "-c", CEILING_SCRIPT], env=env, capture_output=True,
+                          text=True, timeout=300)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip()[-500:]}
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    flops = 2.0 * 1024**3
+    res["gflops_median"] = flops / res["median_s"] / 1e9
+    res["gflops_best"] = flops / res["best_s"] / 1e9
+    return res

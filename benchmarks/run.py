@@ -1,0 +1,169 @@
+"""Run the tinymm-vs-PyTorch benchmark suite and print a table.
+
+    python benchmarks/run.py              # the full suite (tens of minutes)
+    python benchmarks/run.py --quick      # a one-minute subset
+    python benchmarks/run.py --cases lstm conv2d_64 --rounds 7
+    python benchmarks/run.py --profile seed_step_b32_32   # cProfile of the tinymm worker
+
+Writes benchmarks/out/results.json, results.md and ratios.png; a full run (no --quick, no
+--cases) also rewrites benchmarks/RESULTS.md. See benchmarks/README.md for the method.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repo root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import machine, registry, report, runner, startup  # noqa: E402
+from benchmarks.frameworks import FRAMEWORKS  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out"
+RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="tinymm vs PyTorch benchmarks")
+    p.add_argument("--quick", action="store_true", help="a one-minute subset")
+    p.add_argument("--cases", nargs="*", help="only cases whose name contains one of these")
+    p.add_argument("--list", action="store_true", help="list the cases and exit")
+    p.add_argument("--threads", type=int, default=2, help="threads per framework (default 2)")
+    p.add_argument("--rounds", type=int, help="interleaved rounds (default 5, quick 3)")
+    p.add_argument("--round-s", type=float, help="seconds per framework per round")
+    p.add_argument("--budget-s", type=float, help="timed seconds per framework per case, at most")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--frameworks", nargs="*", default=list(FRAMEWORKS), choices=FRAMEWORKS)
+    p.add_argument("--no-check", action="store_true", help="skip the correctness guard")
+    p.add_argument("--no-startup", action="store_true", help="skip the start-up cases")
+    p.add_argument("--profile", metavar="CASE", help="print a cProfile of one case and exit")
+    p.add_argument("--profile-framework", default="tinymm-numba", choices=FRAMEWORKS)
+    p.add_argument("--out", type=Path, default=OUT, help="output directory")
+    p.add_argument("--results-md", type=Path, default=None,
+                   help="also write this RESULTS.md (default: benchmarks/RESULTS.md after a "
+                        "full run)")
+    return p.parse_args(argv)
+
+
+def make_settings(args: argparse.Namespace) -> runner.Settings:
+    s = runner.Settings(threads=args.threads, seed=args.seed, frameworks=tuple(args.frameworks),
+                        check=not args.no_check)
+    if args.quick:
+        s.rounds, s.round_s, s.budget_s, s.warmup_reps, s.warmup_s, s.gap_s = \
+            3, 0.12, 4.0, 2, 0.1, 0.1
+    if args.rounds:
+        s.rounds = args.rounds
+    if args.round_s:
+        s.round_s = args.round_s
+    if args.budget_s:
+        s.budget_s = args.budget_s
+    return s
+
+
+def _line(row: dict) -> str:
+    def ms(fw: str) -> str:
+        d = row["frameworks"].get(fw, {})
+        t = d.get("timing")
+        if d.get("status") != "ok" or not t or not t.get("n"):
+            return f"{d.get('status', '-'):>12s}"
+        return f"{t['median_ms']:10.2f}ms"
+
+    r = row.get("ratio_numba_torch")
+    return (f"{row['name']:<34s} torch {ms('torch')}  numba {ms('tinymm-numba')}  "
+            f"numpy {ms('tinymm-numpy')}  numba/torch {'-' if r is None else f'{r:.2f}'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = make_settings(args)
+    if args.list:
+        for c in registry.select(args.cases, args.quick):
+            print(f"{c.name:<34s} {'quick ' if c.quick else '      '}{c.title}")
+        return 0
+    if args.profile:
+        case = registry.get(args.profile)
+        print(runner.profile_case(case, settings, args.profile_framework))
+        return 0
+
+    start = time.perf_counter()
+    command = "python benchmarks/run.py" + ("" if argv is None and len(sys.argv) < 2 else
+                                            " " + shlex.join(argv if argv is not None
+                                                             else sys.argv[1:]))
+    env = runner.bench_env(settings.threads)
+    info = machine.info()
+    ceiling = machine.matmul_ceiling(env)
+    print(f"{info['cpu']}, {info['logical_cpus']} CPUs; {settings.threads} threads per framework;"
+          f" matmul ceiling {ceiling.get('gflops_median', float('nan')):.0f} GFLOP/s (float32 "
+          f"1024^3, numpy)", flush=True)
+    rows: list[dict] = []
+    cases = registry.select(args.cases, args.quick)
+    for i, case in enumerate(cases, 1):
+        print(f"[{i}/{len(cases)}] {case.name}: {case.title} (load {os.getloadavg()[0]:.1f})",
+              flush=True)
+        row = runner.run_case(case, settings, env)
+        rows.append(row)
+        print("   " + _line(row), flush=True)
+    if not args.no_startup and not args.cases:
+        reps = 2 if args.quick else 5
+        print("[startup] import", flush=True)
+        rows.append(startup.import_case(settings, reps))
+        print("   " + _line(rows[-1]), flush=True)
+        if not args.quick:
+            print("[startup] cold compile", flush=True)
+            rows.append(_guarded(lambda: startup.cold_compile_case(settings, 1),
+                                 "startup_cold_compile"))
+            print("[startup] first training step", flush=True)
+            rows += _guarded(lambda: startup.first_step_cases(settings, 3),
+                             "startup_first_step", many=True)
+    payload = {
+        "command": command,
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "machine": info,
+        "matmul_ceiling": ceiling,
+        "settings": {k: v for k, v in vars(settings).items() if k != "log_dir"},
+        "log_dir": settings.log_dir,
+        "results": rows,
+        "targets": report.evaluate_targets(rows),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    png = args.out / "ratios.png"
+    payload["png_note"] = report.write_png(png, rows)
+    payload["png"] = None if payload["png_note"] else str(png.relative_to(OUT.parent.parent))
+    payload["elapsed_s"] = time.perf_counter() - start
+    report.write_json(args.out / "results.json", payload)
+    md = report.results_markdown(payload)
+    (args.out / "results.md").write_text(md)
+    full = not args.quick and not args.cases
+    target = args.results_md or (RESULTS_MD if full else None)
+    if target is not None:
+        target.write_text(md)
+    print()
+    print(report.markdown_table(rows))
+    print()
+    print(report.targets_table(payload["targets"]))
+    print(f"\nwrote {args.out / 'results.json'}, {args.out / 'results.md'}"
+          + (f", {png}" if not payload["png_note"] else f" ({payload['png_note']})")
+          + (f", {target}" if target else "")
+          + f"; worker logs in {settings.log_dir}")
+    return 0
+
+
+def _guarded(fn, name: str, many: bool = False):
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001  (a start-up failure is a row, not a crash)
+        row = {"name": name, "group": "startup", "title": name, "flops": None,
+               "frameworks": {"tinymm-numba": {"status": "error", "error": str(exc)}},
+               "ratio_numba_torch": None, "ratio_numpy_torch": None,
+               "speedup_numba_vs_numpy": None}
+        return [row] if many else row
+
+
+if __name__ == "__main__":
+    sys.exit(main())

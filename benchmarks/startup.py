@@ -1,0 +1,108 @@
+"""Start-up cases: ``import``, cold compile of every kernel, warm start to the first step.
+
+Each measurement is a fresh process (``python -c`` or ``python -m benchmarks.first_step``) with
+the same environment for every framework; the Numba cache directory is a temporary one
+(``NUMBA_CACHE_DIR``), set for all frameworks alike: empty for the cold measurements,
+filled by them for the warm ones. Wall times include the interpreter's own start.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+
+from . import stats
+from .runner import REPO, Settings, bench_env
+
+IMPORT_SCRIPT = ("import time; t = time.perf_counter(); import {module}; "
+                 "print(time.perf_counter() - t)")
+
+
+def _run(argv: list[str], env: dict[str, str], timeout: float = 900) -> tuple[float, dict | float]:
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, env=env, cwd=str(REPO), capture_output=True, text=True,
+                          timeout=timeout)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[1:4])}... failed: {proc.stderr.strip()[-600:]}")
+    last = proc.stdout.strip().splitlines()[-1]
+    return wall, json.loads(last)
+
+
+def _row(name: str, title: str, per_fw: dict[str, list[float]], inner: dict | None = None,
+         note: str = "") -> dict:
+    fws = {}
+    for fw, times in per_fw.items():
+        fws[fw] = {"status": "ok", "timing": stats.summarize(times)} if times else \
+            {"status": "skipped"}
+        if inner and fw in inner:
+            fws[fw]["detail"] = inner[fw]
+    row = {"name": name, "group": "startup", "title": title, "flops": None, "frameworks": fws,
+           "note": note}
+    t = {k: v.get("timing") for k, v in fws.items()}
+    row["ratio_numba_torch"] = stats.ratio(t.get("tinymm-numba"), t.get("torch"))
+    row["ratio_numpy_torch"] = stats.ratio(t.get("tinymm-numpy"), t.get("torch"))
+    row["speedup_numba_vs_numpy"] = stats.ratio(t.get("tinymm-numpy"), t.get("tinymm-numba"))
+    return row
+
+
+def import_case(settings: Settings, reps: int) -> dict:
+    """``import tinymm`` against ``import torch`` (in-process import time, alternating)."""
+    env = bench_env(settings.threads)
+    times = {"tinymm-numba": [], "torch": []}
+    for _ in range(reps):
+        for fw, module in (("tinymm-numba", "tinymm"), ("torch", "torch")):
+            _, inner = _run([sys.executable, "-c", IMPORT_SCRIPT.format(module=module)], env)
+            times[fw].append(float(inner))
+    return _row("startup_import", "import tinymm vs import torch (in-process)", times,
+                note="the import is the same for both tinymm backends")
+
+
+def cold_compile_case(settings: Settings, reps: int) -> dict:
+    """``tinymm.kernels.warmup()`` with an empty Numba cache: compiles every jit kernel."""
+    times, details = [], []
+    for _ in range(reps):
+        with tempfile.TemporaryDirectory(prefix="tinymm-numba-cache-") as cache:
+            env = bench_env(settings.threads, {"NUMBA_CACHE_DIR": cache})
+            _, inner = _run([sys.executable, "-m", "benchmarks.first_step", "--framework",
+                             "tinymm-numba", "--warmup-kernels"], env, timeout=1800)
+            times.append(inner["compile_s"])
+            details.append(inner)
+    return _row("startup_cold_compile", "compile every Numba kernel, empty cache",
+                {"tinymm-numba": times}, {"tinymm-numba": details[-1] if details else {}},
+                note="target < 60 s")
+
+
+def first_step_cases(settings: Settings, reps: int, case: str = "seed_step_b32_32") -> list[dict]:
+    """Cold (empty Numba cache) and warm (cache present) start to the first training step."""
+    frameworks = [f for f in settings.frameworks]
+    with tempfile.TemporaryDirectory(prefix="tinymm-numba-cache-") as cache:
+        env = bench_env(settings.threads, {"NUMBA_CACHE_DIR": cache})
+
+        def run(fw: str) -> tuple[float, dict]:
+            return _run([sys.executable, "-m", "benchmarks.first_step", "--framework", fw,
+                         "--case", case, "--threads", str(settings.threads)], env, timeout=1800)
+
+        cold = {}
+        cold_wall, cold_inner = run("tinymm-numba") if "tinymm-numba" in frameworks else (0, {})
+        if "tinymm-numba" in frameworks:
+            cold = {"tinymm-numba": [cold_wall]}
+        walls = {fw: [] for fw in frameworks}
+        inner = {}
+        for r in range(reps):
+            order = frameworks[r % len(frameworks):] + frameworks[:r % len(frameworks)]
+            for fw in order:
+                wall, detail = run(fw)
+                walls[fw].append(wall)
+                inner[fw] = detail
+    rows = [_row(f"startup_warm_{case}", f"process start -> first training step "
+                 f"({case}), Numba cache present", walls, inner,
+                 note="wall time of the whole process")]
+    if cold:
+        rows.append(_row(f"startup_cold_{case}", f"process start -> first training step "
+                         f"({case}), empty Numba cache", cold, {"tinymm-numba": cold_inner},
+                         note="one run; compiles the kernels the step uses"))
+    return rows

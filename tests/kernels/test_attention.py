@@ -1,0 +1,212 @@
+"""Attention kernels: Numba twin == NumPy reference; reference backward == finite differences.
+
+Tolerances: numba vs reference rtol/atol 1e-4 / 1e-5 in float32 (polynomial exp, different
+summation order), 1e-10 / 1e-12 in float64; finite differences (float64, central, h=1e-6)
+rtol 1e-6, atol 1e-8.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tinymm.kernels.reference import attention as ref
+
+from tinymm import kernels
+
+TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
+
+
+def _fwd(backend):
+    return kernels.get("attention_forward", backend)
+
+
+def _bwd(backend):
+    return kernels.get("attention_backward", backend)
+
+
+def _random_mask(rng, shape, dtype, p_masked=0.3):
+    """Additive mask with some -inf entries and some finite offsets."""
+    finite = rng.standard_normal(shape)
+    return np.where(rng.random(shape) < p_masked, -np.inf, finite).astype(dtype)
+
+
+@st.composite
+def attention_case(draw):
+    batch = tuple(draw(st.lists(st.integers(1, 3), min_size=0, max_size=2)))
+    L, S = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    E, Ev = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+    mask_kind = draw(st.sampled_from(["none", "full", "LS", "1S", "head"]))
+    return dict(
+        batch=batch, L=L, S=S, E=E, Ev=Ev, mask_kind=mask_kind,
+        causal=draw(st.booleans()), dropout=draw(st.booleans()),
+        grad_weights=draw(st.booleans()),
+        scale=draw(st.sampled_from([1.0 / np.sqrt(E), 1.0, -0.5, 0.0])),
+        dtype=draw(st.sampled_from([np.float32, np.float64])),
+        seed=draw(st.integers(0, 2**16)),
+    )
+
+
+def _mask_shape(kind, batch, L, S):
+    if kind == "full":
+        return batch + (L, S)
+    if kind == "LS":
+        return (L, S)
+    if kind == "1S":
+        return (1, S)
+    # broadcast over the last batch dim (heads), like MultiheadAttention's key_padding_mask
+    return batch[:-1] + (1, 1, S) if batch else (1, S)
+
+
+def _inputs(case):
+    rng = np.random.default_rng(case["seed"])
+    b, L, S, E, Ev, dt = case["batch"], case["L"], case["S"], case["E"], case["Ev"], case["dtype"]
+    q = rng.standard_normal(b + (L, E)).astype(dt)
+    k = rng.standard_normal(b + (S, E)).astype(dt)
+    v = rng.standard_normal(b + (S, Ev)).astype(dt)
+    mask = None
+    if case["mask_kind"] != "none":
+        mask = _random_mask(rng, _mask_shape(case["mask_kind"], b, L, S), dt)
+    drop = None
+    if case["dropout"]:
+        drop = ((rng.random(b + (L, S)) > 0.25) / 0.75).astype(dt)
+    go = rng.standard_normal(b + (L, Ev)).astype(dt)
+    gw = rng.standard_normal(b + (L, S)).astype(dt) if case["grad_weights"] else None
+    return q, k, v, mask, drop, go, gw
+
+
+@settings(deadline=None)
+@given(attention_case())
+def test_numba_matches_reference(case):
+    q, k, v, mask, drop, go, gw = _inputs(case)
+    tol = TOL[case["dtype"]]
+    outs = {}
+    for backend in ("numba", "numpy"):
+        out, probs = _fwd(backend)(q, k, v, case["scale"], mask, case["causal"], drop)
+        grads = _bwd(backend)(go, q, k, v, probs, case["scale"], drop, gw)
+        for a in (out, probs) + tuple(grads):
+            assert a.dtype == case["dtype"]
+        outs[backend] = (out, probs) + tuple(grads)
+    for a, b in zip(outs["numba"], outs["numpy"]):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, **tol)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_probabilities_are_a_masked_softmax(backend):
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((2, 5, 4)) for _ in range(3))
+    mask = _random_mask(rng, (5, 5), np.float64)
+    mask[:, 0] = 0.0  # no fully masked rows here
+    out, probs = _fwd(backend)(q, k, v, 0.5, mask, True, None)
+    scores = q @ k.transpose(0, 2, 1) * 0.5 + mask
+    scores = np.where(np.tril(np.ones((5, 5), bool)), scores, -np.inf)
+    expected = np.exp(scores - scores.max(-1, keepdims=True))
+    expected /= expected.sum(-1, keepdims=True)
+    np.testing.assert_allclose(probs, expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-12)
+    assert np.all(probs[:, np.triu_indices(5, 1)[0], np.triu_indices(5, 1)[1]] == 0)
+    np.testing.assert_allclose(out, probs @ v, rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fully_masked_rows_give_zeros(backend, dtype):
+    """As PyTorch's scaled_dot_product_attention: a row with every key masked gives 0."""
+    rng = np.random.default_rng(1)
+    q, k, v = (rng.standard_normal((3, 4, 6)).astype(dtype) for _ in range(3))
+    mask = np.zeros((3, 4, 4), dtype)
+    mask[1, 2, :] = -np.inf
+    out, probs = _fwd(backend)(q, k, v, 0.4, mask, False, None)
+    assert np.all(probs[1, 2] == 0) and np.all(out[1, 2] == 0)
+    assert np.isfinite(out).all() and np.isfinite(probs).all()
+    gq, gk, gv = _bwd(backend)(np.ones_like(out), q, k, v, probs, 0.4, None, None)
+    assert np.all(gq[1, 2] == 0)
+    assert all(np.isfinite(g).all() for g in (gq, gk, gv))
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_scores_do_not_overflow(backend, dtype):
+    q = np.array([[[1000.0, -2000.0], [0.5, 3000.0]]], dtype)
+    k = np.array([[[900.0, 1.0], [-800.0, 2.0], [1.0, 1.0]]], dtype)
+    v = np.arange(6, dtype=dtype).reshape(1, 3, 2)
+    out, probs = _fwd(backend)(q, k, v, 1.0, None, False, None)
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_strided_inputs(backend):
+    """query/key/value and grad_output may be non-contiguous views (only used in matmuls)."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((5, 2, 3, 8)).astype(np.float32)  # (L, N, H, E) like MHA
+    q = x.transpose(1, 2, 0, 3)  # (N, H, L, E), non-contiguous
+    out, probs = _fwd(backend)(q, q, q, 0.3, None, False, None)
+    out_c, probs_c = _fwd("numpy")(*(np.ascontiguousarray(q),) * 3, 0.3, None, False, None)
+    np.testing.assert_allclose(out, out_c, rtol=1e-5, atol=1e-6)
+    go = rng.standard_normal((5, 2, 3, 8)).astype(np.float32).transpose(1, 2, 0, 3)
+    g = _bwd(backend)(go, q, q, q, probs, 0.3, None, None)
+    g_c = _bwd("numpy")(np.ascontiguousarray(go), *(np.ascontiguousarray(q),) * 3, probs_c,
+                        0.3, None, None)
+    for a, b in zip(g, g_c):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def _numeric_grad(f, x, h=1e-6):
+    """Central finite differences of the scalar f() with respect to the array x (in place)."""
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + h
+        fp = f()
+        x[i] = old - h
+        fm = f()
+        x[i] = old
+        grad[i] = (fp - fm) / (2 * h)
+    return grad
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("with_mask", [False, True])
+@pytest.mark.parametrize("with_dropout", [False, True])
+def test_reference_backward_matches_finite_differences(causal, with_mask, with_dropout):
+    rng = np.random.default_rng(3)
+    q = rng.standard_normal((2, 3, 4))
+    k = rng.standard_normal((2, 5, 4))
+    v = rng.standard_normal((2, 5, 3))
+    mask = _random_mask(rng, (3, 5), np.float64) if with_mask else None
+    if mask is not None:
+        mask[:, 0] = 0.0  # keep every row live so the loss is smooth
+    drop = ((rng.random((2, 3, 5)) > 0.3) / 0.7) if with_dropout else None
+    go = rng.standard_normal((2, 3, 3))
+    gw = rng.standard_normal((2, 3, 5))
+    scale = 0.7
+
+    def loss():
+        out, probs = ref.attention_forward(q, k, v, scale, mask, causal, drop)
+        weights = probs if drop is None else probs * drop
+        return float((out * go).sum() + (weights * gw).sum())
+
+    _, probs = ref.attention_forward(q, k, v, scale, mask, causal, drop)
+    grads = ref.attention_backward(go, q, k, v, probs, scale, drop, gw)
+    for analytic, x in zip(grads, (q, k, v)):
+        np.testing.assert_allclose(analytic, _numeric_grad(loss, x), rtol=1e-6, atol=1e-8)
+
+
+def test_broadcast_batch_dims():
+    """key/value with batch dim 1 broadcast against the query's; gradients keep the
+    broadcast batch shape (the autograd engine sums them back)."""
+    rng = np.random.default_rng(4)
+    q = rng.standard_normal((2, 3, 4, 5))
+    k = rng.standard_normal((1, 3, 6, 5))
+    v = rng.standard_normal((1, 3, 6, 2))
+    for backend in ("numba", "numpy"):
+        out, probs = _fwd(backend)(q, k, v, 0.5, None, False, None)
+        assert out.shape == (2, 3, 4, 2) and probs.shape == (2, 3, 4, 6)
+        gq, gk, gv = _bwd(backend)(np.ones_like(out), q, k, v, probs, 0.5, None, None)
+        assert gq.shape == q.shape and gk.shape == (2, 3, 6, 5) and gv.shape == (2, 3, 6, 2)
+        out_b, _ = _fwd("numpy")(q, np.broadcast_to(k, (2, 3, 6, 5)),
+                                 np.broadcast_to(v, (2, 3, 6, 2)), 0.5, None, False, None)
+        np.testing.assert_allclose(out, out_b, rtol=1e-12)

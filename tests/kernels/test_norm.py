@@ -1,0 +1,98 @@
+"""Layer-norm kernels: Numba twin == NumPy reference; reference backward == finite differences.
+
+Tolerances: numba vs reference rtol/atol 1e-4 / 1e-5 in float32 (different summation order),
+1e-10 / 1e-12 in float64; finite differences (float64, central, h=1e-6) rtol 1e-6, atol 1e-8.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tinymm.kernels.reference import norm as ref
+
+from tinymm import kernels
+
+TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
+
+
+@settings(deadline=None)
+@given(
+    R=st.integers(1, 70),
+    D=st.integers(1, 40),
+    affine=st.sampled_from(["both", "weight", "bias", "none"]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    offset=st.sampled_from([0.0, 5.0, -20.0]),  # mild |mean|/std: float32 stays well-conditioned
+    seed=st.integers(0, 2**16),
+)
+def test_numba_matches_reference(R, D, affine, dtype, offset, seed):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((R, D)) * rng.uniform(0.5, 3) + offset).astype(dtype)
+    weight = rng.standard_normal(D).astype(dtype) if affine in ("both", "weight") else None
+    bias = rng.standard_normal(D).astype(dtype) if affine in ("both", "bias") else None
+    gy = rng.standard_normal((R, D)).astype(dtype)
+    results = {}
+    for backend in ("numba", "numpy"):
+        y, mean, rstd = kernels.get("layer_norm_forward", backend)(x, weight, bias, 1e-5)
+        grads = kernels.get("layer_norm_backward", backend)(
+            gy, x, weight, mean, rstd, weight is not None, bias is not None
+        )
+        assert (grads[1] is None) == (weight is None) and (grads[2] is None) == (bias is None)
+        arrays = (y, mean, rstd) + tuple(g for g in grads if g is not None)
+        assert all(a.dtype == dtype for a in arrays)
+        results[backend] = arrays
+    for a, b in zip(results["numba"], results["numpy"]):
+        np.testing.assert_allclose(a, b, **TOL[dtype])
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_forward_statistics(backend):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 10)) * 2 + 3
+    y, mean, rstd = kernels.get("layer_norm_forward", backend)(x, None, None, 1e-5)
+    np.testing.assert_allclose(mean, x.mean(1), rtol=1e-12)
+    np.testing.assert_allclose(rstd, 1 / np.sqrt(x.var(1) + 1e-5), rtol=1e-12)  # biased var
+    np.testing.assert_allclose(y.mean(1), 0, atol=1e-12)
+    np.testing.assert_allclose(y.var(1), x.var(1) / (x.var(1) + 1e-5), rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_constant_rows_are_finite(backend):
+    """A constant row has σ² = 0: eps keeps rstd finite, y = β."""
+    x = np.full((3, 5), 7.0, np.float32)
+    bias = np.arange(5, dtype=np.float32)
+    y, _, rstd = kernels.get("layer_norm_forward", backend)(x, np.ones(5, np.float32), bias, 1e-5)
+    np.testing.assert_allclose(y, np.broadcast_to(bias, (3, 5)), atol=1e-6)
+    np.testing.assert_allclose(rstd, 1 / np.sqrt(np.float32(1e-5)), rtol=1e-6)
+
+
+def _numeric_grad(f, x, h=1e-6):
+    grad = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        fp = f()
+        flat[i] = old - h
+        fm = f()
+        flat[i] = old
+        gflat[i] = (fp - fm) / (2 * h)
+    return grad
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_reference_backward_matches_finite_differences(affine):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 6))
+    weight = rng.standard_normal(6) if affine else None
+    bias = rng.standard_normal(6) if affine else None
+    gy = rng.standard_normal((4, 6))
+
+    def loss():
+        return float((ref.layer_norm_forward(x, weight, bias, 1e-5)[0] * gy).sum())
+
+    _, mean, rstd = ref.layer_norm_forward(x, weight, bias, 1e-5)
+    gx, gw, gb = ref.layer_norm_backward(gy, x, weight, mean, rstd, affine, affine)
+    np.testing.assert_allclose(gx, _numeric_grad(loss, x), rtol=1e-6, atol=1e-8)
+    if affine:
+        np.testing.assert_allclose(gw, _numeric_grad(loss, weight), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(gb, _numeric_grad(loss, bias), rtol=1e-6, atol=1e-8)

@@ -1,0 +1,389 @@
+"""The ``tinymm`` command: train, evaluate, list data sets, show the installation.
+
+    tinymm train                      # default data set and model, ends with the ablation table
+    tinymm train --dataset video_events --fusion attention --epochs 5
+    tinymm evaluate runs/shapes_captions-concat/best.npz
+    tinymm datasets
+    tinymm info
+
+Bad arguments print a message and exit with status 2; a diverged run (NaN loss) exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+# The defaults of `tinymm train`, chosen so that it finishes in well under two minutes on a
+# 2-core machine and ends with each modality near its ceiling and the fusion far above both.
+DEFAULT_DATASET = "shapes_captions"
+DEFAULT_FUSION = "concat"
+DEFAULT_TEXT_ENCODER = "gru"
+TRAIN_DEFAULTS = {"epochs": 8, "batch_size": 32, "lr": 3e-3, "seed": 0, "optimizer": "adam",
+                  "scheduler": "cosine", "modality_dropout": 0.3, "patience": None,
+                  "weight_decay": 0.0}
+
+
+# ----------------------------------------------------------------------------- arguments
+class _Parser(argparse.ArgumentParser):
+    """argparse, but every error names the command and exits 2 (argparse's convention)."""
+
+    def error(self, message: str):  # noqa: D401
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def _nonneg_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _dataset_names() -> list[str]:
+    from .data import list_datasets
+
+    return list(list_datasets())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .models.encoders import TEXT_KINDS
+    from .models.factory import FUSIONS
+    from .train.trainer import OPTIMIZERS, SCHEDULERS
+
+    parser = _Parser(prog="tinymm", description="Train and evaluate multimodal models with "
+                     "tinymm (NumPy autograd + Numba kernels).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    t = sub.add_parser("train", help="train a multimodal model on a built-in data set",
+                       description="Train a model and end with the modality ablation table. "
+                       "Outputs (checkpoints, report.json, plots) go to --out.")
+    t.add_argument("--dataset", default=None, metavar="NAME",
+                   help=f"built-in data set (default {DEFAULT_DATASET}; see `tinymm datasets`)")
+    t.add_argument("--fusion", default=None, choices=FUSIONS,
+                   help=f"fusion method (default {DEFAULT_FUSION})")
+    t.add_argument("--text-encoder", default=None, choices=TEXT_KINDS,
+                   help=f"text encoder (default {DEFAULT_TEXT_ENCODER})")
+    t.add_argument("--epochs", type=_positive_int, default=None,
+                   help=f"number of epochs (default {TRAIN_DEFAULTS['epochs']})")
+    t.add_argument("--batch-size", type=_positive_int, default=None,
+                   help=f"batch size (default {TRAIN_DEFAULTS['batch_size']})")
+    t.add_argument("--lr", type=_positive_float, default=None,
+                   help=f"learning rate (default {TRAIN_DEFAULTS['lr']:g})")
+    t.add_argument("--optimizer", default=None, choices=OPTIMIZERS,
+                   help=f"optimizer (default {TRAIN_DEFAULTS['optimizer']})")
+    t.add_argument("--scheduler", default=None, choices=SCHEDULERS,
+                   help=f"learning-rate schedule per epoch (default {TRAIN_DEFAULTS['scheduler']})")
+    t.add_argument("--weight-decay", type=_nonneg_float, default=None)
+    t.add_argument("--modality-dropout", type=_fraction, default=None,
+                   help="probability of dropping each modality in training (default "
+                   f"{TRAIN_DEFAULTS['modality_dropout']})")
+    t.add_argument("--patience", type=_positive_int, default=None,
+                   help="early stopping after this many epochs without improvement")
+    t.add_argument("--seed", type=_nonneg_int, default=None,
+                   help=f"random seed for initialisation and shuffling (default "
+                   f"{TRAIN_DEFAULTS['seed']})")
+    t.add_argument("--train-size", type=_positive_int, default=None,
+                   help="training samples (default: the data set's own)")
+    t.add_argument("--test-size", type=_positive_int, default=None,
+                   help="validation and test samples (default: the data set's own)")
+    t.add_argument("--out", default=None, metavar="DIR",
+                   help="output folder (default ./runs/<dataset>-<fusion>)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint")
+    _common(t)
+
+    e = sub.add_parser("evaluate", help="evaluate a checkpoint (ablation table, report)",
+                       description="Rebuild the model of a checkpoint written by `tinymm "
+                       "train`, evaluate it and write report.json next to it (or in --out).")
+    e.add_argument("checkpoint", metavar="CHECKPOINT", help="a best.npz or last.npz file")
+    e.add_argument("--split", default="test", choices=("train", "val", "test"))
+    e.add_argument("--batch-size", type=_positive_int, default=256)
+    e.add_argument("--out", default=None, metavar="DIR", help="where to write the report")
+    _common(e)
+
+    sub.add_parser("datasets", help="list the built-in data sets with their ceilings")
+    i = sub.add_parser("info", help="versions, kernel backend and kernel warm-up time")
+    i.add_argument("--backend", choices=("numba", "numpy"), default=None)
+    return parser
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", choices=("numba", "numpy"), default=None,
+                   help="kernel backend (default numba when available)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, only the results")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+
+
+# ----------------------------------------------------------------------------- commands
+def _set_backend(parser, backend: str | None) -> None:
+    if backend is None:
+        return
+    from . import kernels
+
+    try:
+        kernels.set_backend(backend)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
+def _load_split(name: str, split: str, size: int | None, seed: int):
+    from .data import get_dataset
+
+    return get_dataset(name, split=split, size=size, seed=seed)
+
+
+def _train(args, parser) -> int:
+    from . import manual_seed
+    from .models import build_model
+    from .train import NonFiniteLossError, Reporter, Trainer
+
+    out = Path(args.out) if args.out else None
+    checkpoint = None
+    if args.resume:
+        if out is None:
+            name = args.dataset or DEFAULT_DATASET
+            out = Path("runs") / f"{name}-{args.fusion or DEFAULT_FUSION}"
+        last = out / "last.npz"
+        if not last.is_file():
+            parser.error(f"--resume: no checkpoint at {last} (train once without --resume)")
+        from .serialization import load
+
+        checkpoint = load(last)
+        run = checkpoint["config"]["run"]
+        for key in ("dataset", "fusion", "text_encoder"):
+            given = getattr(args, key)
+            if given is not None and given != run[key]:
+                parser.error(f"--resume: the run in {out} used --{key.replace('_', '-')} "
+                             f"{run[key]}, not {given}")
+    else:
+        run = {"dataset": args.dataset or DEFAULT_DATASET,
+               "fusion": args.fusion or DEFAULT_FUSION,
+               "text_encoder": args.text_encoder or DEFAULT_TEXT_ENCODER,
+               "data_seed": 0, "train_size": args.train_size, "test_size": args.test_size,
+               **{k: getattr(args, k) if getattr(args, k) is not None else v
+                  for k, v in TRAIN_DEFAULTS.items()}}
+    if run["dataset"] not in _dataset_names():
+        parser.error(f"unknown dataset {run['dataset']!r}; choose from "
+                     f"{', '.join(_dataset_names())}")
+    if checkpoint is not None and args.epochs is not None:
+        run["epochs"] = args.epochs  # extend (or shorten) a resumed run
+    if out is None:
+        out = Path("runs") / f"{run['dataset']}-{run['fusion']}"
+    _set_backend(parser, args.backend)
+    reporter = Reporter(quiet=args.quiet)
+
+    started = time.perf_counter()
+    manual_seed(int(run["seed"]))
+    train_set = _load_split(run["dataset"], "train", run["train_size"], run["data_seed"])
+    val_set = _load_split(run["dataset"], "val", run["test_size"], run["data_seed"])
+    test_set = _load_split(run["dataset"], "test", run["test_size"], run["data_seed"])
+    model = build_model(train_set, run["fusion"], run["text_encoder"],
+                        modality_dropout=run["modality_dropout"])
+    try:
+        trainer = Trainer(model, train_set, val_set, epochs=run["epochs"],
+                          batch_size=run["batch_size"], lr=run["lr"],
+                          optimizer=run["optimizer"], scheduler=run["scheduler"],
+                          weight_decay=run["weight_decay"], patience=run["patience"],
+                          out_dir=out, config={"run": run}, reporter=reporter)
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
+    reporter.log(f"tinymm train: {run['dataset']} ({len(train_set)} train / {len(val_set)} val "
+                 f"/ {len(test_set)} test), fusion={run['fusion']}, "
+                 f"text_encoder={run['text_encoder']}, {model.num_parameters():,} parameters, "
+                 f"backend={_backend()}, out={out}")
+    if checkpoint is not None:
+        trainer.load_state_dict(checkpoint)
+        trainer.config["run"] = run
+        reporter.log(f"resumed from {out / 'last.npz'} after epoch {trainer.epoch}")
+    try:
+        trainer.fit()
+    except NonFiniteLossError as exc:
+        print(f"tinymm train: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\ntinymm train: interrupted; continue with `tinymm train --out {out} "
+              "--resume`", file=sys.stderr)
+        return 130
+    train_seconds = time.perf_counter() - started
+    _report(model, test_set, trainer.history, trainer.config, out, reporter,
+            plots=not args.no_plots, header=f"best epoch {trainer.best_epoch} (val accuracy "
+            f"{trainer.best_accuracy:.4f}); training took {train_seconds:.1f} s")
+    reporter.log(f"total {time.perf_counter() - started:.1f} s; outputs in {out}/")
+    return 0
+
+
+def _backend() -> str:
+    from . import kernels
+
+    return kernels.get_backend()
+
+
+def _report(model, dataset, history, config, out: Path, reporter, plots: bool,
+            header: str = "") -> dict:
+    from .train import build_report, format_ablation, save_plots, write_report
+
+    report = build_report(model, dataset, history=history, config=config)
+    out.mkdir(parents=True, exist_ok=True)
+    write_report(report, out / "report.json")
+    written = save_plots(report, out) if plots else []
+    table = format_ablation(report["ablation"], report.get("chance"))
+    lines = [header] if header else []
+    lines += [f"test accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f} "
+              f"on {report['num_samples']} samples of {report['dataset']}",
+              "modality ablation (other modalities masked; ceiling = Bayes-optimal accuracy):",
+              table, f"report: {out / 'report.json'}"]
+    if written:
+        lines.append("plots: " + ", ".join(p.name for p in written))
+    text = "\n".join(lines)
+    if reporter.quiet:
+        print(text)
+    else:
+        reporter.log(text)
+    return report
+
+
+def _evaluate(args, parser) -> int:
+    from . import manual_seed
+    from .models import build_model
+    from .serialization import load
+    from .train import Reporter
+    from .train.trainer import CHECKPOINT_FORMAT
+
+    path = Path(args.checkpoint)
+    if not path.is_file():
+        parser.error(f"no checkpoint at {path}")
+    try:
+        state = load(path)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        parser.error(f"{path} is not a checkpoint written by `tinymm train`")
+    _set_backend(parser, args.backend)
+    run = state["config"]["run"]
+    manual_seed(int(run["seed"]))
+    size = run["train_size"] if args.split == "train" else run["test_size"]
+    dataset = _load_split(run["dataset"], args.split, size, run["data_seed"])
+    model = build_model(dataset, run["fusion"], run["text_encoder"],
+                        modality_dropout=run["modality_dropout"])
+    model.load_state_dict(state["model"])
+    out = Path(args.out) if args.out else path.parent
+    reporter = Reporter(quiet=args.quiet)
+    _report(model, dataset, state.get("history"), state["config"], out, reporter,
+            plots=not args.no_plots, header=f"{path}: epoch {state['epoch']}, "
+            f"{args.split} split")
+    return 0
+
+
+def _datasets(args, parser) -> int:
+    from .data import dataset_info, list_datasets
+
+    for name in list_datasets():
+        info = dataset_info(name)
+        print(f"{name}: {info.get('num_classes')} classes, modalities "
+              f"{', '.join(info.get('modalities', ()))}")
+        summary = info.get("summary")
+        if summary:
+            print(f"  {summary}")
+        ceilings = info.get("ceilings") or {}
+        if ceilings:
+            width = max(len(k) for k in ceilings)
+            print("  ceiling (Bayes-optimal accuracy) per modality subset:")
+            for subset, value in ceilings.items():
+                print(f"    {subset:<{width}}  {value:.4f}")
+    return 0
+
+
+def _version(module: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(module)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _info(args, parser) -> int:
+    import platform
+
+    import numpy as np
+
+    from . import __version__, kernels
+
+    _set_backend(parser, args.backend)
+    print(f"tinymm {__version__} ({Path(__file__).parent})")
+    print(f"python {platform.python_version()} on {platform.platform()}, "
+          f"{os.cpu_count()} CPUs")
+    print(f"numpy {np.__version__}, numba {_version('numba')}, scipy {_version('scipy')}")
+    print(f"optional: tqdm {_version('tqdm')}, matplotlib {_version('matplotlib')}, "
+          f"torch {_version('torch')}")
+    print(f"backend: {kernels.get_backend()} (numba available: {kernels.numba_available()}); "
+          f"{len(kernels.jit_names()) if kernels.numba_available() else 0} Numba kernels of "
+          f"{len(kernels.names())}")
+    times = kernels.warmup()
+    per_family = ", ".join(f"{k} {v:.2f}" for k, v in times.items() if k != "total")
+    print(f"kernel warm-up: {times['total']:.2f} s" + (f" ({per_family})" if per_family else ""))
+    return 0
+
+
+COMMANDS = {"train": _train, "evaluate": _evaluate, "datasets": _datasets, "info": _info}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tinymm`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    sub = parser._subparsers._group_actions[0].choices[args.command]
+    return COMMANDS[args.command](args, sub)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

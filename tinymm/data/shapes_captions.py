@@ -1,0 +1,212 @@
+"""shapes_captions: image + text recognition of coloured shapes from grey photos and captions.
+
+The task (the seed's first application, object recognition from image + text): each sample is
+a grey 16x16 photo of one shape and a short caption; the label is (shape, colour), 4 x 3 = 12
+classes ("red circle", ..., "blue cross"). The photo is grey, so the colour is only in the
+caption; the caption names the shape only sometimes, so the shape comes mainly from the photo.
+
+Modalities (in mask order):
+
+- ``image``: float32 (C, S, S), default (1, 16, 16) (``channels=3`` repeats the grey channel,
+  ``image_size`` sets S). A filled circle, square, triangle or plus-shaped cross, random centre,
+  radius 3.5-6 px (times S/16), rotation +-20 degrees, intensity 0.7-1 on a background of 0-0.2,
+  2x2 supersampled; a small 2x2 blank occluder with probability 0.3 (shape stays
+  recognisable); Gaussian pixel noise (std ``noise``, default 0.15). With probability
+  ``occlusion_prob`` (default 0.1) a striped opaque patch covers the whole shape: the photo
+  then says nothing about the shape.
+- ``text``: int64 (8,) token ids, left-aligned, padded with 0. Templates such as
+  "a photo of a large red circle", "the blue thing", "a picture of a small object": the
+  colour word is dropped with probability ``colour_drop_prob`` (default 0.05); the shape word
+  appears with probability ``shape_mention_prob`` (default 0.3), otherwise a generic noun
+  ("thing", "object"). The size word ("small"/"large") agrees with the photo but is not part
+  of the label. Vocabulary (id: word): 0 <pad>, 1 <unk>, then ``VOCAB[2:]``.
+
+Label: ``label = shape * 3 + colour``, shapes (circle, square, triangle, cross), colours
+(red, green, blue); classes exactly balanced.
+
+Ceilings (exact, by construction: the two factors are uniform and independent, and each view
+either shows a factor or hides it independently; see ``tinymm.data._synth``). With
+o = occlusion_prob, m = shape_mention_prob, d = colour_drop_prob:
+
+    shape right | image        = 1 - o (1 - 1/4)
+    shape right | text         = 1 - (1 - m)(1 - 1/4)
+    shape right | image + text = 1 - o (1 - m)(1 - 1/4)
+    colour right | text        = 1 - d (1 - 1/3),   colour right | no text = 1/3
+    ceiling(S) = P(shape right | S) * P(colour right | S)
+
+Defaults: image 0.3083, text 0.4592, image+text 0.9159.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _synth as S
+from .dataset import MultimodalDataset
+
+NAME = "shapes_captions"
+MODALITIES = ("image", "text")
+SHAPES = ("circle", "square", "triangle", "cross")
+COLOURS = ("red", "green", "blue")
+CLASS_NAMES = tuple(f"{c} {s}" for s in SHAPES for c in COLOURS)
+NUM_CLASSES = len(CLASS_NAMES)
+TEXT_LENGTH = 8
+DEFAULT_SIZES = {"train": 3000, "val": 600, "test": 1200}
+DEFAULTS = {"occlusion_prob": 0.1, "shape_mention_prob": 0.3, "colour_drop_prob": 0.05,
+            "noise": 0.15, "image_size": 16, "channels": 1}
+
+VOCAB, INDEX = S.make_vocab(
+    ["a", "the", "photo", "picture", "of", "small", "large", *COLOURS, *SHAPES, "thing", "object"])
+
+
+def _options(fn: str, options) -> dict:
+    opts = S.merge_options(fn, DEFAULTS, options)
+    for key in ("occlusion_prob", "shape_mention_prob", "colour_drop_prob"):
+        S.check_prob(fn, key, opts[key])
+    S.check_nonneg(fn, "noise", opts["noise"])
+    if opts["channels"] not in (1, 3):
+        raise ValueError(f"{fn}: channels must be 1 or 3, got {opts['channels']!r}")
+    if not isinstance(opts["image_size"], int) or opts["image_size"] < 12:
+        raise ValueError(f"{fn}: image_size must be an int >= 12, got {opts['image_size']!r}")
+    return opts
+
+
+def ceilings(**options) -> S.CeilingTable:
+    """Bayes-optimal accuracy per modality subset for these options (see module docstring)."""
+    o = _options("shapes_captions.ceilings", options)
+    return S.factor_ceilings(MODALITIES, [
+        (len(SHAPES), {"image": o["occlusion_prob"], "text": 1 - o["shape_mention_prob"]}),
+        (len(COLOURS), {"text": o["colour_drop_prob"]}),
+    ])
+
+
+def sample_latents(n: int, rng: np.random.Generator, **options) -> dict[str, np.ndarray]:
+    """The generating variables: label, its factors and which view shows which factor."""
+    o = _options("shapes_captions.sample_latents", options)
+    label = S.balanced_labels(n, NUM_CLASSES, rng)
+    return {
+        "label": label,
+        "shape": label // len(COLOURS),
+        "colour": label % len(COLOURS),
+        "image_occluded": S.bernoulli(rng, o["occlusion_prob"], n),
+        "text_names_shape": S.bernoulli(rng, o["shape_mention_prob"], n),
+        "text_drops_colour": S.bernoulli(rng, o["colour_drop_prob"], n),
+    }
+
+
+def oracle_predict(latents: dict[str, np.ndarray], subset) -> np.ndarray:
+    """The Bayes-optimal prediction from the modalities in ``subset``, read off the latents.
+
+    Each factor is read from a view in ``subset`` that shows it, else guessed (value 0).
+    """
+    subset = S.check_subset("shapes_captions.oracle_predict", subset, MODALITIES)
+    shape_seen = np.zeros_like(latents["image_occluded"])
+    if "image" in subset:
+        shape_seen |= ~latents["image_occluded"]
+    if "text" in subset:
+        shape_seen |= latents["text_names_shape"]
+    colour_seen = ~latents["text_drops_colour"] if "text" in subset else shape_seen & False
+    shape = np.where(shape_seen, latents["shape"], 0)
+    colour = np.where(colour_seen, latents["colour"], 0)
+    return (shape * len(COLOURS) + colour).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- rendering
+def _shape_masks(shape: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Inside-shape test in the shape's own frame (u, v in radius units, v pointing down).
+
+    shape (N,), u, v (N, H, W) -> (N, H, W) bool.
+    """
+    au, av = np.abs(u), np.abs(v)
+    circle = u * u + v * v <= 1.0
+    square = np.maximum(au, av) <= 0.82                        # similar area to the circle
+    triangle = (v >= -0.95) & (v <= 0.8) & (au <= 0.62 * (v + 0.95))  # apex up
+    cross = ((au <= 0.3) & (av <= 0.97)) | ((av <= 0.3) & (au <= 0.97))
+    table = np.stack([circle, square, triangle, cross])      # (4, N, H, W)
+    return table[shape, np.arange(shape.shape[0])]
+
+
+def render_images(lat: dict, rng: np.random.Generator, noise: float, image_size: int,
+                  channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Latents -> (N, C, S, S) float32 photos, and (N,) bool "drawn large" for the captions."""
+    n, size = lat["label"].shape[0], image_size
+    scale = size / 16
+    radius = rng.uniform(3.5, 6.0, n) * scale                                  # (N,)
+    cx, cy = (rng.uniform(radius + 0.5, size - radius - 0.5) for _ in range(2))
+    angle = rng.uniform(-np.pi / 9, np.pi / 9, n)
+    sub = (np.arange(2 * size) + 0.5) / 2                                      # (2S,) sub-pixels
+    dx = (sub[None, None, :] - cx[:, None, None]) / radius[:, None, None]      # (N, 1, 2S)
+    dy = (sub[None, :, None] - cy[:, None, None]) / radius[:, None, None]      # (N, 2S, 1)
+    cos, sin = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
+    u, v = cos * dx + sin * dy, -sin * dx + cos * dy                           # (N, 2S, 2S)
+    inside = _shape_masks(lat["shape"], u, v)
+    coverage = inside.reshape(n, size, 2, size, 2).mean(axis=(2, 4))           # (N, S, S)
+    background = rng.uniform(0.0, 0.2, (n, 1, 1))
+    ink = rng.uniform(0.7, 1.0, (n, 1, 1))
+    img = background + coverage * (ink - background)
+    rows = np.arange(size)
+    # small occluder: a 2x2 patch of background somewhere (the shape stays recognisable)
+    small = S.bernoulli(rng, 0.3, n)
+    oy, ox = (rng.integers(0, size - 1, n) for _ in range(2))
+    box = ((rows[None, :, None] - oy[:, None, None]) % size < 2) & (
+        (rows[None, None, :] - ox[:, None, None]) % size < 2)
+    img = np.where(small[:, None, None] & box, background, img)
+    # full occluder: a striped opaque patch over the shape's whole extent
+    reach = radius[:, None, None] + 1.0
+    cover = (np.abs(rows[None, :, None] + 0.5 - cy[:, None, None]) <= reach) & (
+        np.abs(rows[None, None, :] + 0.5 - cx[:, None, None]) <= reach)
+    stripes = np.where(rows % 2 == 0, 0.25, 0.75)[None, None, :]
+    img = np.where(lat["image_occluded"][:, None, None] & cover, stripes, img)
+    img = img + noise * rng.standard_normal(img.shape)
+    img = np.repeat(img[:, None], channels, axis=1)                            # (N, C, S, S)
+    return np.ascontiguousarray(img, dtype=np.float32), radius > 4.75 * scale
+
+
+def render_captions(lat: dict, rng: np.random.Generator, radius_large: np.ndarray) -> np.ndarray:
+    """Latents -> (N, 8) int64 captions (see module docstring for the templates)."""
+    n = lat["label"].shape[0]
+    w = S.TokenWriter(n, TEXT_LENGTH)
+    # templates: 0 "a photo of a ...", 1 "the ...", 2 "a picture of a ..."
+    template = rng.integers(0, 3, n)
+    w.write(INDEX["a"], template != 1)
+    w.write(INDEX["the"], template == 1)
+    w.write(np.where(template == 0, INDEX["photo"], INDEX["picture"]), template != 1)
+    w.write(INDEX["of"], template != 1)
+    w.write(INDEX["a"], template != 1)
+    w.write(np.where(radius_large, INDEX["large"], INDEX["small"]), S.bernoulli(rng, 0.5, n))
+    w.write(S.ids_of(INDEX, COLOURS)[lat["colour"]], ~lat["text_drops_colour"])
+    generic = np.where(rng.random(n) < 0.5, INDEX["thing"], INDEX["object"])
+    w.write(np.where(lat["text_names_shape"], S.ids_of(INDEX, SHAPES)[lat["shape"]], generic))
+    return w.tokens
+
+
+def render(lat: dict, rng: np.random.Generator, **options) -> dict[str, np.ndarray]:
+    """Latents -> the modality arrays, label and mask of a dataset."""
+    o = _options("shapes_captions.render", options)
+    image, large = render_images(lat, rng, o["noise"], o["image_size"], o["channels"])
+    text = render_captions(lat, rng, large)  # its size word agrees with the drawn radius
+    n = lat["label"].shape[0]
+    return {"image": image, "text": text, "label": lat["label"].copy(),
+            "mask": np.ones((n, len(MODALITIES)), dtype=bool)}
+
+
+def describe(**options) -> str:
+    """The module documentation followed by the ceilings for ``options``."""
+    return (__doc__.strip() + "\n\nCeilings for these options:\n" + ceilings(**options).table())
+
+
+def build(size: int | None = None, seed: int = 0, split: str = "train",
+          **options) -> MultimodalDataset:
+    """Generate the ``split`` of shapes_captions (default sizes 3000 / 600 / 1200)."""
+    fn = NAME
+    split = S.check_split(fn, split)
+    size = DEFAULT_SIZES[split] if size is None else S.check_size(fn, size)
+    opts = _options(fn, options)
+    rng = S.make_rng(NAME, S.check_seed(fn, seed), split)
+    lat = sample_latents(size, rng, **opts)
+    return MultimodalDataset(
+        render(lat, rng, **opts), name=NAME, modalities=MODALITIES, num_classes=NUM_CLASSES,
+        class_names=CLASS_NAMES, ceilings=ceilings(**opts), vocab=VOCAB, latents=lat,
+        description="Image + text recognition: shape from the grey photo, colour from the "
+                    "caption; label = (shape, colour).",
+        info={"options": opts, "text_length": TEXT_LENGTH})

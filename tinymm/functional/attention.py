@@ -1,0 +1,145 @@
+"""Scaled dot-product attention, the seed's ``Attention(Q,K,V) = softmax(Q Kᵀ / √d_k) V``.
+
+The whole core — scores, mask, softmax, dropout on the probabilities, the product with V —
+is one autograd Function over the ``attention_forward`` / ``attention_backward`` kernels,
+so the graph holds one node per attention call, not a dozen.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import kernels
+from .._validation import as_tensor_arg, check_float, check_probability, check_same_dtype
+from ..autograd import Function
+from ..random import generator
+from ..tensor import Tensor
+
+_SDPA = "scaled_dot_product_attention"
+
+
+class ScaledDotProductAttention(Function):
+    """O = (softmax(Q Kᵀ · scale + M) ⊙ D) V over the last two dims, batched over the rest.
+
+    Returns O, or ``(O, W)`` with W = P ⊙ D the attention weights when ``need_weights``
+    (then W is differentiable too). The additive mask M gets no gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, query, key, value, mask, causal, scale, dropout_mask, need_weights):
+        out, probs = kernels.get("attention_forward")(query, key, value, scale, mask, causal,
+                                                      dropout_mask)
+        ctx.save_for_backward(query, key, value, probs, dropout_mask)
+        ctx.scale = scale
+        if not need_weights:
+            return out
+        return out, (probs if dropout_mask is None else probs * dropout_mask)
+
+    @staticmethod
+    def backward(ctx, grad_output, grad_weights=None):
+        query, key, value, probs, dropout_mask = ctx.saved_tensors
+        grads = kernels.get("attention_backward")(grad_output, query, key, value, probs,
+                                                  ctx.scale, dropout_mask, grad_weights)
+        need = ctx.needs_input_grad
+        gq, gk, gv = (g if n else None for g, n in zip(grads, need[:3]))
+        return gq, gk, gv, None, None, None, None, None
+
+
+def additive_mask(mask: np.ndarray, dtype: np.dtype, keep_value: bool) -> np.ndarray:
+    """A boolean mask as an additive float mask: 0 where ``mask == keep_value``, else -inf."""
+    return np.where(mask == keep_value, 0.0, -np.inf).astype(dtype)
+
+
+def attend(query: Tensor, key: Tensor, value: Tensor, mask: np.ndarray | None, causal: bool,
+           scale: float, dropout_p: float, need_weights: bool):
+    """Run the attention Function on validated Tensors (``mask``: additive, query's dtype).
+
+    Shared by :func:`scaled_dot_product_attention` and ``nn.MultiheadAttention``. Dropout
+    on the probabilities draws its keep-mask from ``tinymm.random.generator()``.
+    """
+    dropout_mask = None
+    if dropout_p > 0.0:
+        batch = np.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+        shape = batch + (query.shape[-2], key.shape[-2])
+        keep = generator().random(shape) >= dropout_p
+        factor = 0.0 if dropout_p >= 1.0 else 1.0 / (1.0 - dropout_p)  # p = 1 drops everything
+        dropout_mask = keep.astype(query.dtype) * query.dtype.type(factor)
+    return ScaledDotProductAttention.apply(query, key, value, mask, causal, float(scale),
+                                           dropout_mask, need_weights)
+
+
+def _mask_array(attn_mask, dtype: np.dtype, target: tuple) -> np.ndarray:
+    """SDPA's attn_mask (bool: True = take part; float: added) as an additive array."""
+    if isinstance(attn_mask, Tensor):
+        arr = attn_mask.data
+    elif isinstance(attn_mask, np.ndarray):
+        arr = attn_mask
+    else:
+        raise TypeError(f"{_SDPA}: attn_mask must be a Tensor, an ndarray or None, "
+                        f"got {type(attn_mask).__name__}")
+    if arr.dtype != np.bool_ and arr.dtype != dtype:
+        raise TypeError(f"{_SDPA}: attn_mask must be bool or have the query's dtype {dtype}, "
+                        f"got {arr.dtype}")
+    try:
+        ok = np.broadcast_shapes(arr.shape, target) == target
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{_SDPA}: attn_mask of shape {arr.shape} does not broadcast to the "
+                         f"attention shape (*batch, L, S) = {target}")
+    return additive_mask(arr, dtype, True) if arr.dtype == np.bool_ else arr
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale: float | None = None) -> Tensor:
+    """softmax(Q Kᵀ · scale + M) V, scale = 1/√E by default (the seed's 1/√d_k).
+
+    query ``(..., L, E)``, key ``(..., S, E)``, value ``(..., S, Ev)`` -> ``(..., L, Ev)``;
+    the batch dims ``...`` broadcast. ``attn_mask`` broadcasts to ``(..., L, S)``: a bool
+    mask says which keys take part (True = attend, as PyTorch's SDPA), a float mask is
+    added to the scores. ``is_causal`` lets query i see keys j <= i (not with attn_mask).
+    Dropout with ``dropout_p`` hits the attention probabilities (always, as PyTorch: pass
+    0.0 in evaluation). A query whose keys are all masked gets output 0 (as PyTorch's SDPA).
+    The mask gets no gradient. Extra batch dims from attn_mask are not broadcast into.
+
+    >>> import tinymm as tm
+    >>> q = tm.randn(2, 4, 5, 8)
+    >>> scaled_dot_product_attention(q, q, q, is_causal=True).shape
+    (2, 4, 5, 8)
+    """
+    q = as_tensor_arg(_SDPA, "query", query)
+    k = as_tensor_arg(_SDPA, "key", key)
+    v = as_tensor_arg(_SDPA, "value", value)
+    for name, t in (("query", q), ("key", k), ("value", v)):
+        check_float(_SDPA, name, t)
+        if t.ndim < 2:
+            raise ValueError(f"{_SDPA}: query, key and value must be at least 2-D, but {name} "
+                             f"has shape {t.shape}")
+    check_same_dtype(_SDPA, query=q, key=k, value=v)
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"{_SDPA}: query has embedding size E={q.shape[-1]} (shape {q.shape}) "
+                         f"but key has {k.shape[-1]} (shape {k.shape})")
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"{_SDPA}: key has S={k.shape[-2]} positions (shape {k.shape}) but "
+                         f"value has {v.shape[-2]} (shape {v.shape})")
+    try:
+        batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except ValueError:
+        raise ValueError(f"{_SDPA}: the batch dims of query {q.shape}, key {k.shape} and value "
+                         f"{v.shape} do not broadcast") from None
+    dropout_p = check_probability(_SDPA, "dropout_p", dropout_p)
+    if not isinstance(is_causal, (bool, np.bool_)):
+        raise TypeError(f"{_SDPA}: is_causal must be a bool, got {type(is_causal).__name__}")
+    if is_causal and attn_mask is not None:
+        raise ValueError(f"{_SDPA}: attn_mask must be None when is_causal=True "
+                         "(pass one or the other)")
+    if scale is None:
+        scale = 1.0 / math.sqrt(q.shape[-1]) if q.shape[-1] > 0 else 1.0
+    elif isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{_SDPA}: scale must be a float or None, got {type(scale).__name__}")
+    mask = None
+    if attn_mask is not None:
+        mask = _mask_array(attn_mask, q.dtype, batch + (q.shape[-2], k.shape[-2]))
+    return attend(q, k, v, mask, bool(is_causal), float(scale), dropout_p, need_weights=False)

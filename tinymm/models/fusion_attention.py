@@ -1,0 +1,63 @@
+"""Cross-modal attention fusion: a Transformer encoder over one token per modality."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import nn
+from ..ops.shape import cat, stack
+from ..tensor import Tensor
+from .fusion import Fusion
+
+
+class AttentionFusion(Fusion):
+    """A Transformer over modality tokens plus a learned summary token ([CLS]).
+
+    t_0 = c (learned),  t_m = W_m x_m + e_m  (e_m a learned modality-type embedding),
+    T = TransformerEncoder([t_0, t_1, ..., t_M], key_padding_mask),  h = T[:, 0]   (B, dim)
+
+    Each layer is ``nn.TransformerEncoderLayer(dim, num_heads, batch_first=True)``, i.e.
+    softmax(Q Kᵀ / √d_k) V between modality tokens followed by an MLP, so every modality can
+    attend to every other.
+
+    Missing modality: its token is a key-padding position (``key_padding_mask`` True), so no
+    token attends to it and it cannot change the summary token; the [CLS] token is always
+    present, so a sample with no modality at all still has one key and gets the learned
+    summary of "nothing". out_features = dim.
+    """
+
+    def __init__(self, in_features, dim: int = 64, num_heads: int = 4, num_layers: int = 1,
+                 dim_feedforward: int | None = None, dropout: float = 0.0):
+        super().__init__(in_features)
+        from ..nn.attention import TransformerEncoderLayer  # the attention layer family
+
+        if dim % num_heads:
+            raise ValueError(f"AttentionFusion: dim ({dim}) must be divisible by num_heads "
+                             f"({num_heads})")
+        self.dim = dim
+        self.proj = nn.ModuleList([nn.Linear(d, dim) for d in self.in_features])
+        self.cls = nn.Parameter(np.empty((1, 1, dim), np.float32))
+        self.type_embedding = nn.Parameter(np.empty((len(self.in_features), dim), np.float32))
+        nn.init.normal_(self.cls, 0.0, 0.1)
+        nn.init.normal_(self.type_embedding, 0.0, 0.1)
+        self.layers = nn.ModuleList([
+            TransformerEncoderLayer(dim, num_heads, dim_feedforward=dim_feedforward or 2 * dim,
+                                    dropout=dropout, batch_first=True)
+            for _ in range(num_layers)])
+        self.out_features = dim
+
+    def fuse(self, features, mask):
+        batch = mask.shape[0]
+        tokens = []
+        for j, f in enumerate(features):
+            if f is None:  # masked out as a key below, so its value never matters
+                tokens.append(self.type_embedding[j].reshape(1, -1).expand(batch, self.dim))
+            else:
+                tokens.append(self.proj[j](f) + self.type_embedding[j])
+        cls = self.cls.expand(batch, 1, self.dim)
+        x = cat([cls, stack(tokens, dim=1)], dim=1)                       # (B, M + 1, dim)
+        pad = np.concatenate([np.zeros((batch, 1), bool), ~mask], axis=1)  # True = ignore
+        key_padding_mask = Tensor._wrap(pad) if pad.any() else None
+        for layer in self.layers:
+            x = layer(x, src_key_padding_mask=key_padding_mask)
+        return x[:, 0]                                                     # (B, dim)

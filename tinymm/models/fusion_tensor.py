@@ -1,0 +1,88 @@
+"""Tensor fusion (outer product) and its low-rank factorisation.
+
+Both append a constant 1 to each modality's vector, z_m = [h_m; 1], so the product keeps
+every unimodal and every lower-order interaction term next to the full M-way one.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import nn
+from ..ops.shape import cat
+from ..tensor import Tensor
+from .fusion import Fusion, MissingEmbedding
+
+
+def _append_one(h: Tensor) -> Tensor:
+    """(B, D) -> (B, D + 1): z = [h; 1]."""
+    ones = Tensor._wrap(np.ones((h.shape[0], 1), dtype=h.dtype))
+    return cat([h, ones], dim=1)
+
+
+class TensorFusion(Fusion):
+    """Tensor fusion (Zadeh et al., 2017): the outer product of the z_m, flattened.
+
+    h_m = W_m x_m (a projection to ``dim``, keeping the product small),
+    z_m = [h_m; 1],  Z = z_1 ⊗ z_2 ⊗ ... ⊗ z_M  ->  (B, Π_m (dim + 1)).
+
+    Missing modality: h_m is a learned "missing" vector (so the interaction terms of the
+    missing modality become learned constants rather than zeros). out_features = (dim+1)^M.
+    """
+
+    def __init__(self, in_features, dim: int = 16):
+        super().__init__(in_features)
+        self.dim = dim
+        self.proj = nn.ModuleList([nn.Linear(d, dim) for d in self.in_features])
+        self.missing = MissingEmbedding([dim] * len(self.in_features))
+        self.out_features = (dim + 1) ** len(self.in_features)
+
+    def fuse(self, features, mask):
+        batch = mask.shape[0]
+        z = None
+        for j, f in enumerate(features):
+            h = None if f is None else self.proj[j](f)
+            zj = _append_one(self.missing.fill(j, h, mask[:, j]))  # (B, dim + 1)
+            if z is None:
+                z = zj
+            else:  # (B, P, 1) * (B, 1, dim + 1) -> (B, P * (dim + 1))
+                z = (z.reshape(batch, -1, 1) * zj.reshape(batch, 1, -1)).reshape(batch, -1)
+        return z
+
+
+class LowRankFusion(Fusion):
+    """Low-rank multimodal fusion (Liu et al., 2018): tensor fusion's linear layer, factorised.
+
+    The weight of a linear layer on Z = ⊗ z_m is written as a sum of ``rank`` outer products
+    of per-modality factors W_m^(i) of shape (D_m + 1, dim), which gives without forming Z:
+
+        f_m^(i) = z_m W_m^(i),   h = Σ_i λ_i Π_m f_m^(i) + b          (B, dim)
+
+    The factors of modality m are one Parameter ``factor_m`` (D_m + 1, rank * dim).
+    Missing modality: x_m is a learned "missing" vector. out_features = dim.
+    """
+
+    def __init__(self, in_features, dim: int = 64, rank: int = 4):
+        super().__init__(in_features)
+        self.dim, self.rank = dim, rank
+        self.missing = MissingEmbedding(self.in_features)
+        for j, d in enumerate(self.in_features):
+            w = nn.Parameter(np.empty((d + 1, rank * dim), np.float32))
+            # each factor's output ~ O(1) so the M-fold product neither vanishes nor explodes
+            nn.init.normal_(w, 0.0, 1.0 / math.sqrt(d + 1))
+            self.register_parameter(f"factor_{j}", w)
+        self.rank_weight = nn.Parameter(np.empty((1, rank), np.float32))
+        nn.init.uniform_(self.rank_weight, -1.0 / math.sqrt(rank), 1.0 / math.sqrt(rank))
+        self.bias = nn.Parameter(np.zeros(dim, np.float32))
+        self.out_features = dim
+
+    def fuse(self, features, mask):
+        batch = mask.shape[0]
+        prod = None
+        for j, f in enumerate(features):
+            z = _append_one(self.missing.fill(j, f, mask[:, j]))           # (B, D_m + 1)
+            fm = (z @ getattr(self, f"factor_{j}")).reshape(batch, self.rank, self.dim)
+            prod = fm if prod is None else prod * fm                       # (B, rank, dim)
+        return (self.rank_weight @ prod).reshape(batch, self.dim) + self.bias

@@ -1,0 +1,221 @@
+"""Evaluation: metrics, the modality ablation table, robustness curves and the JSON report.
+
+The ablation evaluates one trained model on every non-empty subset of its modalities by
+masking the others (the mask is all the model sees of a missing modality), next to the
+dataset's Bayes-optimal ceiling for that subset. A model trained with modality dropout
+should come close to each subset's ceiling; the gap says how much is left to learn.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .. import functional as F
+from ..autograd import no_grad
+from ..tensor import Tensor
+from .metrics import accuracy, confusion_matrix, macro_f1
+
+NOISE_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def subset_name(subset: Iterable[str]) -> str:
+    """Canonical name of a modality subset: sorted names joined by '+'."""
+    return "+".join(sorted(subset))
+
+
+def all_subsets(modalities: Sequence[str]) -> list[tuple[str, ...]]:
+    """Every non-empty subset of ``modalities``, smallest first, in the modalities' order."""
+    return [c for r in range(1, len(modalities) + 1)
+            for c in itertools.combinations(modalities, r)]
+
+
+def _loader(dataset, batch_size: int):
+    from ..data.loader import DataLoader
+
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False)
+
+
+def predict(model, dataset, batch_size: int = 256, subset: Iterable[str] | None = None,
+            transform: Callable[[dict], dict] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Logits (N, C) and labels (N,) of ``model`` (in eval mode) over ``dataset``.
+
+    subset: the modalities left present; the others are masked in every sample (on top of
+    the dataset's own mask). transform: applied to each batch first (e.g. added noise).
+    """
+    modalities = model.modalities
+    keep = None
+    if subset is not None:
+        subset = set(subset)
+        unknown = subset - set(modalities)
+        if unknown:
+            raise ValueError(f"predict: subset names unknown modalities {sorted(unknown)}; "
+                             f"the model has {modalities}")
+        keep = np.array([m in subset for m in modalities])
+    was_training = model.training
+    model.eval()
+    logits, labels = [], []
+    try:
+        with no_grad():
+            for batch in _loader(dataset, batch_size):
+                if transform is not None:
+                    batch = transform(batch)
+                mask = model.presence(batch)
+                if keep is not None:
+                    mask = mask & keep
+                logits.append(model(batch, mask).data)
+                labels.append(np.asarray(batch["label"]))
+    finally:
+        model.train(was_training)
+    return np.concatenate(logits), np.concatenate(labels)
+
+
+def scores(logits: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
+    """accuracy, macro_f1, loss (mean cross-entropy) and the confusion matrix."""
+    pred = logits.argmax(axis=1)
+    loss = float(F.cross_entropy(Tensor._wrap(logits), labels).item()) if len(labels) else 0.0
+    return {"accuracy": accuracy(pred, labels), "macro_f1": macro_f1(pred, labels, num_classes),
+            "loss": loss, "confusion": confusion_matrix(pred, labels, num_classes)}
+
+
+def evaluate(model, dataset, batch_size: int = 256, subset: Iterable[str] | None = None) -> dict:
+    """``scores`` of the model on ``dataset`` (optionally with only ``subset`` present)."""
+    logits, labels = predict(model, dataset, batch_size, subset)
+    return scores(logits, labels, dataset.num_classes)
+
+
+def ablation(model, dataset, batch_size: int = 256) -> list[dict]:
+    """Accuracy on every modality subset, next to the dataset's ceiling for it.
+
+    Rows (smallest subsets first): {"subset", "accuracy", "macro_f1", "ceiling", "gap"}
+    with gap = ceiling - accuracy (None where the dataset states no ceiling).
+    """
+    ceilings = getattr(dataset, "ceilings", None) or {}
+    rows = []
+    for subset in all_subsets(model.modalities):
+        s = evaluate(model, dataset, batch_size, subset)
+        name = subset_name(subset)
+        ceiling = ceilings.get(name) if hasattr(ceilings, "get") else None
+        ceiling = None if ceiling is None else float(ceiling)
+        rows.append({"subset": name, "accuracy": s["accuracy"], "macro_f1": s["macro_f1"],
+                     "ceiling": ceiling,
+                     "gap": None if ceiling is None else ceiling - s["accuracy"]})
+    return rows
+
+
+def format_ablation(rows: Sequence[Mapping], chance: float | None = None) -> str:
+    """The ablation rows as a Markdown table (also readable as plain text)."""
+    width = max(len("modalities"), *(len(r["subset"]) for r in rows))
+    lines = [f"| {'modalities':<{width}} | accuracy | ceiling | gap    | macro-F1 |",
+             f"|{'-' * (width + 2)}|----------|---------|--------|----------|"]
+    for r in rows:
+        ceil = "   -   " if r["ceiling"] is None else f"{r['ceiling']:.4f} "
+        gap = "   -  " if r["gap"] is None else f"{r['gap']:+.3f}"
+        lines.append(f"| {r['subset']:<{width}} | {r['accuracy']:.4f}   | {ceil} | {gap} | "
+                     f"{r['macro_f1']:.4f}   |")
+    if chance is not None:
+        lines.append(f"(chance: {chance:.4f})")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- robustness
+def corrupt(batch: Mapping, modality: str, level: float, rng: np.random.Generator,
+            vocab_size: int | None = None, scale: float = 1.0) -> dict:
+    """A copy of ``batch`` with ``modality`` corrupted at ``level`` in [0, 1].
+
+    Float arrays: x + level * scale * N(0, 1) (``scale`` = the modality's standard deviation,
+    so level 1 is noise as strong as the signal). Token ids: each non-padding token is
+    replaced by a random word (id >= 2) with probability ``level``.
+    """
+    out = dict(batch)
+    x = np.asarray(batch[modality])
+    if level <= 0:
+        return out
+    if x.dtype.kind in "iu":
+        if vocab_size is None or vocab_size <= 2:
+            raise ValueError("corrupt: token corruption needs the vocabulary size")
+        hit = (rng.random(x.shape) < level) & (x != 0)
+        out[modality] = np.where(hit, rng.integers(2, vocab_size, x.shape), x).astype(x.dtype)
+    else:
+        noise = rng.standard_normal(x.shape) * (level * scale)
+        out[modality] = (x + noise).astype(x.dtype)
+    return out
+
+
+def robustness_curve(model, dataset, modality: str, levels: Sequence[float] = NOISE_LEVELS,
+                     batch_size: int = 256, seed: int = 0) -> list[dict]:
+    """Accuracy as the noise on one modality grows (all modalities present).
+
+    Rows: {"level", "accuracy"}. Noise comes from a private generator seeded with ``seed``,
+    so tinymm's global generator is untouched and the curve is repeatable.
+    """
+    if modality not in model.modalities:
+        raise ValueError(f"robustness_curve: unknown modality {modality!r}; the model has "
+                         f"{model.modalities}")
+    arrays = getattr(dataset, "arrays", None)
+    sample = arrays[modality] if arrays is not None else np.stack(
+        [dataset[i][modality] for i in range(min(len(dataset), 256))])
+    scale = float(np.std(sample)) if np.asarray(sample).dtype.kind == "f" else 1.0
+    rows = []
+    for level in levels:
+        rng = np.random.default_rng(seed)
+        logits, labels = predict(
+            model, dataset, batch_size,
+            transform=lambda b, lv=level, r=rng: corrupt(b, modality, lv, r,
+                                                         dataset.vocab_size, scale))
+        rows.append({"level": float(level), "accuracy": accuracy(logits.argmax(1), labels)})
+    return rows
+
+
+# ----------------------------------------------------------------------------- report
+def build_report(model, dataset, *, history: Mapping | None = None, config: Mapping | None = None,
+                 batch_size: int = 256, robustness: bool = True,
+                 levels: Sequence[float] = NOISE_LEVELS) -> dict:
+    """Everything about a trained model on one dataset split, as a JSON-ready dict."""
+    full = evaluate(model, dataset, batch_size)
+    report = {
+        "dataset": getattr(dataset, "name", None),
+        "num_samples": len(dataset),
+        "num_classes": dataset.num_classes,
+        "class_names": list(getattr(dataset, "class_names", ()) or ()),
+        "modalities": list(model.modalities),
+        "num_parameters": int(model.num_parameters()),
+        "accuracy": full["accuracy"], "macro_f1": full["macro_f1"], "loss": full["loss"],
+        "confusion_matrix": full["confusion"].tolist(),
+        "ablation": ablation(model, dataset, batch_size),
+    }
+    chance = getattr(dataset, "chance", None)
+    report["chance"] = float(chance) if chance is not None else None
+    if robustness:
+        report["robustness"] = {m: robustness_curve(model, dataset, m, levels, batch_size)
+                                for m in model.modalities}
+    if history is not None:
+        report["history"] = {k: list(v) for k, v in history.items()}
+    if config is not None:
+        report["config"] = dict(config)
+    return report
+
+
+def _jsonable(obj):
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None  # JSON has no NaN
+    return obj
+
+
+def write_report(report: Mapping, path: str | os.PathLike) -> None:
+    """Write ``report`` as indented JSON (NaN becomes null)."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(_jsonable(report), f, indent=2)
+        f.write("\n")

@@ -1,0 +1,113 @@
+"""PNG plots of a run, drawn with matplotlib when it is importable (an optional dependency).
+
+``save_plots(report, out_dir)`` writes curves.png (loss and accuracy per epoch),
+confusion.png, ablation.png (accuracy vs ceiling per modality subset) and robustness.png,
+for whichever parts the report holds; it returns the paths written ([] without matplotlib).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def matplotlib_available() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _curves(plt, history: Mapping, path: Path) -> None:
+    epochs = history["epoch"]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
+    ax_loss.plot(epochs, history["train_loss"], "o-", label="train")
+    ax_acc.plot(epochs, history["train_accuracy"], "o-", label="train")
+    val_loss = [v if v is not None else float("nan") for v in history.get("val_loss", [])]
+    if val_loss and any(v == v for v in val_loss):
+        ax_loss.plot(epochs, val_loss, "s-", label="validation")
+        ax_acc.plot(epochs, [v if v is not None else float("nan")
+                             for v in history["val_accuracy"]], "s-", label="validation")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _confusion(plt, report: Mapping, path: Path) -> None:
+    cm = report["confusion_matrix"]
+    names = report.get("class_names") or [str(i) for i in range(len(cm))]
+    size = max(4.0, 0.45 * len(cm) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    im = ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(len(cm)), names, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(cm)), names, fontsize=8)
+    ax.set(xlabel="predicted", ylabel="true", title=f"confusion (accuracy "
+                                                    f"{report['accuracy']:.3f})")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _ablation(plt, rows, path: Path) -> None:
+    names = [r["subset"] for r in rows]
+    xs = range(len(rows))
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(rows) + 1), 3.5))
+    ax.bar([x - 0.2 for x in xs], [r["accuracy"] for r in rows], 0.4, label="model")
+    ax.bar([x + 0.2 for x in xs], [r["ceiling"] or 0.0 for r in rows], 0.4, label="ceiling")
+    ax.set_xticks(list(xs), names, rotation=20)
+    ax.set(ylabel="accuracy", ylim=(0, 1), title="modality ablation")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _robustness(plt, curves: Mapping, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for modality, rows in curves.items():
+        ax.plot([r["level"] for r in rows], [r["accuracy"] for r in rows], "o-", label=modality)
+    ax.set(xlabel="noise level on one modality", ylabel="accuracy", ylim=(0, 1),
+           title="robustness")
+    ax.legend(title="noisy modality")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def save_plots(report: Mapping, out_dir: str | os.PathLike) -> list[Path]:
+    """Write the PNGs the report allows into ``out_dir``; [] when matplotlib is missing."""
+    if not matplotlib_available():
+        return []
+    plt = _pyplot()
+    out = Path(out_dir)
+    written = []
+    jobs = [("curves.png", "history", _curves), ("confusion.png", "confusion_matrix", None),
+            ("ablation.png", "ablation", _ablation), ("robustness.png", "robustness", _robustness)]
+    for filename, key, draw in jobs:
+        if not report.get(key):
+            continue
+        path = out / filename
+        if draw is None:
+            _confusion(plt, report, path)
+        else:
+            draw(plt, report[key], path)
+        written.append(path)
+    return written

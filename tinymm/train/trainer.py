@@ -1,0 +1,307 @@
+"""``Trainer``: the training loop with validation, early stopping, checkpoints and resume.
+
+    tm.manual_seed(0)                                  # before building the model
+    model = build_model(train_set, fusion="gated")
+    trainer = Trainer(model, train_set, val_set, epochs=10, lr=1e-3, out_dir="runs/x")
+    history = trainer.fit()
+
+Checkpoints (``tm.save``, so written atomically) in ``out_dir``: ``last.npz`` after every
+epoch and ``best.npz`` whenever the validation accuracy improves. Each holds the model and
+optimizer state, the scheduler state, the epoch, the config, the history, the early-stopping
+state and the random generator's state, so ``Trainer.resume`` continues a run exactly as if
+it had never stopped. A NaN or infinite loss stops the run before the step that would
+apply it, with ``NonFiniteLossError``; the checkpoints on disk stay those of the last good
+epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from .. import functional as F
+from ..autograd import no_grad
+from ..random import generator
+from ..serialization import load, save
+from .metrics import accuracy
+from .progress import Reporter
+
+CHECKPOINT_FORMAT = "tinymm-checkpoint"
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULERS = ("none", "step", "cosine")
+HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr",
+                "seconds")
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite; the run stopped before applying it."""
+
+
+def _positive(name: str, value, kind=float, allow_zero: bool = False):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"Trainer: {name} must be a number, got {type(value).__name__}")
+    if kind is int and int(value) != value:
+        raise TypeError(f"Trainer: {name} must be an int, got {value!r}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"Trainer: {name} must be {bound}, got {value!r}")
+    return kind(value)
+
+
+def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0,
+                   momentum: float = 0.9):
+    """``"sgd"`` (with momentum), ``"adam"`` or ``"adamw"`` over ``params``."""
+    from .. import optim
+
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adam":
+        return optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"Trainer: optimizer must be one of {OPTIMIZERS}, got {name!r}")
+
+
+def make_scheduler(name: str, optimizer, epochs: int, step_size: int, gamma: float):
+    """``"none"``, ``"step"`` (StepLR every ``step_size`` epochs) or ``"cosine"`` (over ``epochs``)."""
+    from ..optim import lr_scheduler
+
+    if name == "none":
+        return None
+    if name == "step":
+        return lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma)
+    if name == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    raise ValueError(f"Trainer: scheduler must be one of {SCHEDULERS}, got {name!r}")
+
+
+def clip_grad_norm(params, max_norm: float) -> float:
+    """Scale gradients in place so their global L2 norm is at most ``max_norm``; return the norm."""
+    grads = [p.grad for p in params if p.grad is not None]
+    norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+    if norm > max_norm:
+        scale = max_norm / (norm + 1e-6)
+        for g in grads:
+            g *= g.dtype.type(scale)
+    return norm
+
+
+def _batch_loader(dataset, batch_size: int, shuffle: bool):
+    from ..data.loader import DataLoader
+
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle)
+
+
+class Trainer:
+    """Train a classifier whose ``forward(batch)`` takes a DataLoader batch dict.
+
+    Options (all keyword): epochs, batch_size, lr, optimizer ("sgd" / "adam" / "adamw"),
+    weight_decay, momentum (SGD), scheduler ("none" / "step" / "cosine"), step_size and gamma
+    (StepLR), patience (early stopping after this many epochs without a better validation
+    accuracy; None = never), grad_clip (global gradient-norm limit; None = off), out_dir
+    (checkpoints; None = none written), config (a JSON-like dict stored in checkpoints, e.g.
+    how to rebuild the model), reporter (where messages and progress bars go).
+
+    Randomness (initialisation, shuffling, dropout, modality dropout) all comes from tinymm's
+    generator: call ``tm.manual_seed`` before building the model for a repeatable run.
+    """
+
+    def __init__(self, model, train_data, val_data=None, *, epochs: int = 10,
+                 batch_size: int = 32, lr: float = 1e-3, optimizer: str = "adam",
+                 weight_decay: float = 0.0, momentum: float = 0.9, scheduler: str = "none",
+                 step_size: int = 10, gamma: float = 0.5, patience: int | None = None,
+                 grad_clip: float | None = None, out_dir: str | os.PathLike | None = None,
+                 config: Mapping | None = None, reporter: Reporter | None = None):
+        self.model = model
+        self.train_data, self.val_data = train_data, val_data
+        self.epochs = _positive("epochs", epochs, int)
+        self.batch_size = _positive("batch_size", batch_size, int)
+        self.lr = _positive("lr", lr)
+        self.patience = None if patience is None else _positive("patience", patience, int)
+        self.grad_clip = None if grad_clip is None else _positive("grad_clip", grad_clip)
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"Trainer: optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+        if scheduler not in SCHEDULERS:
+            raise ValueError(f"Trainer: scheduler must be one of {SCHEDULERS}, got {scheduler!r}")
+        self.optimizer = make_optimizer(optimizer, list(model.parameters()), self.lr,
+                                        _positive("weight_decay", weight_decay, allow_zero=True),
+                                        _positive("momentum", momentum, allow_zero=True))
+        self.scheduler = make_scheduler(scheduler, self.optimizer, self.epochs,
+                                        _positive("step_size", step_size, int),
+                                        _positive("gamma", gamma))
+        self.out_dir = None if out_dir is None else Path(out_dir)
+        self.reporter = reporter if reporter is not None else Reporter()
+        self.config = {
+            "trainer": {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
+                        "optimizer": optimizer, "weight_decay": float(weight_decay),
+                        "momentum": float(momentum), "scheduler": scheduler,
+                        "step_size": int(step_size), "gamma": float(gamma),
+                        "patience": self.patience, "grad_clip": self.grad_clip},
+            **dict(config or {}),
+        }
+        self.history: dict[str, list] = {k: [] for k in HISTORY_KEYS}
+        self.epoch = 0                  # epochs completed
+        self.best_accuracy = -1.0
+        self.best_epoch = 0
+        self.bad_epochs = 0             # epochs since the best one (early stopping)
+        self.stopped_early = False
+
+    # ------------------------------------------------------------------ paths and state
+    @property
+    def last_path(self) -> Path | None:
+        return None if self.out_dir is None else self.out_dir / "last.npz"
+
+    @property
+    def best_path(self) -> Path | None:
+        return None if self.out_dir is None else self.out_dir / "best.npz"
+
+    def state_dict(self) -> dict:
+        """Everything a checkpoint holds (see the module docstring)."""
+        return {
+            "format": CHECKPOINT_FORMAT, "version": 1, "epoch": self.epoch,
+            "model": dict(self.model.state_dict()),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "config": self.config, "history": self.history,
+            "best": {"accuracy": self.best_accuracy, "epoch": self.best_epoch,
+                     "bad_epochs": self.bad_epochs},
+            "rng": generator().bit_generator.state,
+        }
+
+    def load_state_dict(self, state: Mapping) -> None:
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError("Trainer.resume: not a tinymm training checkpoint")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch = int(state["epoch"])
+        self.history = {k: list(state["history"].get(k, [])) for k in HISTORY_KEYS}
+        best = state["best"]
+        self.best_accuracy, self.best_epoch = float(best["accuracy"]), int(best["epoch"])
+        self.bad_epochs = int(best["bad_epochs"])
+        self.stopped_early = self.patience is not None and self.bad_epochs >= self.patience
+        generator().bit_generator.state = state["rng"]
+
+    def resume(self, path: str | os.PathLike | None = None) -> Trainer:
+        """Load a checkpoint (default ``out_dir/last.npz``); ``fit`` then continues from it."""
+        path = Path(path) if path is not None else self.last_path
+        if path is None:
+            raise ValueError("Trainer.resume: give a checkpoint path or an out_dir")
+        self.load_state_dict(load(path))
+        self.reporter.log(f"resumed from {path} after epoch {self.epoch}")
+        return self
+
+    def _save(self, path: Path) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        save(self.state_dict(), path)
+
+    # ------------------------------------------------------------------ loops
+    def _current_lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def train_epoch(self) -> tuple[float, float]:
+        """One pass over the training data; returns (mean loss, accuracy)."""
+        self.model.train()
+        loader = _batch_loader(self.train_data, self.batch_size, shuffle=True)
+        bar = self.reporter.bar(len(loader), f"epoch {self.epoch + 1}/{self.epochs}")
+        total_loss, correct, seen = 0.0, 0, 0
+        params = list(self.model.parameters())
+        try:
+            for step, batch in enumerate(loader, start=1):
+                logits = self.model(batch)
+                loss = F.cross_entropy(logits, batch["label"])
+                value = float(loss.item())
+                if not math.isfinite(value):
+                    raise NonFiniteLossError(self._nan_message(value, step))
+                self.optimizer.zero_grad()
+                loss.backward()
+                if self.grad_clip is not None:
+                    clip_grad_norm(params, self.grad_clip)
+                self.optimizer.step()
+                n = len(batch["label"])
+                total_loss += value * n
+                correct += int((logits.data.argmax(axis=1) == batch["label"]).sum())
+                seen += n
+                bar.set_postfix_str(f"loss {total_loss / seen:.4f} acc {correct / seen:.3f}")
+                bar.update(1)
+        finally:
+            bar.close()
+        return total_loss / max(seen, 1), correct / max(seen, 1)
+
+    def _nan_message(self, value: float, step: int) -> str:
+        if self.last_path is not None and self.last_path.exists():
+            kept = f"the last good checkpoint {self.last_path} (epoch {self.epoch}) is intact"
+        else:
+            kept = "no checkpoint had been written yet"
+        return (f"Trainer: the training loss became {value} at epoch {self.epoch + 1}, step "
+                f"{step}; stopping before the update. {kept}. Try a lower learning rate "
+                f"(now {self._current_lr():g}) or grad_clip.")
+
+    def evaluate(self, dataset, batch_size: int | None = None) -> tuple[float, float]:
+        """(mean cross-entropy, accuracy) of the model in eval mode on ``dataset``."""
+        self.model.eval()
+        loader = _batch_loader(dataset, batch_size or max(self.batch_size, 256), shuffle=False)
+        total_loss, preds, labels = 0.0, [], []
+        with no_grad():
+            for batch in loader:
+                logits = self.model(batch)
+                total_loss += float(F.cross_entropy(logits, batch["label"],
+                                                    reduction="sum").item())
+                preds.append(logits.data.argmax(axis=1))
+                labels.append(batch["label"])
+        pred, label = np.concatenate(preds), np.concatenate(labels)
+        return total_loss / max(len(label), 1), accuracy(pred, label)
+
+    def fit(self, restore_best: bool = True) -> dict[str, list]:
+        """Train from epoch ``self.epoch + 1`` to ``epochs``; return the history.
+
+        With ``restore_best`` the model ends with the weights of the best validation epoch
+        (when there is validation data and a best checkpoint).
+        """
+        while self.epoch < self.epochs and not self.stopped_early:
+            start = time.perf_counter()
+            lr = self._current_lr()
+            train_loss, train_acc = self.train_epoch()
+            val_loss, val_acc = (float("nan"), float("nan"))
+            if self.val_data is not None:
+                val_loss, val_acc = self.evaluate(self.val_data)
+            if self.scheduler is not None:
+                self.scheduler.step()
+            self.epoch += 1
+            seconds = time.perf_counter() - start
+            for key, value in zip(HISTORY_KEYS, (self.epoch, train_loss, train_acc, val_loss,
+                                                 val_acc, lr, seconds)):
+                self.history[key].append(value)
+            improved = self.val_data is None or val_acc > self.best_accuracy
+            if improved:
+                self.best_accuracy = val_acc if self.val_data is not None else train_acc
+                self.best_epoch, self.bad_epochs = self.epoch, 0
+            else:
+                self.bad_epochs += 1
+            if self.out_dir is not None:
+                self._save(self.last_path)
+                if improved:
+                    self._save(self.best_path)
+            self.reporter.log(self._epoch_line(train_loss, train_acc, val_loss, val_acc,
+                                               seconds, improved))
+            if self.patience is not None and self.bad_epochs >= self.patience:
+                self.stopped_early = True
+                self.reporter.log(f"early stopping: no better validation accuracy for "
+                                  f"{self.patience} epochs (best {self.best_accuracy:.4f} at "
+                                  f"epoch {self.best_epoch})")
+        if restore_best and self.val_data is not None and self.best_path is not None \
+                and self.best_path.exists() and self.best_epoch != self.epoch:
+            self.model.load_state_dict(load(self.best_path)["model"])
+        return self.history
+
+    def _epoch_line(self, tl, ta, vl, va, seconds, improved) -> str:
+        line = f"epoch {self.epoch:>3}/{self.epochs}  train loss {tl:.4f} acc {ta:.3f}"
+        if self.val_data is not None:
+            line += f"  val loss {vl:.4f} acc {va:.3f}" + (" *" if improved else "")
+        return line + f"  ({seconds:.1f} s)"
