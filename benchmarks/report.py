@@ -123,6 +123,28 @@ def errors_section(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def startup_details(rows: list[dict]) -> str:
+    """In-process breakdown of the start-up rows (import, set-up, first step, compile)."""
+    lines = []
+    for r in rows:
+        if r.get("group") != "startup":
+            continue
+        for fw, d in r["frameworks"].items():
+            detail = d.get("detail")
+            if not detail:
+                continue
+            parts = []
+            for key in ("import_s", "setup_s", "first_step_s", "compile_s", "total_s"):
+                if key in detail:
+                    parts.append(f"{key[:-2]} {detail[key]:.2f} s")
+            fam = detail.get("families")
+            if fam:
+                parts.append("per family: " + ", ".join(
+                    f"{k} {v:.1f}" for k, v in fam.items() if k != "total"))
+            lines.append(f"- `{r['name']}` {fw}: " + "; ".join(parts))
+    return "\n".join(lines)
+
+
 def titles(rows: list[dict]) -> str:
     return "\n".join(f"- `{r['name']}`: {r['title']}" for r in rows)
 
@@ -209,6 +231,9 @@ def results_markdown(payload: dict) -> str:
     errs = errors_section(rows)
     if errs:
         parts += ["## Not measured", "", errs, ""]
+    details = startup_details(rows)
+    if details:
+        parts += ["## Start-up breakdown (in-process, last run)", "", details, ""]
     parts += ["## Cases", "", titles(rows), ""]
     if payload.get("png_note"):
         parts += [f"Chart: {payload['png_note']}", ""]

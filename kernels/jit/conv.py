@@ -184,7 +184,7 @@ def _out_size(size: int, k: int, s: int, p: int, d: int) -> int:
 
 def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
                    stride: Pair, padding: Pair, dilation: Pair) -> np.ndarray:
-    """y = x ⋆ w + b.  x (N, C, H, W), w (O, C, kh, kw), b (O,) or None -> y (N, O, H_out, W_out)."""
+    """y = x ⋆ w + b: x (N, C, H, W), w (O, C, kh, kw), b (O,) or None -> y (N, O, Ho, Wo)."""
     N, C, H, W = x.shape
     O, _, kh, kw = weight.shape
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
@@ -255,5 +255,6 @@ def warmup() -> None:
         w = np.ones((3, 2, 3, 3), dt)
         y = conv2d_forward(x, w, np.ones(3, dt), (2, 1), (1, 0), (1, 2))
         conv2d_backward(np.ones_like(y), x, w, (2, 1), (1, 0), (1, 2))
-        y1 = conv1d_forward(x[:, :, 0], w[:, :, 0], None, (1,), (1,), (1,))
-        conv1d_backward(np.ones_like(y1), x[:, :, 0], w[:, :, 0], (1,), (1,), (1,))
+        x1, w1 = np.ones((1, 2, 5), dt), np.ones((3, 2, 3), dt)
+        y1 = conv1d_forward(x1, w1, None, (1,), (1,), (1,))
+        conv1d_backward(np.ones_like(y1), x1, w1, (1,), (1,), (1,))

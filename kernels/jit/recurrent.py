@@ -248,11 +248,16 @@ def _gru_cell_backward(dh, dh_rec, grad_y, gates, hn, h_prev, d_in, d_hid):
 # drivers: the time loop in Python (one GEMM + one cell per step)
 
 
-def _initial_grad(grad: np.ndarray | None, like: np.ndarray) -> np.ndarray:
+Array = np.ndarray
+
+
+def _initial_grad(grad: Array | None, like: Array) -> Array:
     return np.zeros_like(like) if grad is None else np.array(grad, dtype=like.dtype)
 
 
-def rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=False):
+def rnn_forward(x: Array, h0: Array, w_ih: Array, w_hh: Array, b_ih: Array | None,
+                b_hh: Array | None, nonlinearity: str = "tanh",
+                reverse: bool = False) -> tuple[Array, Array]:
     """Elman RNN over a sequence; see ``reference.recurrent.rnn_forward``."""
     relu = nonlinearity == "relu"
     y = project_inputs(x, w_ih, summed_bias(b_ih, b_hh))  # (T, N, H): input terms, then h_t
@@ -265,10 +270,9 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=Fals
     return y, h.copy()
 
 
-def rnn_backward(
-    grad_y, grad_h_n, x, h0, w_ih, w_hh, y, nonlinearity="tanh", reverse=False,
-    need_input_grad=True,
-):
+def rnn_backward(grad_y: Array, grad_h_n: Array | None, x: Array, h0: Array, w_ih: Array,
+                 w_hh: Array, y: Array, nonlinearity: str = "tanh", reverse: bool = False,
+                 need_input_grad: bool = True) -> tuple:
     """Backprop through time for :func:`rnn_forward`; see the reference twin."""
     relu = nonlinearity == "relu"
     d_pre = np.empty_like(y)  # (T, N, H)
@@ -281,7 +285,8 @@ def rnn_backward(
     return gx, dh, gw_ih, gw_hh, gb_ih, gb_ih.copy()
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+def lstm_forward(x: Array, h0: Array, c0: Array, w_ih: Array, w_hh: Array,
+                 b_ih: Array | None, b_hh: Array | None, reverse: bool = False) -> tuple:
     """LSTM over a sequence; see ``reference.recurrent.lstm_forward``."""
     T, N, _ = x.shape
     H = h0.shape[1]
@@ -297,10 +302,9 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     return y, h_prev.copy(), c_prev.copy(), gates, c
 
 
-def lstm_backward(
-    grad_y, grad_h_n, grad_c_n, x, h0, c0, w_ih, w_hh, y, gates, c, reverse=False,
-    need_input_grad=True,
-):
+def lstm_backward(grad_y: Array, grad_h_n: Array | None, grad_c_n: Array | None, x: Array,
+                  h0: Array, c0: Array, w_ih: Array, w_hh: Array, y: Array, gates: Array,
+                  c: Array, reverse: bool = False, need_input_grad: bool = True) -> tuple:
     """Backprop through time for :func:`lstm_forward`; see the reference twin."""
     T = x.shape[0]
     d_pre = np.empty_like(gates)  # (T, N, 4H)
@@ -317,7 +321,8 @@ def lstm_backward(
     return gx, dh, dc, gw_ih, gw_hh, gb_ih, gb_ih.copy()
 
 
-def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+def gru_forward(x: Array, h0: Array, w_ih: Array, w_hh: Array, b_ih: Array | None,
+                b_hh: Array | None, reverse: bool = False) -> tuple:
     """GRU over a sequence; see ``reference.recurrent.gru_forward``."""
     T, N, _ = x.shape
     H = h0.shape[1]
@@ -338,9 +343,9 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     return y, h.copy(), gates, hn
 
 
-def gru_backward(
-    grad_y, grad_h_n, x, h0, w_ih, w_hh, y, gates, hn, reverse=False, need_input_grad=True
-):
+def gru_backward(grad_y: Array, grad_h_n: Array | None, x: Array, h0: Array, w_ih: Array,
+                 w_hh: Array, y: Array, gates: Array, hn: Array, reverse: bool = False,
+                 need_input_grad: bool = True) -> tuple:
     """Backprop through time for :func:`gru_forward`; see the reference twin."""
     T = x.shape[0]
     H = h0.shape[1]

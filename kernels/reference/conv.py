@@ -49,7 +49,7 @@ def _windows(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, dilation:
 
 def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
                    stride: Pair, padding: Pair, dilation: Pair) -> np.ndarray:
-    """y = x ⋆ w + b.  x (N, C, H, W), w (O, C, kh, kw), b (O,) or None -> y (N, O, H_out, W_out)."""
+    """y = x ⋆ w + b: x (N, C, H, W), w (O, C, kh, kw), b (O,) or None -> y (N, O, Ho, Wo)."""
     win = _windows(x, weight.shape[2:], stride, padding, dilation)  # (N, C, Ho, Wo, kh, kw)
     y = np.einsum("ncijuv,ocuv->noij", win, weight, optimize=True)  # (N, O, Ho, Wo)
     if bias is not None:

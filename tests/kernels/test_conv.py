@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tinymm.kernels.reference import conv as ref
 
 from tinymm import kernels
-from tinymm.kernels.reference import conv as ref
 from tinymm.testing import strategies as tst
 
 numba_only = pytest.mark.skipif(not kernels.numba_available(), reason="numba is not available")
@@ -89,7 +89,8 @@ def test_conv2d_numba_reuses_workspace_across_sizes():
 def test_conv2d_reference_matches_direct_sum():
     """The einsum over sliding windows equals the docstring's sum written as loops."""
     rng = np.random.default_rng(1)
-    x, w, b = rng.standard_normal((2, 2, 6, 5)), rng.standard_normal((3, 2, 2, 3)), rng.standard_normal(3)
+    x, w = rng.standard_normal((2, 2, 6, 5)), rng.standard_normal((3, 2, 2, 3))
+    b = rng.standard_normal(3)
     (sh, sw), (ph, pw), (dh, dw) = (2, 1), (1, 2), (2, 1)
     y = ref.conv2d_forward(x, w, b, (sh, sw), (ph, pw), (dh, dw))
     xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-from tinymm import kernels
 from tinymm.kernels.jit import optim as jit_optim
 from tinymm.kernels.reference import optim as ref
+
+from tinymm import kernels
 
 RTOL = {np.float32: 1e-5, np.float64: 1e-12}
 shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=9)

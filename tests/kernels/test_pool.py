@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tinymm.kernels.reference import pool as ref
 
 from tinymm import kernels
-from tinymm.kernels.reference import pool as ref
 from tinymm.testing import strategies as tst
 
 numba_only = pytest.mark.skipif(not kernels.numba_available(), reason="numba is not available")
@@ -171,13 +171,14 @@ TIES = np.array([[[[1.0, 3.0, 3.0, 1.0, 0.0],
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", [
     # kernel, stride, padding, expected flat indices into the 4x5 plane (row-major order)
-    ((2, 2), (2, 2), (0, 0), [[1, 2], [10, 13]]),     # 2x2 fast path: first 3, first 2, NaN
-    ((2, 2), (1, 1), (1, 1), [[0, 1, 2, 2, 4, 4],     # padded: first real max, never padding
-                              [5, 1, 1, 2, 8, 9],
-                              [10, 10, 12, 12, 13, 13],
-                              [10, 10, 12, 12, 13, 13],
-                              ]),
-    ((3, 3), (1, 2), (1, 1), [[1, 2, 3], [10, 12, 13], [10, 12, 13], [10, 12, 13]]),
+    ((2, 2), (2, 2), (0, 0), [[1, 2], [10, 12]]),     # 2x2 fast path: first 3, first 2, NaN
+    ((2, 2), (1, 1), (1, 1), [[0, 1, 1, 2, 3, 4],     # padded: first real max, never padding
+                              [5, 1, 1, 2, 8, 4],
+                              [10, 10, 12, 12, 13, 14],
+                              [10, 10, 12, 12, 13, 14],
+                              [15, 15, 16, 17, 18, 19]]),  # only −inf: first real element
+    ((3, 3), (1, 2), (1, 1), [[1, 1, 8], [10, 12, 13], [10, 12, 13], [10, 12, 13]]),
+    ((3, 3), (1, 1), (0, 0), [[12, 12, 12], [12, 12, 12]]),  # two NaNs: the last one wins
 ])
 def test_max_pool2d_tie_rule(backend, dtype, case):
     """Ties: first maximum in row-major window order. NaN wins; the last NaN if several.
@@ -214,7 +215,8 @@ def test_max_pool_tie_rule_matches_torch():
     torch = pytest.importorskip("torch")
     import torch.nn.functional as tF
     for kernel, stride, padding in [((2, 2), (2, 2), (0, 0)), ((2, 2), (1, 1), (1, 1)),
-                                    ((3, 3), (1, 2), (1, 1)), ((3, 2), (2, 1), (1, 1))]:
+                                    ((3, 3), (1, 2), (1, 1)), ((3, 2), (2, 1), (1, 1)),
+                                    ((3, 3), (1, 1), (0, 0))]:
         _, want = tF.max_pool2d(torch.from_numpy(TIES), kernel, stride, padding,
                                 return_indices=True)
         for backend in ("numpy", "numba") if kernels.numba_available() else ("numpy",):

@@ -277,6 +277,9 @@ class Subset(Dataset):
         return self.dataset[int(self.indices[_check_index("Subset", index, len(self))])]
 
     def __getattr__(self, name: str):
+        # only reached for names not found normally; never recurse before __init__ has run
+        if name in ("dataset", "indices") or name.startswith("__"):
+            raise AttributeError(name)
         if name in _FORWARDED:
             return getattr(self.dataset, name)
         if name == "get_batch" and hasattr(self.dataset, "get_batch"):

@@ -210,7 +210,8 @@ class TransformerEncoderLayer(Module):
 
     Post-norm (default)::  x = norm1(x + SA(x));  x = norm2(x + FF(x))
     Pre-norm (``norm_first``): x = x + SA(norm1(x));  x = x + FF(norm2(x))
-    with SA(x) = dropout1(self_attn(x, x, x)) and FF(x) = dropout2(linear2(dropout(act(linear1(x))))).
+    with SA(x) = dropout1(self_attn(x, x, x)) and
+    FF(x) = dropout2(linear2(dropout(activation(linear1(x))))).
     Submodule names as PyTorch (``self_attn``, ``linear1``, ``dropout``, ``linear2``,
     ``norm1``, ``norm2``, ``dropout1``, ``dropout2``), so state dicts copy across.
 

@@ -1,4 +1,4 @@
-"""Learning-rate schedules: ``StepLR`` and ``CosineAnnealingLR``, as in ``torch.optim.lr_scheduler``.
+"""Learning-rate schedules ``StepLR`` and ``CosineAnnealingLR``, as ``torch.optim.lr_scheduler``.
 
 A scheduler rewrites ``group["lr"]`` in its optimizer's param groups each time its
 ``step()`` is called (once per epoch, after ``optimizer.step()``). The rules are PyTorch's

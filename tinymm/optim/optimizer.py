@@ -84,7 +84,7 @@ class Optimizer:
         if not isinstance(groups[0], Mapping):
             groups = [{"params": groups}]
         for group in groups:
-            self.add_param_group(group)
+            self._add_group(group, name)
 
     # ------------------------------------------------------------------ groups
     def _check_group(self, group: dict, where: str) -> None:
@@ -92,8 +92,10 @@ class Optimizer:
 
     def add_param_group(self, param_group: dict) -> None:
         """Add a group of parameters with its own options (missing ones from ``defaults``)."""
+        self._add_group(param_group, f"{type(self).__name__}.add_param_group")
+
+    def _add_group(self, param_group: dict, fn: str) -> None:
         name = type(self).__name__
-        fn = f"{name}.add_param_group" if self.param_groups else name
         if not isinstance(param_group, Mapping):
             raise TypeError(f"{fn}: a param group must be a dict, got {type(param_group).__name__}")
         if "params" not in param_group:
@@ -169,7 +171,7 @@ class Optimizer:
 
     @staticmethod
     def _buffer(state: dict, key: str, p: Tensor) -> np.ndarray:
-        """``state[key]``, created as zeros (or re-cast after ``model.to(dtype)``) to match ``p``."""
+        """``state[key]`` matching ``p``: created as zeros, or re-cast after ``model.to(dtype)``."""
         buf = state.get(key)
         if buf is None:
             buf = state[key] = np.zeros(p.shape, p.dtype)

@@ -132,7 +132,8 @@ def assert_gradients_close(fn: Callable, *tensors: object, names: Sequence[str] 
     With a fixed random cotangent r the check is on f(x) = Σ r·fn(x): inputs of at most
     ``max_elements`` elements element by element, larger ones along ``num_directions``
     random directions v (⟨∇f, v⟩ vs (f(x+εv) − f(x−εv)) / 2ε). ``fn`` must be
-    deterministic (seed any dropout inside it).
+    deterministic (seed any dropout inside it). Parameters used inside ``fn`` (a Module)
+    receive ``.grad`` from the analytic pass; call ``zero_grad()`` afterwards if it matters.
     """
     me = "assert_gradients_close"
     names = _names(me, names, len(tensors))

@@ -177,17 +177,15 @@ def arrays(shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]],
 
 def _with_layout(arr: np.ndarray, layout: str) -> np.ndarray:
     """The same values as ``arr`` in another memory layout (a view into a larger buffer)."""
+    if arr.ndim == 0:  # a 0-d array has one layout (np.asfortranarray would make it 1-D)
+        return arr
     if layout == "transposed":  # Fortran order: C-strides reversed
         return np.asfortranarray(arr)
     if layout == "strided":  # every second element of a buffer twice as long in the last dim
-        if arr.ndim == 0:
-            return arr
         buf = np.zeros(arr.shape[:-1] + (2 * arr.shape[-1],), dtype=arr.dtype)
         buf[..., ::2] = arr
         return buf[..., ::2]
     if layout == "reversed":  # negative strides along dim 0
-        if arr.ndim == 0:
-            return arr
         return np.flip(np.flip(arr, 0).copy(), 0)
     return arr
 

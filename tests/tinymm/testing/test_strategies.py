@@ -103,6 +103,12 @@ def test_tensors_are_float64_leaves_requiring_grad(x):
     assert np.all(np.isfinite(x.data))
 
 
+@given(st.data(), tst.shapes(0, 3), st.sampled_from([None, True, False]))
+def test_tensors_have_the_requested_shape_in_every_layout(data, shape, contiguous):
+    x = data.draw(tst.tensors(shape, contiguous=contiguous))
+    assert x.shape == shape
+
+
 @given(tst.tensors(tst.shapes(1, 3), contiguous=True))
 def test_contiguous_true_gives_c_contiguous_data(x):
     assert x.data.flags.c_contiguous
