@@ -100,10 +100,7 @@ def train_step_bench(fw: Framework, seed: int, model, batch: dict[str, object],
 
     ``batch`` holds framework tensors; ``loss_fn(model, batch)`` returns the scalar loss.
     The correctness guard compares the loss, every parameter gradient and every parameter
-    after the step (normwise against the parameter's size: at Adam's first step an update is
-    ±lr wherever |grad| >> eps but flips with float32 noise where |grad| ~ eps, so updates
-    alone would be compared against noise; a wrong optimizer still moves the parameters by
-    several lr and is caught).
+    update (``update.*`` keys: see ``check.py`` for their element-count rule).
     """
     seed_parameters(fw, model, seed)
     model.train()
@@ -118,11 +115,12 @@ def train_step_bench(fw: Framework, seed: int, model, batch: dict[str, object],
         return loss
 
     def outputs():
+        before = {k: fw.numpy(p) for k, p in params.items()}
         loss = step()
         out = {"loss": np.atleast_1d(fw.numpy(loss))}
         out.update(grad_dict(fw, "grad.", params))
         for k, p in params.items():
-            out[f"param.{k}"] = fw.numpy(p)
+            out[f"update.{k}"] = fw.numpy(p) - before[k]
         return out
 
     return Bench(step=step, outputs=outputs)

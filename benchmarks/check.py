@@ -8,6 +8,14 @@ array of a candidate against the reference with a *normwise* float32 tolerance:
 
 which is robust to large reductions (conv weight gradients sum thousands of terms) yet rejects
 a wrong kernel (a wrong sign, a missing term, a transposed weight) by orders of magnitude.
+
+Optimizer updates (keys ``update.*``) get another rule. At Adam's first step an element moves
+by lr * g / (|g| + eps): ±lr wherever |g| >> eps, whatever g's size, so an element whose true
+gradient is ~0 moves by ±lr on float32 noise alone and a normwise test would compare noise.
+The rule: at most ``UPDATE_FRACTION`` (1 %) of the elements may differ by more than
+``UPDATE_TOL`` (10 %) of the largest update. A wrong optimizer (wrong lr, sign, bias
+correction, a skipped parameter) moves almost every element wrongly and is rejected; the
+gradients themselves are checked normwise under ``grad.*``.
 """
 
 from __future__ import annotations
@@ -15,6 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+UPDATE_TOL = 0.1
+UPDATE_FRACTION = 0.01
 
 
 @dataclass
@@ -40,6 +51,16 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b))) / scale
 
 
+def update_error(a: np.ndarray, b: np.ndarray) -> float:
+    """Fraction of elements of update ``a`` off by more than UPDATE_TOL * max|b|."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if b.size == 0:
+        return 0.0
+    scale = max(float(np.max(np.abs(b))), 1e-12)
+    return float(np.mean(np.abs(a - b) > UPDATE_TOL * scale))
+
+
 def compare(candidate: dict[str, np.ndarray], reference: dict[str, np.ndarray],
             rtol: float = 2e-3) -> CheckResult:
     """Compare every array of ``reference`` with the same key in ``candidate``."""
@@ -58,6 +79,12 @@ def compare(candidate: dict[str, np.ndarray], reference: dict[str, np.ndarray],
             continue
         if not np.all(np.isfinite(a)):
             problems.append(f"{key}: non-finite values")
+            continue
+        if key.startswith("update."):
+            frac = update_error(a, b)
+            if frac > UPDATE_FRACTION:
+                problems.append(f"{key}: {100 * frac:.1f}% of the elements differ by more than "
+                                f"{UPDATE_TOL:.0%} of the largest update")
             continue
         err = relative_error(a, b)
         if err > worst or worst_key is None:

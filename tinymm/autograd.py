@@ -44,24 +44,32 @@ def _grad_mode(enabled: bool) -> Iterator[None]:
 
 
 class no_grad(contextlib.ContextDecorator):
-    """``with tm.no_grad():`` (or ``@tm.no_grad()``): ops inside record no graph."""
+    """``with tm.no_grad():`` (or ``@tm.no_grad()``): ops inside record no graph.
+
+    Re-entrant: one decorator instance may be entered again by a recursive call.
+    """
+
+    _enabled = False
+
+    def __init__(self) -> None:
+        self._previous: list[bool] = []
 
     def __enter__(self):
-        self._mode = _grad_mode(False)
-        self._mode.__enter__()
+        global _grad_enabled
+        self._previous.append(_grad_enabled)
+        _grad_enabled = self._enabled
         return self
 
     def __exit__(self, *exc):
-        return self._mode.__exit__(*exc)
+        global _grad_enabled
+        _grad_enabled = self._previous.pop()
+        return False
 
 
 class enable_grad(no_grad):
     """Turn recording back on inside a ``no_grad`` block."""
 
-    def __enter__(self):
-        self._mode = _grad_mode(True)
-        self._mode.__enter__()
-        return self
+    _enabled = True
 
 
 class Context:
@@ -126,6 +134,8 @@ def sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Undo broadcasting: sum ``grad`` over the axes along which ``shape`` was stretched."""
     if grad.shape == shape:
         return grad
+    if grad.ndim < len(shape):
+        raise RuntimeError(f"backward: gradient of shape {grad.shape} cannot be summed to {shape}")
     extra = grad.ndim - len(shape)
     if extra > 0:
         grad = grad.sum(axis=tuple(range(extra)))

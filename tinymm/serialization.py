@@ -108,15 +108,21 @@ def load(path: str | os.PathLike):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load: no file at {str(path)!r}")
+    unreadable = f"load: {str(path)!r} is not a readable tinymm checkpoint"
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if _MANIFEST not in archive.files:
-                raise ValueError(f"load: {str(path)!r} is an .npz archive but not a tinymm "
-                                 "checkpoint (no manifest)")
+        archive = np.load(path, allow_pickle=False)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, io.UnsupportedOperation) as exc:
+        raise ValueError(f"{unreadable} (not an .npz archive: {exc})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{unreadable} (a single .npy array, not an .npz archive)")
+    with archive:
+        if _MANIFEST not in archive.files:
+            raise ValueError(f"load: {str(path)!r} is an .npz archive but not a tinymm "
+                             "checkpoint (no manifest)")
+        try:
             arrays = {k: archive[k] for k in archive.files}
-    except (zipfile.BadZipFile, OSError, EOFError, io.UnsupportedOperation) as exc:
-        raise ValueError(f"load: {str(path)!r} is not a readable tinymm checkpoint "
-                         f"(corrupt or not an .npz file: {exc})") from None
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            raise ValueError(f"{unreadable} (a corrupt member: {exc})") from None
     try:
         manifest = json.loads(arrays.pop(_MANIFEST).tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

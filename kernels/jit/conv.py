@@ -16,7 +16,8 @@ Design notes (measured on 2 cores, see PERF_NOTES.md):
 - Inner loops index with unsigned integers: a signed index makes Numba emit a negative-index
   wrap-around check per element, which blocked vectorisation (3× slower copies).
 - ``cols`` and the GEMM output live in per-thread workspaces that are reused across calls:
-  fresh multi-MB buffers cost a page fault per 4 KiB on every call.
+  fresh multi-MB buffers cost a page fault per 4 KiB on every call. A batch whose columns
+  would exceed ``COLUMN_BUDGET`` elements is processed a few samples at a time.
 """
 
 from __future__ import annotations
@@ -157,7 +158,7 @@ def _gemm_out_to_nchw(out, bias, y):
 
 @njit(cache=True, fastmath={"reassoc"})  # reassoc lets the bias sum vectorise
 def _grad_to_gemm(grad_y, g, gb):
-    """grad_y (N, O, L) -> g (O, N·L); gb[o] = Σ_{n,l} grad_y[n, o, l] (float64 accumulator)."""
+    """grad_y (N, O, L) -> g (O, N·L); gb[o] = Σ_{n,l} grad_y[n, o, l] (gb is float64)."""
     N, O, L = grad_y.shape
     uL = np.uint64(L)
     gyf = grad_y.reshape(-1)
@@ -182,6 +183,17 @@ def _out_size(size: int, k: int, s: int, p: int, d: int) -> int:
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
 
+# Columns for at most this many elements at once (128 MB in float32): larger batches are
+# done in chunks of samples, so a 224×224 batch does not need a multi-GB im2col buffer.
+COLUMN_BUDGET = 1 << 25
+
+
+def _chunks(N: int, per_sample: int):
+    """Sample ranges [n0, n1) whose columns fit in COLUMN_BUDGET elements."""
+    step = max(1, min(N, COLUMN_BUDGET // max(per_sample, 1)))
+    return [(n0, min(N, n0 + step)) for n0 in range(0, N, step)]
+
+
 def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
                    stride: Pair, padding: Pair, dilation: Pair) -> np.ndarray:
     """y = x ⋆ w + b: x (N, C, H, W), w (O, C, kh, kw), b (O,) or None -> y (N, O, Ho, Wo)."""
@@ -190,13 +202,15 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     Ho, Wo = _out_size(H, kh, sh, ph, dh), _out_size(W, kw, sw, pw, dw)
     K, L = C * kh * kw, Ho * Wo
-    cols = _workspace("cols", (K, N * L), x.dtype)
-    _im2col(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)  # (K, N·L)
-    out = _workspace("gemm", (O, N * L), x.dtype)
-    np.matmul(weight.reshape(O, K), cols, out=out)  # (O, K) @ (K, N·L) -> (O, N·L)
-    y = np.empty((N, O, Ho, Wo), x.dtype)
+    w2 = weight.reshape(O, K)
     b = bias if bias is not None else np.zeros(O, x.dtype)
-    _gemm_out_to_nchw(out, b, y.reshape(N, O, L))
+    y = np.empty((N, O, Ho, Wo), x.dtype)
+    for n0, n1 in _chunks(N, K * L):
+        cols = _workspace("cols", (K, (n1 - n0) * L), x.dtype)
+        _im2col(x[n0:n1], cols, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)  # (K, n·L)
+        out = _workspace("gemm", (O, (n1 - n0) * L), x.dtype)
+        np.matmul(w2, cols, out=out)  # (O, K) @ (K, n·L) -> (O, n·L)
+        _gemm_out_to_nchw(out, b, y[n0:n1].reshape(n1 - n0, O, L))  # + bias -> (n, O, L)
     return y
 
 
@@ -210,20 +224,25 @@ def conv2d_backward(grad_y: np.ndarray, x: np.ndarray, weight: np.ndarray,
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     Ho, Wo = grad_y.shape[2], grad_y.shape[3]
     K, L = C * kh * kw, Ho * Wo
-    g = _workspace("gemm", (O, N * L), x.dtype)
-    gb = np.empty(O, x.dtype)
-    _grad_to_gemm(grad_y.reshape(N, O, L), g, gb)  # (N, O, L) -> (O, N·L), and Σ -> (O,)
-    cols = _workspace("cols", (K, N * L), x.dtype)
-    gx = gw = None
-    if needs[1]:
-        _im2col(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)  # (K, N·L)
-        # (K, N·L) @ (N·L, O) -> (K, O): ~15 % faster in OpenBLAS than g @ cols.T
-        gw = np.ascontiguousarray(np.matmul(cols, g.T).T).reshape(weight.shape)
-    if needs[0]:
-        np.matmul(weight.reshape(O, K).T, g, out=cols)  # (K, O) @ (O, N·L) -> ∂L/∂cols
-        gx = np.empty_like(x)
-        _col2im(cols, gx, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)  # -> (N, C, H, W)
-    return gx, gw, (gb if needs[2] else None)
+    gx = np.empty_like(x) if needs[0] else None
+    gw_t = np.zeros((K, O), x.dtype) if needs[1] else None  # ∂L/∂w transposed, (K, O)
+    gb = np.zeros(O, np.float64)
+    gb_part = np.empty(O, np.float64)
+    for n0, n1 in _chunks(N, K * L):
+        n = n1 - n0
+        g = _workspace("gemm", (O, n * L), x.dtype)
+        _grad_to_gemm(grad_y[n0:n1].reshape(n, O, L), g, gb_part)  # -> (O, n·L), Σ -> (O,)
+        gb += gb_part
+        cols = _workspace("cols", (K, n * L), x.dtype)
+        if needs[1]:
+            _im2col(x[n0:n1], cols, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)  # (K, n·L)
+            # (K, n·L) @ (n·L, O) -> (K, O): ~15 % faster in OpenBLAS than g @ cols.T
+            gw_t += np.matmul(cols, g.T)
+        if needs[0]:
+            np.matmul(weight.reshape(O, K).T, g, out=cols)  # (K, O) @ (O, n·L) -> ∂L/∂cols
+            _col2im(cols, gx[n0:n1], kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)  # (n, C, H, W)
+    gw = None if gw_t is None else np.ascontiguousarray(gw_t.T).reshape(weight.shape)
+    return gx, gw, (gb.astype(x.dtype) if needs[2] else None)
 
 
 def _as_2d(stride: tuple[int], padding: tuple[int], dilation: tuple[int]):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 __all__ = ["adam_step", "sgd_step"]
 
@@ -34,20 +34,20 @@ def _adam_moments(i, p, g, m, v, maximize, decay, l2, one_minus_beta1, beta2, on
     return pi, mi, vi
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _adam_loop(p, g, m, v, maximize, decay, l2, one_minus_beta1, beta2, one_minus_beta2,
                step_size, bias_correction2_sqrt, eps):
     # 1-D arrays of one length; every scalar has the arrays' dtype.
-    for i in prange(p.shape[0]):
+    for i in range(p.shape[0]):
         pi, mi, vi = _adam_moments(i, p, g, m, v, maximize, decay, l2, one_minus_beta1, beta2,
                                    one_minus_beta2)
         p[i] = pi - step_size * mi / (math.sqrt(vi) / bias_correction2_sqrt + eps)
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _adam_amsgrad_loop(p, g, m, v, vmax, maximize, decay, l2, one_minus_beta1, beta2,
                        one_minus_beta2, step_size, bias_correction2_sqrt, eps):
-    for i in prange(p.shape[0]):
+    for i in range(p.shape[0]):
         pi, mi, vi = _adam_moments(i, p, g, m, v, maximize, decay, l2, one_minus_beta1, beta2,
                                    one_minus_beta2)
         vi = max(vmax[i], vi)  # stored unconditionally: keeps the loop vectorised
@@ -70,19 +70,19 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1,
         _adam_loop(*arrays, *scalars)
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _sgd_loop(p, g, maximize, lr, weight_decay):
-    for i in prange(p.shape[0]):
+    for i in range(p.shape[0]):
         d = -g[i] if maximize else g[i]
         if weight_decay != 0:
             d = d + weight_decay * p[i]
         p[i] = p[i] - lr * d
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _sgd_momentum_loop(p, g, buf, first_step, nesterov, maximize, lr, momentum,
                        one_minus_dampening, weight_decay):
-    for i in prange(p.shape[0]):
+    for i in range(p.shape[0]):
         d = -g[i] if maximize else g[i]
         if weight_decay != 0:
             d = d + weight_decay * p[i]

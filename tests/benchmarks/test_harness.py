@@ -176,3 +176,15 @@ def test_tiny_case_end_to_end_in_subprocesses(tmp_path):
     assert "timing" not in bad["frameworks"]["tinymm-numpy"]   # not timed
     assert bad["ratio_numpy_torch"] is None
     assert bad["frameworks"]["torch"]["status"] == "ok"
+
+
+def test_guard_update_rule_tolerates_flips_of_tiny_gradients_only():
+    rng = np.random.default_rng(2)
+    lr = 1e-3
+    ref = {"update.w": (lr * np.sign(rng.standard_normal(10_000))).astype(np.float32)}
+    noisy = {"update.w": ref["update.w"].copy()}
+    noisy["update.w"][:20] *= -1          # 0.2 % of elements flipped by float32 noise
+    assert check.compare(noisy, ref).ok
+    for wrong in (3.16 * ref["update.w"], -ref["update.w"], 0 * ref["update.w"]):
+        res = check.compare({"update.w": wrong}, ref)
+        assert not res.ok and "update.w" in res.summary()

@@ -86,6 +86,24 @@ def test_conv2d_numba_reuses_workspace_across_sizes():
                                rtol=1e-12)
 
 
+@numba_only
+def test_conv2d_numba_batch_chunks_give_the_same_result(monkeypatch):
+    """Batches whose columns exceed the budget are done a few samples at a time."""
+    from tinymm.kernels.jit import conv as jit
+
+    rng = np.random.default_rng(5)
+    x, w, b = (rng.standard_normal(s) for s in ((5, 3, 6, 7), (4, 3, 3, 2), (4,)))
+    args = ((1, 2), (1, 1), (2, 1))
+    y = jit.conv2d_forward(x, w, b, *args)
+    g = rng.standard_normal(y.shape)
+    grads = jit.conv2d_backward(g, x, w, *args)
+    monkeypatch.setattr(jit, "COLUMN_BUDGET", 2 * 3 * 3 * 2 * 4 * 4)  # two samples per chunk
+    assert len(jit._chunks(5, 3 * 3 * 2 * 4 * 4)) == 3
+    np.testing.assert_allclose(jit.conv2d_forward(x, w, b, *args), y, rtol=1e-12)
+    for got, want in zip(jit.conv2d_backward(g, x, w, *args), grads):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
+
+
 def test_conv2d_reference_matches_direct_sum():
     """The einsum over sliding windows equals the docstring's sum written as loops."""
     rng = np.random.default_rng(1)

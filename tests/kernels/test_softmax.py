@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tinymm.kernels.reference import softmax as ref
 
 from tinymm import kernels
-from tinymm.kernels.reference import softmax as ref
 from tinymm.testing import strategies as tst
 
 DTYPES = [np.float32, np.float64]
@@ -110,3 +110,26 @@ def test_warmup_compiles_both_dtypes():
         sigs = getattr(jit, name).signatures
         dtypes = {str(s[0].dtype) for s in sigs}
         assert {"float32", "float64"} <= dtypes, (name, dtypes)
+
+
+def test_backend_selection_picks_the_kernel_table():
+    import tinymm as tm
+
+    before = tm.get_backend()
+    with tm.backend("numpy"):
+        assert tm.get_backend() == "numpy"
+        assert kernels.get("softmax_forward") is ref.softmax_forward
+        with tm.backend("numba"):
+            assert kernels.get("softmax_forward") is kernels.get("softmax_forward", "numba")
+        assert tm.get_backend() == "numpy"
+    assert tm.get_backend() == before
+    with pytest.raises(ValueError, match=r"backend: backend must be one of \('numba', "
+                                         r"'numpy'\); got 'cuda'"):
+        with tm.backend("cuda"):
+            pass
+    with pytest.raises(TypeError, match="set_backend: backend must be a str.*got int"):
+        tm.set_backend(1)
+    with pytest.raises(ValueError, match="set_backend: backend must be one of"):
+        tm.set_backend("torch")
+    with pytest.raises(KeyError, match="kernels.get: no kernel named 'softmax'"):
+        kernels.get("softmax")

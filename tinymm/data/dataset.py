@@ -169,9 +169,15 @@ class DictDataset(Dataset):
 
     def select(self, indices) -> DictDataset:
         """A new dataset of the same kind holding copies of the samples at ``indices``."""
-        return self.with_arrays(self.get_batch(indices), _indices=np.asarray(indices))
+        idx = _as_indices(f"{type(self).__name__}.select", indices, len(self))
+        new = self.with_arrays(self.get_batch(idx))
+        self._select_extras(new, idx)
+        return new
 
-    def with_arrays(self, arrays: Mapping[str, np.ndarray], _indices=None) -> DictDataset:
+    def _select_extras(self, new: DictDataset, idx: np.ndarray) -> None:
+        """Hook: slice any per-sample data kept outside ``arrays`` (none here)."""
+
+    def with_arrays(self, arrays: Mapping[str, np.ndarray]) -> DictDataset:
         """A shallow copy of this dataset (same metadata) holding ``arrays`` instead."""
         new = copy.copy(self)
         new.arrays = dict(arrays)
@@ -229,11 +235,8 @@ class MultimodalDataset(DictDataset):
         """Accuracy of always predicting the most frequent class of this dataset."""
         return float(np.bincount(self.labels, minlength=self.num_classes).max() / len(self))
 
-    def with_arrays(self, arrays, _indices=None) -> MultimodalDataset:
-        new = super().with_arrays(arrays)
-        if _indices is not None:
-            new.latents = {k: v[_indices] for k, v in self.latents.items()}
-        return new
+    def _select_extras(self, new: MultimodalDataset, idx: np.ndarray) -> None:
+        new.latents = {k: v[idx] for k, v in self.latents.items()}
 
     def describe(self) -> str:
         """Human-readable summary: task, modalities (shape, dtype), classes and ceilings."""

@@ -8,8 +8,17 @@ from .linear import linear
 from .loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss, one_hot
 
 # --- layers from the kernel families (one import line per module) ---
+from .attention import scaled_dot_product_attention
+from .conv import conv1d, conv2d
+from .norm import layer_norm
+from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool1d, max_pool2d
+from .recurrent import gru_layer, lstm_layer, rnn_layer
+from .sparse import embedding
 
 __all__ = [
     "linear", "relu", "gelu", "tanh", "sigmoid", "softmax", "log_softmax", "dropout",
     "cross_entropy", "mse_loss", "binary_cross_entropy_with_logits", "one_hot",
+    "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+    "layer_norm", "embedding", "scaled_dot_product_attention",
+    "rnn_layer", "lstm_layer", "gru_layer",
 ]

@@ -46,6 +46,9 @@ def _unrows(y: np.ndarray, moved_shape: tuple, dim: int) -> np.ndarray:
 class Softmax(Function):
     @staticmethod
     def forward(ctx, x, dim, log):
+        ctx.empty = x.size == 0
+        if ctx.empty:  # nothing to normalise; the kernels expect at least one element
+            return x.copy()
         rows, moved = _rows(x, dim)
         y = kernels.get("log_softmax_forward" if log else "softmax_forward")(rows)
         ctx.save_for_backward(y)
@@ -54,6 +57,8 @@ class Softmax(Function):
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.empty:
+            return g, None, None
         (y,) = ctx.saved_tensors
         g_rows, _ = _rows(g, ctx.dim)
         name = "log_softmax_backward" if ctx.log else "softmax_backward"

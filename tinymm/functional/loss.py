@@ -99,6 +99,8 @@ def mse_loss(input, target, reduction: str = "mean"):  # noqa: A002
     """Mean squared error (x - y)²; shapes must match (as PyTorch, which only warns)."""
     x = as_tensor_arg("mse_loss", "input", input)
     y = as_tensor_arg("mse_loss", "target", target)
+    check_float("mse_loss", "input", x)
+    check_float("mse_loss", "target", y)
     reduction = _reduction("mse_loss", reduction)
     if x.shape != y.shape:
         raise ValueError(f"mse_loss: input shape {x.shape} and target shape {y.shape} differ")

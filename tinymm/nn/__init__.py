@@ -9,9 +9,18 @@ from .module import Module
 from .parameter import Parameter
 
 # --- layers from the kernel families (one import line per module) ---
+from .attention import MultiheadAttention, TransformerEncoderLayer
+from .conv import Conv1d, Conv2d
+from .norm import LayerNorm
+from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool1d, MaxPool2d
+from .recurrent import GRU, LSTM, RNN
+from .sparse import Embedding
 
 __all__ = [
     "init", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity",
     "Linear", "Flatten", "ReLU", "GELU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Dropout",
     "CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss",
+    "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+    "Embedding", "LayerNorm", "RNN", "LSTM", "GRU", "MultiheadAttention",
+    "TransformerEncoderLayer",
 ]

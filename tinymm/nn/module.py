@@ -101,10 +101,12 @@ class Module:
             raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, "
                             f"got {type(param).__name__}")
         self._registries()[0][name] = param
+        self.__dict__.pop(name, None)
 
     def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
         """A non-learnable array saved in the state dict (unless ``persistent=False``)."""
         self._registries()[2][name] = None if tensor is None else _as_array(tensor)
+        self.__dict__.pop(name, None)
         if not persistent:
             self._non_persistent.add(name)
 
@@ -112,6 +114,7 @@ class Module:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"register_module: {name!r} must be a Module, got {type(module).__name__}")
         self._registries()[1][name] = module
+        self.__dict__.pop(name, None)
 
     add_module = register_module
 
@@ -170,18 +173,27 @@ class Module:
         return sum(p.data.size for p in self.parameters() if p.requires_grad or not trainable_only)
 
     # ------------------------------------------------------------------ state
-    def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Parameter and persistent buffer arrays by dotted name (sharing memory, as PyTorch)."""
-        out: OrderedDict[str, np.ndarray] = OrderedDict()
-        for mod_prefix, mod in self.named_modules():
-            dot = f"{mod_prefix}." if mod_prefix else ""
+    def _state_entries(self) -> Iterator[tuple[str, Module, str, bool]]:
+        """(key, owner, name, is_parameter) for every state entry; a submodule registered
+        under two names is listed under both, as PyTorch's state_dict does."""
+        stack: list[tuple[str, Module]] = [("", self)]
+        while stack:
+            prefix, mod = stack.pop()
+            dot = f"{prefix}." if prefix else ""
             for name, p in mod._parameters.items():
                 if p is not None:
-                    out[dot + name] = p.data
+                    yield dot + name, mod, name, True
             for name, b in mod._buffers.items():
                 if b is not None and name not in mod._non_persistent:
-                    out[dot + name] = b
-        return out
+                    yield dot + name, mod, name, False
+            stack.extend((dot + n, m) for n, m in reversed(mod._modules.items()) if m is not None)
+
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """Parameter and persistent buffer arrays by dotted name (sharing memory, as PyTorch)."""
+        return OrderedDict(
+            (key, mod._parameters[name].data if is_param else mod._buffers[name])
+            for key, mod, name, is_param in self._state_entries()
+        )
 
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy arrays (NumPy, tinymm or torch tensors) into the parameters and buffers.
@@ -193,15 +205,7 @@ class Module:
         if not hasattr(state_dict, "items"):
             raise TypeError(f"load_state_dict: state_dict must be a mapping, got "
                             f"{type(state_dict).__name__}")
-        targets: dict[str, tuple[Module, str, bool]] = {}
-        for mod_prefix, mod in self.named_modules():
-            dot = f"{mod_prefix}." if mod_prefix else ""
-            for name, p in mod._parameters.items():
-                if p is not None:
-                    targets[dot + name] = (mod, name, True)
-            for name, b in mod._buffers.items():
-                if b is not None and name not in mod._non_persistent:
-                    targets[dot + name] = (mod, name, False)
+        targets = {key: (mod, name, is_param) for key, mod, name, is_param in self._state_entries()}
         given = {str(k): v for k, v in state_dict.items()}
         missing = [k for k in targets if k not in given]
         unexpected = [k for k in given if k not in targets]

@@ -12,6 +12,8 @@ from ..tensor import Tensor, _infer_array, is_scalar
 def operand(x: object, op: str):
     """A Tensor stays; a Python/NumPy scalar stays a scalar (NumPy's weak promotion);
     anything else array-like becomes a constant Tensor."""
+    if isinstance(x, np.generic):
+        return x.item()  # NumPy scalars promote like Python scalars, as in PyTorch
     if isinstance(x, Tensor) or is_scalar(x):
         return x
     if isinstance(x, (np.ndarray, list, tuple)):
@@ -103,11 +105,11 @@ class MatMul(Function):
         need_a, need_b = ctx.needs_input_grad
         a2 = a[None, :] if a.ndim == 1 else a  # treat vectors as (1, n) / (n, 1) matrices
         b2 = b[:, None] if b.ndim == 1 else b
-        g2 = g
+        g2 = g  # restore the (..., m, n) dims that NumPy dropped for vector operands
+        if b.ndim == 1:
+            g2 = g2[..., None]
         if a.ndim == 1:
             g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
         ga = gb = None
         if need_a:
             ga = np.matmul(g2, np.swapaxes(b2, -1, -2))
@@ -122,6 +124,12 @@ class MatMul(Function):
 
 def _binary(fn, a, b, name):
     a, b = operand(a, name), operand(b, name)
+    if not (is_scalar(a) or is_scalar(b)):
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise ValueError(f"{name}: shapes {tuple(a.shape)} and {tuple(b.shape)} "
+                             "do not broadcast") from None
     return fn.apply(a, b)
 
 

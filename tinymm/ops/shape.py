@@ -219,6 +219,8 @@ def _sequence(fn: str, tensors) -> list[Tensor]:
 def cat(tensors, dim=0):
     """Concatenate along an existing dim; all other dims must agree."""
     ts = _sequence("cat", tensors)
+    if any(t.ndim == 0 for t in ts):
+        raise ValueError("cat: zero-dimensional tensors cannot be concatenated; use stack")
     d = normalize_dim("cat", dim, ts[0].ndim)
     for i, t in enumerate(ts):
         if t.ndim != ts[0].ndim or t.shape[:d] + t.shape[d + 1:] != ts[0].shape[:d] + ts[0].shape[d + 1:]:

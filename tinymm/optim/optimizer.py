@@ -169,12 +169,15 @@ class Optimizer:
         if work is not p.data:
             p.data[...] = work
 
-    @staticmethod
-    def _buffer(state: dict, key: str, p: Tensor) -> np.ndarray:
+    def _buffer(self, state: dict, key: str, p: Tensor) -> np.ndarray:
         """``state[key]`` matching ``p``: created as zeros, or re-cast after ``model.to(dtype)``."""
         buf = state.get(key)
         if buf is None:
             buf = state[key] = np.zeros(p.shape, p.dtype)
+        elif buf.shape != p.shape:  # the kernel would read out of bounds
+            raise ValueError(f"{type(self).__name__}.step: state {key!r} has shape {buf.shape} "
+                             f"but its parameter has shape {p.shape} (was the parameter's data "
+                             "replaced?)")
         elif buf.dtype != p.dtype or not buf.flags.c_contiguous:
             buf = state[key] = _c_array(buf, p.dtype)
         return buf

@@ -94,8 +94,15 @@ def broadcastable_shapes(num_shapes: int = 2, min_dims: int = 0, max_dims: int =
 
 # ----------------------------------------------------------------------------- arrays
 def _float_elements(dtype: np.dtype, lo: float, hi: float) -> st.SearchStrategy[float]:
-    return st.floats(lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=False,
-                     width=8 * dtype.itemsize)
+    # hypothesis wants bounds exactly representable in the dtype: round them inwards
+    t = dtype.type
+    lo_t, hi_t = t(lo), t(hi)
+    if float(lo_t) < lo:
+        lo_t = np.nextafter(lo_t, t(np.inf))
+    if float(hi_t) > hi:
+        hi_t = np.nextafter(hi_t, t(-np.inf))
+    return st.floats(float(lo_t), float(hi_t), allow_nan=False, allow_infinity=False,
+                     allow_subnormal=False, width=8 * dtype.itemsize)
 
 
 def _push_away(away_from: Sequence[float], margin: float):
@@ -137,12 +144,16 @@ def arrays(shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]],
     given. ``distinct=True`` makes every value unique and well separated (for max,
     max-pool and sort-like ops, whose gradients are ill-defined at ties).
     ``away_from=(0.0,)`` keeps elements at least ``margin`` from kinks (relu, abs, clamp
-    bounds), where finite differences are meaningless.
+    bounds), where finite differences are meaningless (a value pushed off a point near a
+    bound may leave ``[min_value, max_value]`` by up to ``margin``).
     """
     fn = "arrays"
     dt = np.dtype(dtype)
     if min_value > max_value:
         raise ValueError(f"{fn}: min_value ({min_value}) must be <= max_value ({max_value})")
+    if distinct and not min_value < max_value:
+        raise ValueError(f"{fn}: distinct=True needs min_value < max_value, got "
+                         f"{min_value} and {max_value}")
     if distinct and elements is not None:
         raise ValueError(f"{fn}: give either elements or distinct=True, not both")
     if distinct and away_from:

@@ -46,13 +46,12 @@ def test_cross_entropy_gradients(case):
 
 
 def test_cross_entropy_gradients_numba():
-    rng = np.random.default_rng(0)
-    x = tm.tensor(rng.standard_normal((3, 4, 2)), requires_grad=True)
-    target = np.array([[0, 3], [-100, 1], [2, 2]])
+    x = tm.tensor(np.random.default_rng(0).standard_normal((2, 3, 2)), requires_grad=True)
+    target = np.array([[0, 2], [-100, 1]])
     with tm.backend("numba"):
-        for y, kw in ((target, {}), (target, {"label_smoothing": 0.2, "reduction": "sum"}),
-                      (target % 4, {"ignore_index": 2, "reduction": "none"})):
-            assert_gradients_close(lambda t, y=y, kw=kw: F.cross_entropy(t, y, **kw), x)
+        assert_gradients_close(lambda t: F.cross_entropy(t, target, label_smoothing=0.2), x)
+        assert_gradients_close(lambda t: F.cross_entropy(t, target % 3, ignore_index=2,
+                                                         reduction="none"), x)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

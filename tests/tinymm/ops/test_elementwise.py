@@ -252,4 +252,4 @@ def test_unary_functions_reject_non_tensors_and_bad_clamp():
     with pytest.raises(TypeError, match="clamp: max must be a number or None, got Tensor"):
         x.clamp(max=tm.tensor(1.0))
     with pytest.raises(TypeError, match="~: only bool tensors can be inverted"):
-        ~x
+        _ = ~x

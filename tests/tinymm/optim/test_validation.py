@@ -135,3 +135,14 @@ def test_bad_state_dicts():
     bad_lr = {"state": good["state"], "param_groups": [{**good["param_groups"][0], "lr": -1.0}]}
     with pytest.raises(ValueError, match=r"Adam.load_state_dict \(param group 0\): lr must be"):
         opt.load_state_dict(bad_lr)
+
+
+def test_parameter_replaced_by_another_shape_is_caught_before_the_kernel():
+    w = _w(3)
+    opt = optim.Adam([w], lr=0.1)
+    w.grad = np.ones(3)
+    opt.step()
+    w.data, w.grad = np.ones(5), np.ones(5)  # model surgery behind the optimizer's back
+    with pytest.raises(ValueError, match=r"Adam.step: state 'exp_avg' has shape \(3,\) but its "
+                                         r"parameter has shape \(5,\)"):
+        opt.step()

@@ -60,6 +60,11 @@ def test_arrays_keep_float32(a):
     assert a.dtype == np.float32 and a.shape == (2, 3)
 
 
+@given(tst.arrays((4,), np.float32, min_value=0.1, max_value=0.7))
+def test_float32_bounds_need_not_be_representable(a):
+    assert np.all((a >= 0.1) & (a <= 0.7))
+
+
 @given(tst.arrays(tst.shapes(1, 3, max_side=5), np.int64, min_value=-3, max_value=7))
 def test_integer_arrays_in_range(a):
     assert a.dtype == np.int64 and np.all((a >= -3) & (a <= 7))
@@ -91,6 +96,8 @@ def test_arrays_reject_bad_arguments():
         tst.arrays((2,), min_value=1.0, max_value=0.0).example()
     with pytest.raises(ValueError, match="arrays: distinct"):
         tst.arrays((2,), distinct=True, away_from=(0.0,))
+    with pytest.raises(ValueError, match="arrays: distinct=True needs min_value < max_value"):
+        tst.arrays((2,), distinct=True, min_value=1.0, max_value=1.0)
     with pytest.raises(TypeError, match="arrays: dtype"):
         tst.arrays((2,), np.complex128).example()
 
