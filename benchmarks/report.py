@@ -145,6 +145,16 @@ def startup_details(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def top_lines(profile_text: str, n: int) -> str:
+    """The header and the first ``n`` rows of the first (by own time) table of a profile."""
+    lines = profile_text.split("--- by cumulative time ---")[0].strip().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip().startswith("ncalls")), None)
+    if start is None:
+        return "\n".join(lines[: n + 5])
+    head = [line for line in lines[:start] if "function calls" in line]
+    return "\n".join(head + lines[start: start + 1 + n])
+
+
 def titles(rows: list[dict]) -> str:
     return "\n".join(f"- `{r['name']}`: {r['title']}" for r in rows)
 
@@ -234,6 +244,14 @@ def results_markdown(payload: dict) -> str:
     details = startup_details(rows)
     if details:
         parts += ["## Start-up breakdown (in-process, last run)", "", details, ""]
+    profiles = payload.get("profiles") or {}
+    if profiles:
+        parts += ["## Where the time goes (cases that miss a target)", "",
+                  "cProfile of the tinymm (Numba) worker after warm-up, top functions by own "
+                  "time (full text, with cumulative times, in `benchmarks/out/results.json`).",
+                  ""]
+        for case, text in profiles.items():
+            parts += [f"### `{case}`", "", "```", top_lines(text, 18), "```", ""]
     parts += ["## Cases", "", titles(rows), ""]
     if payload.get("png_note"):
         parts += [f"Chart: {payload['png_note']}", ""]

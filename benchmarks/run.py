@@ -44,6 +44,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-startup", action="store_true", help="skip the start-up cases")
     p.add_argument("--profile", metavar="CASE", help="print a cProfile of one case and exit")
     p.add_argument("--profile-framework", default="tinymm-numba", choices=FRAMEWORKS)
+    p.add_argument("--no-profile-misses", action="store_true",
+                   help="do not profile the tinymm worker of cases that miss a target")
     p.add_argument("--out", type=Path, default=OUT, help="output directory")
     p.add_argument("--results-md", type=Path, default=None,
                    help="also write this RESULTS.md (default: benchmarks/RESULTS.md after a "
@@ -131,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         "results": rows,
         "targets": report.evaluate_targets(rows),
     }
+    if not args.no_profile_misses:
+        payload["profiles"] = profile_misses(payload["targets"], settings)
     args.out.mkdir(parents=True, exist_ok=True)
     png = args.out / "ratios.png"
     payload["png_note"] = report.write_png(png, rows)
@@ -152,6 +156,21 @@ def main(argv: list[str] | None = None) -> int:
           + (f", {target}" if target else "")
           + f"; worker logs in {settings.log_dir}")
     return 0
+
+
+def profile_misses(targets: list[dict], settings: runner.Settings) -> dict[str, str]:
+    """cProfile text of the tinymm worker for every timed case that misses a target."""
+    out: dict[str, str] = {}
+    names = {c.name for c in registry.all_cases()}
+    for t in targets:
+        case = t["case"]
+        if t["met"] is False and case in names and case not in out:
+            print(f"[profile] {case} (missed: {t['target']})", flush=True)
+            try:
+                out[case] = runner.profile_case(registry.get(case), settings)
+            except Exception as exc:  # noqa: BLE001
+                out[case] = f"profile failed: {exc}"
+    return out
 
 
 def _guarded(fn, name: str, many: bool = False):

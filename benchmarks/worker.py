@@ -117,11 +117,18 @@ class Worker:
             step()
         prof.disable()
         out = io.StringIO()
-        stats = pstats.Stats(prof, stream=out).strip_dirs()
+        stats = pstats.Stats(prof, stream=out)
         stats.sort_stats("tottime").print_stats(int(msg.get("top", 30)))
         out.write("\n--- by cumulative time ---\n")
         stats.sort_stats("cumulative").print_stats(int(msg.get("top", 30)))
-        return {"text": out.getvalue(), "reps": reps}
+        text = out.getvalue()
+        # shorten paths: repo files relative to the repo, libraries relative to site-packages
+        repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+        text = text.replace(repo, "")
+        for path in sorted({p for p in sys.path if p.endswith("site-packages")}, key=len,
+                           reverse=True):
+            text = text.replace(path + os.sep, "")
+        return {"text": text, "reps": reps}
 
     def memory(self, msg: dict) -> dict:
         return {"peak_rss_mb": peak_rss_mb(), "rss_mb": rss_mb()}

@@ -12,6 +12,7 @@ Bad arguments print a message and exit with status 2; a diverged run (NaN loss) 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
@@ -159,22 +160,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=("numba", "numpy"), default=None,
                    help="kernel backend (default numba when available)")
+    p.add_argument("--threads", type=_positive_int, default=1,
+                   help="threads for Numba kernels and BLAS (default 1: the default models "
+                   "are small, and competing thread pools cost more than they give on few "
+                   "cores)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, only the results")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
 
 # ----------------------------------------------------------------------------- commands
-def _set_backend(parser, backend: str | None) -> None:
-    if backend is None:
-        return
-    from . import kernels
-
-    try:
-        kernels.set_backend(backend)
-    except ValueError as exc:
-        parser.error(str(exc))
-
-
 def _load_split(name: str, split: str, size: int | None, seed: int):
     from .data import get_dataset
 
@@ -218,7 +212,6 @@ def _train(args, parser) -> int:
         run["epochs"] = args.epochs  # extend (or shorten) a resumed run
     if out is None:
         out = Path("runs") / f"{run['dataset']}-{run['fusion']}"
-    _set_backend(parser, args.backend)
     reporter = Reporter(quiet=args.quiet)
 
     started = time.perf_counter()
@@ -239,7 +232,7 @@ def _train(args, parser) -> int:
     reporter.log(f"tinymm train: {run['dataset']} ({len(train_set)} train / {len(val_set)} val "
                  f"/ {len(test_set)} test), fusion={run['fusion']}, "
                  f"text_encoder={run['text_encoder']}, {model.num_parameters():,} parameters, "
-                 f"backend={_backend()}, out={out}")
+                 f"backend={_backend()}, threads={args.threads}, out={out}")
     if checkpoint is not None:
         trainer.load_state_dict(checkpoint)
         trainer.config["run"] = run
@@ -307,7 +300,6 @@ def _evaluate(args, parser) -> int:
         parser.error(str(exc))
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         parser.error(f"{path} is not a checkpoint written by `tinymm train`")
-    _set_backend(parser, args.backend)
     run = state["config"]["run"]
     manual_seed(int(run["seed"]))
     size = run["train_size"] if args.split == "train" else run["test_size"]
@@ -358,7 +350,6 @@ def _info(args, parser) -> int:
 
     from . import __version__, kernels
 
-    _set_backend(parser, args.backend)
     print(f"tinymm {__version__} ({Path(__file__).parent})")
     print(f"python {platform.python_version()} on {platform.platform()}, "
           f"{os.cpu_count()} CPUs")
@@ -382,7 +373,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     sub = parser._subparsers._group_actions[0].choices[args.command]
-    return COMMANDS[args.command](args, sub)
+    with contextlib.ExitStack() as stack:  # backend and threads only for this command
+        backend = getattr(args, "backend", None)
+        if backend is not None:
+            from . import kernels
+
+            try:
+                stack.enter_context(kernels.backend(backend))
+            except ValueError as exc:
+                sub.error(str(exc))
+        threads = getattr(args, "threads", None)
+        if threads is not None:
+            from .train.threads import num_threads
+
+            stack.enter_context(num_threads(threads))
+        return COMMANDS[args.command](args, sub)
 
 
 if __name__ == "__main__":  # pragma: no cover

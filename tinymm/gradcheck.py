@@ -46,7 +46,9 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     args = []
     for x in inputs:
         if isinstance(x, Tensor) and x.requires_grad and x.dtype.kind == "f":
-            x = Tensor._wrap(np.array(x.data, dtype=np.float64), requires_grad=True)
+            # float64 inputs keep their layout (strided and reversed views reach the op)
+            data = x.data if x.dtype == np.float64 else x.data.astype(np.float64, order="K")
+            x = Tensor._wrap(data, requires_grad=True)
         args.append(x)
     checked = [i for i, x in enumerate(args) if isinstance(x, Tensor) and x.requires_grad]
     if not checked:

@@ -173,7 +173,11 @@ class Tensor:
         return self
 
     def to(self, dtype) -> Tensor:
-        return _ew.cast(self, np.dtype(dtype))
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"to: dtype must be a dtype such as tm.float32, got {dtype!r}") from None
+        return _ew.cast(self, dt)
 
     def float(self) -> Tensor:
         return self.to(float32)

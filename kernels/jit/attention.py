@@ -23,6 +23,8 @@ from numba import njit, prange
 
 __all__ = ["attention_forward", "attention_backward"]
 
+PARALLEL_MIN_SIZE = 1 << 16  # score matrices at least this big (B·L·S) use the threaded loops
+
 
 @njit(inline="always", error_model="numpy", cache=True)
 def _exp_nonpos(x, tp, wide):
@@ -113,66 +115,97 @@ def _row_sum(a, n):
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
+@njit(inline="always", error_model="numpy", cache=True)
+def _softmax_row(row, i, mrow, has_mask, causal, sc, wide):
+    """In place: one row of raw scores (S,) for query i -> softmax(row·sc + mrow)."""
+    S = row.shape[0]
+    tp = row.dtype.type
+    n = min(i + 1, S) if causal else S  # keys this query may see
+    if has_mask or sc < 0:
+        # Store scores·scale + mask, then take the row max of what was stored.
+        if has_mask:
+            for j in range(n):
+                row[j] = row[j] * sc + mrow[j]
+        else:
+            for j in range(n):
+                row[j] = row[j] * sc
+        m = _row_max(row, n)
+        step = tp(1.0)
+    else:
+        # max(s·scale) = max(s)·scale for scale >= 0: fold the scale into the exp pass.
+        m = _row_max(row, n)
+        step = sc
+    if m == -np.inf:  # fully masked row (or n == 0): P = 0, as PyTorch's SDPA
+        for j in range(S):
+            row[j] = tp(0.0)
+        return
+    for j in range(n):
+        row[j] = _exp_nonpos((row[j] - m) * step, tp, wide)
+    inv = tp(1.0) / _row_sum(row, n)
+    for j in range(n):
+        row[j] *= inv
+    for j in range(n, S):
+        row[j] = tp(0.0)
+
+
+@njit(inline="always", error_model="numpy", cache=True)
+def _softmax_backward_row(g, p, d, has_dropout, sc):
+    """In place: g = dW row -> dS = P ⊙ (dW⊙D − rowsum(dW⊙D ⊙ P)) · sc."""
+    S = g.shape[0]
+    if has_dropout:
+        for j in range(S):
+            g[j] *= d[j]
+    dot = _row_dot(g, p, S)
+    for j in range(S):
+        g[j] = p[j] * (g[j] - dot) * sc
+
+
+# The same row loops twice: threaded (prange) for big score matrices, plain for small ones,
+# where waking the thread pool costs more than the work.
 @njit(parallel=True, error_model="numpy", cache=True)
-def _softmax_rows(rows, L, scale, causal, table, index, has_mask):
+def _softmax_rows_parallel(rows, L, scale, causal, table, index, has_mask):
     """In place: rows (B·L, S) of raw scores Q Kᵀ -> P = softmax(scores·scale + mask).
 
     table (M, Lm, S) holds the additive mask, index (B,) the table entry of each batch
     element (Lm is 1 or L). Keys j > i are dropped when ``causal``.
     """
-    R, S = rows.shape
-    tp = rows.dtype.type
+    sc = rows.dtype.type(scale)
     wide = rows.itemsize == 8
-    sc = tp(scale)
     Lm = table.shape[1]
-    for r in prange(R):
-        row = rows[r]
+    for r in prange(rows.shape[0]):
         i = r % L
-        n = min(i + 1, S) if causal else S  # keys this query may see
-        if has_mask or sc < 0:
-            # Store scores·scale + mask, then take the row max of what was stored.
-            if has_mask:
-                mrow = table[index[r // L], i if Lm > 1 else 0]
-                for j in range(n):
-                    row[j] = row[j] * sc + mrow[j]
-            else:
-                for j in range(n):
-                    row[j] = row[j] * sc
-            m = _row_max(row, n)
-            step = tp(1.0)
-        else:
-            # max(s·scale) = max(s)·scale for scale >= 0: fold the scale into the exp pass.
-            m = _row_max(row, n)
-            step = sc
-        if m == -np.inf:  # fully masked row (or n == 0): P = 0, as PyTorch's SDPA
-            for j in range(S):
-                row[j] = tp(0.0)
-            continue
-        for j in range(n):
-            row[j] = _exp_nonpos((row[j] - m) * step, tp, wide)
-        inv = tp(1.0) / _row_sum(row, n)
-        for j in range(n):
-            row[j] *= inv
-        for j in range(n, S):
-            row[j] = tp(0.0)
+        mrow = table[index[r // L], i if Lm > 1 else 0]
+        _softmax_row(rows[r], i, mrow, has_mask, causal, sc, wide)
+
+
+@njit(error_model="numpy", cache=True)
+def _softmax_rows_serial(rows, L, scale, causal, table, index, has_mask):
+    """Single-threaded twin of :func:`_softmax_rows_parallel`."""
+    sc = rows.dtype.type(scale)
+    wide = rows.itemsize == 8
+    Lm = table.shape[1]
+    for r in range(rows.shape[0]):
+        i = r % L
+        mrow = table[index[r // L], i if Lm > 1 else 0]
+        _softmax_row(rows[r], i, mrow, has_mask, causal, sc, wide)
 
 
 @njit(parallel=True, error_model="numpy", cache=True)
-def _softmax_backward_rows(grad, probs, scale, dropout_mask, has_dropout):
+def _softmax_backward_rows_parallel(grad, probs, scale, dropout_mask, has_dropout):
     """In place: grad (B·L, S) = dW -> dS = P ⊙ (dW⊙D − rowsum(dW⊙D ⊙ P)) · scale."""
-    R, S = grad.shape
-    tp = grad.dtype.type
-    sc = tp(scale)
-    for r in prange(R):
-        g = grad[r]
-        p = probs[r]
-        if has_dropout:
-            d = dropout_mask[r]
-            for j in range(S):
-                g[j] *= d[j]
-        dot = _row_dot(g, p, S)
-        for j in range(S):
-            g[j] = p[j] * (g[j] - dot) * sc
+    sc = grad.dtype.type(scale)
+    for r in prange(grad.shape[0]):
+        rd = np.int64(r) if has_dropout else np.int64(0)  # (prange's r is unsigned)
+        _softmax_backward_row(grad[r], probs[r], dropout_mask[rd], has_dropout, sc)
+
+
+@njit(error_model="numpy", cache=True)
+def _softmax_backward_rows_serial(grad, probs, scale, dropout_mask, has_dropout):
+    """Single-threaded twin of :func:`_softmax_backward_rows_parallel`."""
+    sc = grad.dtype.type(scale)
+    for r in range(grad.shape[0]):
+        _softmax_backward_row(grad[r], probs[r], dropout_mask[r if has_dropout else 0],
+                              has_dropout, sc)
 
 
 def _mask_table(mask: np.ndarray, batch: tuple, L: int, S: int) -> tuple[np.ndarray, np.ndarray]:
@@ -199,15 +232,18 @@ def attention_forward(
 ) -> tuple[np.ndarray, np.ndarray]:
     """O = (softmax(Q Kᵀ · scale + M) ⊙ D) V; returns ``(O, P)`` with P before dropout."""
     L, S = query.shape[-2], key.shape[-2]
+    # A stacked np.matmul whose second operand is a transposed view runs 2-4x slower than
+    # on a contiguous one (and suffers badly from busy cores): copy the small Kᵀ once.
+    key_t = np.ascontiguousarray(np.swapaxes(key, -1, -2))  # (*B, E, S)
     # (*B, L, E) @ (*B, E, S) -> (*B, L, S), a fresh buffer that becomes P in place.
-    probs = np.ascontiguousarray(np.matmul(query, np.swapaxes(key, -1, -2)))
+    probs = np.ascontiguousarray(np.matmul(query, key_t))
     batch = probs.shape[:-2]
     if mask is None:
         table, index = np.zeros((1, 1, S), probs.dtype), np.zeros(1, np.int64)
     else:
         table, index = _mask_table(mask.astype(probs.dtype, copy=False), batch, L, S)
-    _softmax_rows(probs.reshape(-1, S), L, float(scale), bool(causal), table, index,
-                  mask is not None)
+    run = _softmax_rows_parallel if probs.size >= PARALLEL_MIN_SIZE else _softmax_rows_serial
+    run(probs.reshape(-1, S), L, float(scale), bool(causal), table, index, mask is not None)
     weights = probs if dropout_mask is None else probs * dropout_mask  # (*B, L, S)
     out = np.matmul(weights, value)  # (*B, L, S) @ (*B, S, Ev) -> (*B, L, Ev)
     return out, probs
@@ -227,16 +263,19 @@ def attention_backward(
     S = probs.shape[-1]
     weights = probs if dropout_mask is None else probs * dropout_mask  # (*B, L, S)
     grad_value = np.matmul(np.swapaxes(weights, -1, -2), grad_output)  # (*B, S, Ev)
+    value_t = np.ascontiguousarray(np.swapaxes(value, -1, -2))  # (*B, Ev, S), see forward
     # (*B, L, Ev) @ (*B, Ev, S) -> (*B, L, S): dW, turned into dS in place below.
-    grad_scores = np.ascontiguousarray(np.matmul(grad_output, np.swapaxes(value, -1, -2)))
+    grad_scores = np.ascontiguousarray(np.matmul(grad_output, value_t))
     if grad_weights is not None:
         grad_scores += grad_weights
     if dropout_mask is None:
         dmask = np.zeros((1, S), probs.dtype)
     else:
         dmask = np.ascontiguousarray(dropout_mask, dtype=probs.dtype).reshape(-1, S)
-    _softmax_backward_rows(grad_scores.reshape(-1, S), probs.reshape(-1, S), float(scale),
-                           dmask, dropout_mask is not None)
+    run = (_softmax_backward_rows_parallel if probs.size >= PARALLEL_MIN_SIZE
+           else _softmax_backward_rows_serial)
+    run(grad_scores.reshape(-1, S), probs.reshape(-1, S), float(scale), dmask,
+        dropout_mask is not None)
     grad_query = np.matmul(grad_scores, key)  # (*B, L, S) @ (*B, S, E) -> (*B, L, E)
     grad_key = np.matmul(np.swapaxes(grad_scores, -1, -2), query)  # (*B, S, E)
     return grad_query, grad_key, grad_value
@@ -244,10 +283,15 @@ def attention_backward(
 
 def warmup() -> None:
     """Compile (or load from cache) the attention kernels for float32 and float64."""
-    for dtype in (np.float32, np.float64):
-        q = np.ones((2, 3, 4), dtype)
-        mask = np.zeros((3, 3), dtype)
-        for m in (None, mask):
-            out, probs = attention_forward(q, q, q, 0.5, m, True, None)
-            attention_backward(out, q, q, q, probs, 0.5, None, None)
-        attention_backward(out, q, q, q, probs, 0.5, np.ones_like(probs), None)
+    global PARALLEL_MIN_SIZE
+    saved = PARALLEL_MIN_SIZE
+    try:
+        for PARALLEL_MIN_SIZE in (0, 1 << 62):  # both the threaded and the serial loops
+            for dtype in (np.float32, np.float64):
+                q = np.ones((2, 3, 4), dtype)
+                for m in (None, np.zeros((3, 3), dtype)):
+                    out, probs = attention_forward(q, q, q, 0.5, m, True, None)
+                    attention_backward(out, q, q, q, probs, 0.5, None, None)
+                attention_backward(out, q, q, q, probs, 0.5, np.ones_like(probs), None)
+    finally:
+        PARALLEL_MIN_SIZE = saved

@@ -188,3 +188,14 @@ def test_guard_update_rule_tolerates_flips_of_tiny_gradients_only():
     for wrong in (3.16 * ref["update.w"], -ref["update.w"], 0 * ref["update.w"]):
         res = check.compare({"update.w": wrong}, ref)
         assert not res.ok and "update.w" in res.summary()
+
+
+def test_top_lines_of_a_profile():
+    text = ("   10 function calls in 0.1 seconds\n\n   Ordered by: internal time\n\n"
+            "   ncalls  tottime  percall  cumtime  percall filename:lineno(function)\n"
+            + "".join(f"        1    0.0{i}    0.0    0.0    0.0 f.py:{i}(f{i})\n"
+                      for i in range(9))
+            + "\n--- by cumulative time ---\n   ncalls tottime\n")
+    top = report.top_lines(text, 3).splitlines()
+    assert top[0].strip().startswith("10 function calls")
+    assert top[1].strip().startswith("ncalls") and len(top) == 5 and "f2" in top[-1]

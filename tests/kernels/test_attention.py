@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tinymm.kernels.jit import attention as jit
 from tinymm.kernels.reference import attention as ref
 
 from tinymm import kernels
@@ -43,6 +44,7 @@ def attention_case(draw):
         scale=draw(st.sampled_from([1.0 / np.sqrt(E), 1.0, -0.5, 0.0])),
         dtype=draw(st.sampled_from([np.float32, np.float64])),
         seed=draw(st.integers(0, 2**16)),
+        threaded=draw(st.booleans()),
     )
 
 
@@ -80,9 +82,15 @@ def test_numba_matches_reference(case):
     q, k, v, mask, drop, go, gw = _inputs(case)
     tol = TOL[case["dtype"]]
     outs = {}
+    saved = jit.PARALLEL_MIN_SIZE
     for backend in ("numba", "numpy"):
-        out, probs = _fwd(backend)(q, k, v, case["scale"], mask, case["causal"], drop)
-        grads = _bwd(backend)(go, q, k, v, probs, case["scale"], drop, gw)
+        # small cases use the serial row loops unless the threshold is lowered
+        jit.PARALLEL_MIN_SIZE = 0 if case["threaded"] else saved
+        try:
+            out, probs = _fwd(backend)(q, k, v, case["scale"], mask, case["causal"], drop)
+            grads = _bwd(backend)(go, q, k, v, probs, case["scale"], drop, gw)
+        finally:
+            jit.PARALLEL_MIN_SIZE = saved
         for a in (out, probs) + tuple(grads):
             assert a.dtype == case["dtype"]
         outs[backend] = (out, probs) + tuple(grads)

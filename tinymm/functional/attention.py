@@ -23,23 +23,33 @@ _SDPA = "scaled_dot_product_attention"
 class ScaledDotProductAttention(Function):
     """O = (softmax(Q Kᵀ · scale + M) ⊙ D) V over the last two dims, batched over the rest.
 
-    Returns O, or ``(O, W)`` with W = P ⊙ D the attention weights when ``need_weights``
-    (then W is differentiable too). The additive mask M gets no gradient.
+    ``weights`` selects the outputs: None -> O; ``"all"`` -> ``(O, W)`` with W = P ⊙ D the
+    attention weights (*batch, L, S); ``"head_mean"`` -> ``(O, mean of W over dim -3)``
+    (MultiheadAttention's averaged weights, produced here so that no full-size W has to
+    exist when nothing uses it). W is differentiable; the additive mask M gets no gradient.
     """
 
     @staticmethod
-    def forward(ctx, query, key, value, mask, causal, scale, dropout_mask, need_weights):
+    def forward(ctx, query, key, value, mask, causal, scale, dropout_mask, weights):
         out, probs = kernels.get("attention_forward")(query, key, value, scale, mask, causal,
                                                       dropout_mask)
         ctx.save_for_backward(query, key, value, probs, dropout_mask)
-        ctx.scale = scale
-        if not need_weights:
+        ctx.scale, ctx.weights = scale, weights
+        if weights is None:
             return out
-        return out, (probs if dropout_mask is None else probs * dropout_mask)
+        w = probs if dropout_mask is None else probs * dropout_mask  # (*B, L, S)
+        return out, (w.mean(axis=-3) if weights == "head_mean" else w)
 
     @staticmethod
     def backward(ctx, grad_output, grad_weights=None):
         query, key, value, probs, dropout_mask = ctx.saved_tensors
+        if grad_weights is not None and not grad_weights.any():
+            grad_weights = None  # the engine's zeros for weights that fed nothing
+        elif grad_weights is not None and ctx.weights == "head_mean":
+            # d mean_h(W) / dW_h = 1/H: spread the gradient back over the heads (a view)
+            heads = probs.shape[-3]
+            grad_weights = np.broadcast_to(np.expand_dims(grad_weights / heads, -3),
+                                           probs.shape)
         grads = kernels.get("attention_backward")(grad_output, query, key, value, probs,
                                                   ctx.scale, dropout_mask, grad_weights)
         need = ctx.needs_input_grad
@@ -53,8 +63,10 @@ def additive_mask(mask: np.ndarray, dtype: np.dtype, keep_value: bool) -> np.nda
 
 
 def attend(query: Tensor, key: Tensor, value: Tensor, mask: np.ndarray | None, causal: bool,
-           scale: float, dropout_p: float, need_weights: bool):
+           scale: float, dropout_p: float, weights: str | None = None):
     """Run the attention Function on validated Tensors (``mask``: additive, query's dtype).
+
+    ``weights``: None, ``"all"`` or ``"head_mean"``, see :class:`ScaledDotProductAttention`.
 
     Shared by :func:`scaled_dot_product_attention` and ``nn.MultiheadAttention``. Dropout
     on the probabilities draws its keep-mask from ``tinymm.random.generator()``.
@@ -67,7 +79,7 @@ def attend(query: Tensor, key: Tensor, value: Tensor, mask: np.ndarray | None, c
         factor = 0.0 if dropout_p >= 1.0 else 1.0 / (1.0 - dropout_p)  # p = 1 drops everything
         dropout_mask = keep.astype(query.dtype) * query.dtype.type(factor)
     return ScaledDotProductAttention.apply(query, key, value, mask, causal, float(scale),
-                                           dropout_mask, need_weights)
+                                           dropout_mask, weights)
 
 
 def _mask_array(attn_mask, dtype: np.dtype, target: tuple) -> np.ndarray:
@@ -142,4 +154,4 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
     mask = None
     if attn_mask is not None:
         mask = _mask_array(attn_mask, q.dtype, batch + (q.shape[-2], k.shape[-2]))
-    return attend(q, k, v, mask, bool(is_causal), float(scale), dropout_p, need_weights=False)
+    return attend(q, k, v, mask, bool(is_causal), float(scale), dropout_p)

@@ -91,8 +91,10 @@ def cross_entropy(input, target, reduction: str = "mean", label_smoothing: float
         return loss.reshape(*expected)
     if reduction == "sum":
         return loss.sum()
-    # mean over the targets that count (all of them unless some equal ignore_index)
-    return loss.sum() / max(int(valid.sum()), 1)
+    # mean over the targets that count (all of them unless some equal ignore_index);
+    # with every target ignored that is 0/0 = nan, as in PyTorch
+    counted = int(valid.sum())
+    return loss.sum() / counted if counted else loss.sum() * float("nan")
 
 
 def mse_loss(input, target, reduction: str = "mean"):  # noqa: A002

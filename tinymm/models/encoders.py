@@ -69,7 +69,8 @@ class ImageEncoder(nn.Module):
         prev = in_channels
         for c in channels:
             layers += [Conv2d(prev, c, kernel_size, padding=padding), nn.ReLU(), MaxPool2d(pool)]
-            h, w = (h + 2 * padding - kernel_size + 1) // pool, (w + 2 * padding - kernel_size + 1) // pool
+            shrink = 2 * padding - kernel_size + 1  # size change of a stride-1 convolution
+            h, w = (h + shrink) // pool, (w + shrink) // pool
             if h < 1 or w < 1:
                 raise ValueError(f"ImageEncoder: a {image_size} image is too small for "
                                  f"{len(channels)} conv+pool stages (kernel {kernel_size}, "

@@ -177,13 +177,12 @@ class MultiheadAttention(Module):
             proj = F.linear(x, w[i * E:(i + 1) * E], None if b is None else b[i * E:(i + 1) * E])
             heads.append(proj.reshape(*proj.shape[:2], H, d).permute(*split))  # (N, H, *, d)
         dropout_p = self.dropout if self.training else 0.0
+        mode = None if not need_weights else ("head_mean" if average_attn_weights else "all")
         result = attend(heads[0], heads[1], heads[2], mask, False, 1.0 / math.sqrt(d),
-                        dropout_p, need_weights)
-        out, weights = result if need_weights else (result, None)
+                        dropout_p, mode)
+        out, weights = result if need_weights else (result, None)  # weights (N, [H,] L, S)
         out = out.permute(*merge).reshape(*query.shape[:2], E)  # (L, N, E) or (N, L, E)
         out = self.out_proj(out)
-        if weights is not None and average_attn_weights:
-            weights = weights.mean(dim=1)  # (N, H, L, S) -> (N, L, S)
         if unbatched:
             out = out.squeeze(0 if self.batch_first else 1)
             weights = None if weights is None else weights.squeeze(0)

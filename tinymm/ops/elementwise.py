@@ -6,7 +6,7 @@ import numpy as np
 from scipy import special
 
 from ..autograd import Function
-from ..tensor import Tensor, _infer_array, is_scalar
+from ..tensor import DEFAULT_FLOAT, Tensor, _infer_array, is_scalar
 
 
 def operand(x: object, op: str):
@@ -146,6 +146,10 @@ def mul(a, b):
 
 
 def div(a, b):
+    a, b = operand(a, "div"), operand(b, "div")
+    if all(np.asarray(x.data if isinstance(x, Tensor) else x).dtype.kind in "biu" for x in (a, b)):
+        # true division of integers gives float32, as in PyTorch
+        a, b = (cast(x, DEFAULT_FLOAT) if isinstance(x, Tensor) else float(x) for x in (a, b))
     return _binary(Div, a, b, "div")
 
 
@@ -345,10 +349,17 @@ class Clone(Function):
         return g
 
 
+_FLOAT_VALUED = ("Exp", "Log", "Sqrt", "Tanh", "Sigmoid", "GELU")
+
+
 def _unary(fn, name):
+    to_float = fn.__name__ in _FLOAT_VALUED
+
     def op(a):
         if not isinstance(a, Tensor):
             raise TypeError(f"{name}: input must be a Tensor, got {type(a).__name__}")
+        if to_float and a.dtype.kind in "biu":  # PyTorch: integer inputs give float32
+            a = cast(a, DEFAULT_FLOAT)
         return fn.apply(a)
 
     op.__name__ = name

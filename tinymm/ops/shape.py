@@ -160,6 +160,8 @@ def permute(a, dims):
 def transpose(a, dim0, dim1):
     d0 = normalize_dim("transpose", dim0, a.ndim, "dim0")
     d1 = normalize_dim("transpose", dim1, a.ndim, "dim1")
+    if a.ndim == 0:
+        return Reshape.apply(a, ())
     dims = list(range(a.ndim))
     dims[d0], dims[d1] = dims[d1], dims[d0]
     return Permute.apply(a, tuple(dims))
@@ -174,7 +176,7 @@ def squeeze(a, dim=None):
     if dim is None:
         shape = tuple(n for n in a.shape if n != 1)
     else:
-        dims = dim if isinstance(dim, tuple) else (dim,)
+        dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
         drop = {normalize_dim("squeeze", d, a.ndim) for d in dims}
         shape = tuple(n for i, n in enumerate(a.shape) if not (i in drop and n == 1))
     return Reshape.apply(a, shape)

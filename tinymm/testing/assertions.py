@@ -146,7 +146,7 @@ def assert_gradients_close(fn: Callable, *tensors: object, names: Sequence[str] 
     outs = _float_outputs(fn(*args))
     if not any(o.requires_grad for o in outs):
         _fail(me, "fn returned no floating output that depends on the checked inputs",
-              names, args)
+              names, tensors)
     cotangents = [rng.standard_normal(o.shape) for o in outs]
 
     total = None
@@ -161,7 +161,7 @@ def assert_gradients_close(fn: Callable, *tensors: object, names: Sequence[str] 
         suspects = [f"'{names[i]}'" for i in checked if f"to {tuple(args[i].shape)}" in msg]
         who = f" (suspect input {', '.join(suspects)})" if suspects else ""
         raise AssertionError(f"{me}: backward of fn failed{who}: {type(exc).__name__}: {msg}\n"
-                             f"{_describe_inputs(names, args)}") from exc
+                             f"{_describe_inputs(names, tensors)}") from exc
 
     def scalar(values: list) -> float:
         with no_grad():
@@ -182,7 +182,7 @@ def assert_gradients_close(fn: Callable, *tensors: object, names: Sequence[str] 
         where = f"gradient of input '{names[i]}' (argument {i}, shape {tuple(x.shape)})"
         if not np.all(np.isfinite(analytic)):
             bad = tuple(int(k) for k in np.argwhere(~np.isfinite(analytic))[0])
-            _fail(me, f"{where} is not finite at {bad}: {analytic[bad]}", names, args)
+            _fail(me, f"{where} is not finite at {bad}: {analytic[bad]}", names, tensors)
         if base.size <= max_elements:
             numeric = np.empty(base.shape)
             flat_base, flat_num = base.reshape(-1), numeric.reshape(-1)
@@ -194,7 +194,7 @@ def assert_gradients_close(fn: Callable, *tensors: object, names: Sequence[str] 
                                f_at(minus.reshape(base.shape))) / (2 * eps)
             report = _worst(analytic, numeric, rtol, atol, ("analytic", "numeric"))
             if report:
-                _fail(me, f"{where} disagrees with finite differences: {report}", names, args)
+                _fail(me, f"{where} disagrees with finite differences: {report}", names, tensors)
         else:
             for k in range(num_directions):
                 v = rng.standard_normal(base.shape)
@@ -205,7 +205,7 @@ def assert_gradients_close(fn: Callable, *tensors: object, names: Sequence[str] 
                     _fail(me, f"{where} fails random projection {k}: analytic ⟨grad, v⟩ = "
                           f"{projected:.10g}, numeric {numeric:.10g} "
                           f"(|diff| {abs(projected - numeric):.3g}, allowed {allowed:.3g})",
-                          names, args)
+                          names, tensors)
 
 
 # ----------------------------------------------------------------------------- shared runner

@@ -68,7 +68,7 @@ def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0,
 
 
 def make_scheduler(name: str, optimizer, epochs: int, step_size: int, gamma: float):
-    """``"none"``, ``"step"`` (StepLR every ``step_size`` epochs) or ``"cosine"`` (over ``epochs``)."""
+    """``"none"``, ``"step"`` (StepLR every ``step_size`` epochs) or ``"cosine"`` (``epochs``)."""
     from ..optim import lr_scheduler
 
     if name == "none":
