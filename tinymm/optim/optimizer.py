@@ -107,7 +107,11 @@ class Optimizer:
         elif isinstance(params, (set, frozenset)):
             raise TypeError(f"{fn}: params must be an ordered collection, not a set")
         else:
-            params = list(params)
+            try:
+                params = list(params)
+            except TypeError:
+                raise TypeError(f"{fn}: a param group's 'params' must be an iterable of "
+                                f"Parameters, got {type(params).__name__}") from None
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
                 hint = " (pass model.parameters(), not named_parameters())" \

@@ -19,6 +19,14 @@ from tinymm.models import (
     modality_dropout_mask,
 )
 from tinymm.train import Reporter, Trainer, ablation
+from tinymm.train.threads import num_threads
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread():
+    """Small models train fastest with one thread per pool (see tinymm.train.threads)."""
+    with num_threads(1):
+        yield
 
 
 def bits_dataset(n: int, seed: int = 0, dim: int = 6, noise: float = 0.4) -> MultimodalDataset:

@@ -75,6 +75,8 @@ def test_bad_params(cls):
         cls([tm.tensor([1, 2])])
     with pytest.raises(ValueError, match=rf"{name}: a param group must have a 'params' entry"):
         cls([{"lr": 0.1}])
+    with pytest.raises(TypeError, match=rf"{name}: a param group's 'params' must be an iterable"):
+        cls([{"params": 3}])
 
 
 def test_bad_group_options_name_the_group():

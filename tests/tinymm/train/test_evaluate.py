@@ -22,6 +22,14 @@ from tinymm.train import (
     save_plots,
     write_report,
 )
+from tinymm.train.threads import num_threads
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread():
+    """Small models train fastest with one thread per pool (see tinymm.train.threads)."""
+    with num_threads(1):
+        yield
 
 
 def bits_dataset(n: int, seed: int = 0, dim: int = 6) -> MultimodalDataset:
