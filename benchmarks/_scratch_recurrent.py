@@ -1,20 +1,24 @@
 """Scratch timing of LSTM, GRU and RNN layers: tinymm (numba, numpy backends) vs PyTorch.
 
-    python benchmarks/_scratch_recurrent.py [--reps 30] [--rounds 3] [--json out.json]
+    python benchmarks/_scratch_recurrent.py [--reps 30] [--rounds 3] [--threads 2]
+                                            [--clock wall|cpu] [--json out.json]
 
 Batch 32, 20 steps, 128 -> 128, float32, time-major input that requires grad (as behind an
 embedding). Every framework runs in its own worker process (this script with
-``--worker NAME``), so thread pools never compete; 2 threads each
-(``torch.set_num_threads(2)``; Numba and OpenBLAS default to the 2 cores). Each case is
-warmed up, then timed ``--reps`` times; the median is reported (the best median over
-``--rounds`` rounds, the workers alternating). "forward" runs under no_grad; "fwd+bwd"
-records the graph and backpropagates ``output.sum()`` into the input and every parameter.
+``--worker NAME``), so thread pools never compete; ``--threads`` threads each
+(``torch.set_num_threads``; ``OPENBLAS_NUM_THREADS``/``NUMBA_NUM_THREADS`` in the workers'
+environment). Each case is warmed up, then timed ``--reps`` times; the median is reported
+(the best median over ``--rounds`` rounds, the workers alternating). "forward" runs under
+no_grad; "fwd+bwd" records the graph and backpropagates ``output.sum()`` into the input and
+every parameter. ``--clock cpu`` times process CPU seconds instead of wall seconds: with
+``--threads 1`` that measures the work done, unaffected by other processes on a busy machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -64,25 +68,27 @@ def _cases(fw: str) -> dict:
     return cases
 
 
-def _median_ms(step, reps: int) -> float:
+def _median_ms(step, reps: int, clock) -> float:
     for _ in range(5):
         step()  # warm-up: JIT compile / cache load, allocator, thread pools
     times = []
     for _ in range(reps):
-        start = time.perf_counter()
+        start = clock()
         step()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return float(np.median(times) * 1e3)
 
 
-def worker(fw: str, reps: int) -> dict:
+def worker(fw: str, reps: int, threads: int, clock_name: str) -> dict:
     if fw == "torch":
         import torch
 
-        torch.set_num_threads(2)
+        torch.set_num_threads(threads)
+    clock = time.process_time if clock_name == "cpu" else time.perf_counter
     results = {}
     for name, (fwd, fb) in _cases(fw).items():
-        results[name] = {"forward": _median_ms(fwd, reps), "fwd+bwd": _median_ms(fb, reps)}
+        results[name] = {"forward": _median_ms(fwd, reps, clock),
+                         "fwd+bwd": _median_ms(fb, reps, clock)}
     return results
 
 
@@ -90,17 +96,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     ap.add_argument("--json", default=None, help="also write the numbers to this file")
     ap.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.reps)))
+        print(json.dumps(worker(args.worker, args.reps, args.threads, args.clock)))
         return
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(args.threads),
+               NUMBA_NUM_THREADS=str(args.threads))
     best: dict[str, dict] = {}
     for _ in range(args.rounds):
         for fw in FRAMEWORKS:
             out = subprocess.run([sys.executable, __file__, "--worker", fw, "--reps",
-                                  str(args.reps)], capture_output=True, text=True, check=True)
+                                  str(args.reps), "--threads", str(args.threads), "--clock",
+                                  args.clock], capture_output=True, text=True, check=True,
+                                 env=env)
             res = json.loads(out.stdout.strip().splitlines()[-1])
             for case, times in res.items():
                 slot = best.setdefault(case, {}).setdefault(fw, {})
@@ -113,7 +125,8 @@ def main() -> None:
             ms = [by_fw[fw][phase] for fw in FRAMEWORKS]
             print(f"{case:<26}{phase:<9}" + "".join(f"{m:10.3f}" for m in ms)
                   + f"{ms[0] / ms[2]:13.2f}{ms[1] / ms[2]:13.2f}")
-    print(f"(milliseconds, median of {args.reps} reps; best of {args.rounds} round(s))")
+    print(f"({args.clock}-clock milliseconds, {args.threads} thread(s), median of {args.reps} "
+          f"reps; best of {args.rounds} round(s))")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(best, f, indent=1)

@@ -24,7 +24,7 @@ from pathlib import Path
 DEFAULT_DATASET = "shapes_captions"
 DEFAULT_FUSION = "concat"
 DEFAULT_TEXT_ENCODER = "gru"
-TRAIN_DEFAULTS = {"epochs": 8, "batch_size": 32, "lr": 3e-3, "seed": 0, "optimizer": "adam",
+TRAIN_DEFAULTS = {"epochs": 20, "batch_size": 32, "lr": 3e-3, "seed": 0, "optimizer": "adam",
                   "scheduler": "cosine", "modality_dropout": 0.3, "patience": None,
                   "weight_decay": 0.0}
 
@@ -234,7 +234,11 @@ def _train(args, parser) -> int:
                  f"text_encoder={run['text_encoder']}, {model.num_parameters():,} parameters, "
                  f"backend={_backend()}, threads={args.threads}, out={out}")
     if checkpoint is not None:
-        trainer.load_state_dict(checkpoint)
+        try:
+            trainer.load_state_dict(checkpoint)
+        except ValueError as exc:
+            parser.error(f"--resume: {out / 'last.npz'} does not fit the model its config "
+                         f"builds: {exc}")
         trainer.config["run"] = run
         reporter.log(f"resumed from {out / 'last.npz'} after epoch {trainer.epoch}")
     try:
@@ -249,7 +253,7 @@ def _train(args, parser) -> int:
     train_seconds = time.perf_counter() - started
     _report(model, test_set, trainer.history, trainer.config, out, reporter,
             plots=not args.no_plots, header=f"best epoch {trainer.best_epoch} (val accuracy "
-            f"{trainer.best_accuracy:.4f}); training took {train_seconds:.1f} s")
+            f"{trainer.best_accuracy:.4f}); data and training took {train_seconds:.1f} s")
     reporter.log(f"total {time.perf_counter() - started:.1f} s; outputs in {out}/")
     return 0
 
@@ -306,7 +310,10 @@ def _evaluate(args, parser) -> int:
     dataset = _load_split(run["dataset"], args.split, size, run["data_seed"])
     model = build_model(dataset, run["fusion"], run["text_encoder"],
                         modality_dropout=run["modality_dropout"])
-    model.load_state_dict(state["model"])
+    try:
+        model.load_state_dict(state["model"])
+    except ValueError as exc:
+        parser.error(f"{path} does not fit the model its config builds: {exc}")
     out = Path(args.out) if args.out else path.parent
     reporter = Reporter(quiet=args.quiet)
     _report(model, dataset, state.get("history"), state["config"], out, reporter,

@@ -103,8 +103,9 @@ def input_grads(
     return gx, gw_ih, gb_ih
 
 
-def _zeros_or_copy(grad: np.ndarray | None, like: np.ndarray) -> np.ndarray:
-    return np.zeros_like(like) if grad is None else grad.copy()
+def initial_grad(grad: np.ndarray | None, like: np.ndarray) -> np.ndarray:
+    """A fresh gradient buffer for the final state: ``grad`` copied, or zeros if None."""
+    return np.zeros_like(like) if grad is None else np.array(grad, dtype=like.dtype)
 
 
 # ---------------------------------------------------------------------------------------
@@ -156,7 +157,7 @@ def rnn_backward(
     """
     T = x.shape[0]
     d_pre = np.empty_like(y)  # (T, N, H): da_t
-    dh = _zeros_or_copy(grad_h_n, h0)  # (N, H): gradient reaching h_t from later steps
+    dh = initial_grad(grad_h_n, h0)  # (N, H): gradient reaching h_t from later steps
     for t in reversed(time_steps(T, reverse)):
         dh = dh + grad_y[t]
         if nonlinearity == "tanh":
@@ -235,8 +236,8 @@ def lstm_backward(
     T = x.shape[0]
     H = h0.shape[1]
     d_pre = np.empty_like(gates)  # (T, N, 4H): gradient of the pre-activations
-    dh = _zeros_or_copy(grad_h_n, h0)  # (N, H)
-    dc = _zeros_or_copy(grad_c_n, c0)  # (N, H)
+    dh = initial_grad(grad_h_n, h0)  # (N, H)
+    dc = initial_grad(grad_c_n, c0)  # (N, H)
     order = time_steps(T, reverse)
     for k in reversed(range(T)):
         t = order[k]
@@ -328,7 +329,7 @@ def gru_backward(
     H = h0.shape[1]
     d_in = np.empty_like(gates)  # (T, N, 3H): gradient of x_t W_ih^T + b_ih
     d_hid = np.empty_like(gates)  # (T, N, 3H): gradient of h_{t-1} W_hh^T + b_hh
-    dh = _zeros_or_copy(grad_h_n, h0)  # (N, H)
+    dh = initial_grad(grad_h_n, h0)  # (N, H)
     order = time_steps(T, reverse)
     for k in reversed(range(T)):
         t = order[k]

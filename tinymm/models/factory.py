@@ -48,7 +48,7 @@ def mlp_head(in_features: int, hidden: int, num_classes: int, dropout: float = 0
 
 # Small defaults: the whole model trains in seconds per epoch on 2 cores.
 DEFAULTS = {
-    "image_channels": (16, 32), "embed_dim": 32, "text_hidden": 64, "text_layers": 1,
+    "image_channels": (16, 32, 64), "embed_dim": 32, "text_hidden": 64, "text_layers": 1,
     "audio_channels": (32,), "audio_hidden": 64, "frame_channels": (8, 16),
     "frame_hidden": 64, "temporal": "gru", "head_hidden": 128, "dropout": 0.0,
 }

@@ -31,7 +31,7 @@ class TextBar:
         self._live = bool(getattr(self.stream, "isatty", lambda: False)())
         self._drawn = 0
 
-    def set_postfix_str(self, text: str) -> None:
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
         self.postfix = text
 
     def update(self, n: int = 1) -> None:
@@ -62,7 +62,7 @@ class _NullBar:
     def update(self, n: int = 1) -> None:
         pass
 
-    def set_postfix_str(self, text: str) -> None:
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
         pass
 
     def close(self) -> None:

@@ -228,7 +228,8 @@ class Trainer:
                 total_loss += value * n
                 correct += int((logits.data.argmax(axis=1) == batch["label"]).sum())
                 seen += n
-                bar.set_postfix_str(f"loss {total_loss / seen:.4f} acc {correct / seen:.3f}")
+                bar.set_postfix_str(f"loss {total_loss / seen:.4f} acc {correct / seen:.3f}",
+                                   refresh=False)  # the bar redraws at its own pace
                 bar.update(1)
         finally:
             bar.close()

@@ -104,9 +104,11 @@ def test_matches_torch(backend, name, config):
     _compare(mine, theirs, x, hx)
 
 
+@pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("name", MODULES)
-def test_default_state_and_unbatched_input_match_torch(backend, name):
-    mine, theirs = _pair(name, 3, 5, num_layers=2, bidirectional=True)
+def test_default_state_and_unbatched_input_match_torch(backend, name, batch_first):
+    """hx=None means zeros; 2-D input is one unbatched sequence (batch_first ignored)."""
+    mine, theirs = _pair(name, 3, 5, num_layers=2, bidirectional=True, batch_first=batch_first)
     x, _ = _inputs(mine, T=4, N=2, with_state=False)
     _compare(mine, theirs, x)  # hx=None: zeros
     x, hx = _inputs(mine, T=4, N=None)
