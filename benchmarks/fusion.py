@@ -1,7 +1,7 @@
 """Every fusion method on every built-in data set: test accuracy vs ceiling, size, training time.
 
-    python benchmarks/fusion.py            # full: default data-set sizes, 8 epochs each
-    python benchmarks/fusion.py --quick    # smaller data and 3 epochs (a few minutes)
+    python benchmarks/fusion.py            # full: default data-set sizes, `tinymm train`'s epochs
+    python benchmarks/fusion.py --quick    # 1000 training samples, 8 epochs (a few minutes)
     python benchmarks/fusion.py --datasets shapes_captions --fusions concat gated
 
 Prints a Markdown table and writes it to benchmarks/FUSION.md (``--out`` to change;
@@ -80,20 +80,26 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="600 training / 300 test samples and 3 epochs per run")
+                        help="1000 training / 500 test samples and 8 epochs per run")
     parser.add_argument("--datasets", nargs="+", default=None, choices=list_datasets())
     parser.add_argument("--fusions", nargs="+", default=list(FUSIONS), choices=FUSIONS)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--text-encoder", default="gru")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads for Numba and BLAS (default 1, as `tinymm train`)")
     parser.add_argument("--out", default=str(HERE / "FUSION.md"))
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
     if args.epochs is not None and args.epochs <= 0:
         parser.error(f"--epochs must be positive, got {args.epochs}")
     datasets = args.datasets or [d for d in list_datasets() if d != "digits_captions"]
-    epochs = args.epochs or (3 if args.quick else 8)
-    train_size, test_size = (600, 300) if args.quick else (None, None)
+    from tinymm.cli import TRAIN_DEFAULTS
+    from tinymm.train.threads import set_num_threads
+
+    set_num_threads(args.threads)
+    epochs = args.epochs or (8 if args.quick else TRAIN_DEFAULTS["epochs"])
+    train_size, test_size = (1000, 500) if args.quick else (None, None)
     rows = []
     for name in datasets:
         for fusion in args.fusions:

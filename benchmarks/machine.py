@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 
 CEILING_SCRIPT = r"""
 import json, time
@@ -26,6 +27,41 @@ for _ in range(15):
 times.sort()
 print(json.dumps({"median_s": times[len(times) // 2], "best_s": times[0]}))
 """
+
+
+def _cpu_jiffies() -> tuple[int, int] | None:
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields), idle
+
+
+def cpu_busy(seconds: float = 0.3) -> float | None:
+    """Fraction of all CPUs busy over ``seconds`` (Linux /proc/stat; None elsewhere).
+
+    Called while the harness itself idles, it measures what *other* processes use: a
+    better noise indicator than the load average, which still counts our last workers.
+    """
+    a = _cpu_jiffies()
+    time.sleep(seconds)
+    b = _cpu_jiffies()
+    if a is None or b is None or b[0] == a[0]:
+        return None
+    return 1.0 - (b[1] - a[1]) / (b[0] - a[0])
+
+
+def wait_quiet(threshold: float, max_wait_s: float, say=print) -> float | None:
+    """Wait (at most ``max_wait_s``) until other processes use < ``threshold`` of the CPUs."""
+    deadline = time.monotonic() + max_wait_s
+    busy = cpu_busy(0.5)
+    while busy is not None and busy >= threshold and time.monotonic() < deadline:
+        say(f"  waiting for a quiet machine: {busy:.0%} of the CPUs busy elsewhere")
+        time.sleep(5.0)
+        busy = cpu_busy(1.0)
+    return busy
 
 
 def cpu_model() -> str:

@@ -199,9 +199,14 @@ def write_png(path: Path, rows: list[dict]) -> str | None:
 
 def _load_range(rows: list[dict]) -> str:
     loads = [r["load_avg_1m"] for r in rows if r.get("load_avg_1m") is not None]
+    busy = [r["cpu_busy_elsewhere"] for r in rows if r.get("cpu_busy_elsewhere") is not None]
     if not loads:
         return "not recorded"
-    return f"{min(loads):.1f}–{max(loads):.1f} (2 CPUs; above ~2.5 other processes competed)"
+    text = f"{min(loads):.1f}–{max(loads):.1f}"
+    if busy:
+        text += (f"; CPU used by other processes just before each case: median "
+                 f"{sorted(busy)[len(busy) // 2]:.0%}, max {max(busy):.0%}")
+    return text
 
 
 def results_markdown(payload: dict) -> str:

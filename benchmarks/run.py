@@ -40,6 +40,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--budget-s", type=float, help="timed seconds per framework per case, at most")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--frameworks", nargs="*", default=list(FRAMEWORKS), choices=FRAMEWORKS)
+    p.add_argument("--quiet", type=float, metavar="FRACTION",
+                   help="before each case wait (up to 2 min) until other processes use less "
+                        "than this fraction of the CPUs, e.g. 0.2")
     p.add_argument("--no-check", action="store_true", help="skip the correctness guard")
     p.add_argument("--no-startup", action="store_true", help="skip the start-up cases")
     p.add_argument("--profile", metavar="CASE", help="print a cProfile of one case and exit")
@@ -55,7 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def make_settings(args: argparse.Namespace) -> runner.Settings:
     s = runner.Settings(threads=args.threads, seed=args.seed, frameworks=tuple(args.frameworks),
-                        check=not args.no_check)
+                        check=not args.no_check, quiet=args.quiet)
     if args.quick:
         s.rounds, s.round_s, s.budget_s, s.warmup_reps, s.warmup_s, s.gap_s = \
             3, 0.12, 4.0, 2, 0.1, 0.1
@@ -108,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     for i, case in enumerate(cases, 1):
         print(f"[{i}/{len(cases)}] {case.name}: {case.title} (load {os.getloadavg()[0]:.1f})",
               flush=True)
-        row = runner.run_case(case, settings, env)
+        row = runner.run_case(case, settings, env, progress=lambda m: print(m, flush=True)
+                              if m.startswith("  waiting") else None)
         rows.append(row)
         print("   " + _line(row), flush=True)
     if not args.no_startup and not args.cases:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import check as check_mod
-from . import stats
+from . import machine, stats
 from .case import Case
 from .frameworks import FRAMEWORKS
 
@@ -48,6 +48,8 @@ class Settings:
     timeout_s: float = 1800.0     # one worker request, at most
     frameworks: tuple[str, ...] = FRAMEWORKS
     check: bool = True
+    quiet: float | None = None    # wait until other processes use less than this CPU fraction
+    quiet_wait_s: float = 120.0   # ... for at most this long per case
     log_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="tinymm-bench-"))
 
 
@@ -136,8 +138,13 @@ def run_case(case: Case, settings: Settings, env: dict[str, str] | None = None,
     """Check and time ``case`` in every framework of ``settings``; a JSON-ready dict."""
     env = env or bench_env(settings.threads)
     say = progress or (lambda msg: None)
+    if settings.quiet is not None:
+        busy = machine.wait_quiet(settings.quiet, settings.quiet_wait_s, say)
+    else:
+        busy = machine.cpu_busy(0.3)
     result = {"name": case.name, "group": case.group, "title": case.title, "flops": case.flops,
-              "rtol": case.rtol, "load_avg_1m": os.getloadavg()[0], "frameworks": {}}
+              "rtol": case.rtol, "load_avg_1m": os.getloadavg()[0], "cpu_busy_elsewhere": busy,
+              "frameworks": {}}
     fws = result["frameworks"]
     workers: dict[str, WorkerProc] = {}
     try:

@@ -329,7 +329,9 @@ def _datasets(args, parser) -> int:
         info = dataset_info(name)
         print(f"{name}: {info.get('num_classes')} classes, modalities "
               f"{', '.join(info.get('modalities', ()))}")
-        summary = info.get("summary")
+        summary = info.get("summary") or ""
+        if summary.startswith(f"{name}:"):
+            summary = summary[len(name) + 1:].strip()
         if summary:
             print(f"  {summary}")
         ceilings = info.get("ceilings") or {}
@@ -394,7 +396,12 @@ def main(argv: list[str] | None = None) -> int:
             from .train.threads import num_threads
 
             stack.enter_context(num_threads(threads))
-        return COMMANDS[args.command](args, sub)
+        try:
+            return COMMANDS[args.command](args, sub)
+        except BrokenPipeError:  # e.g. `tinymm datasets | head`: stop quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

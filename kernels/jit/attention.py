@@ -11,9 +11,11 @@ NumPy would need several passes and temporaries for:
   ``dS = P ⊙ (dP − rowsum) · scale``, in place on the fresh ``dO Vᵀ`` buffer.
 
 Rows are independent, so ``prange`` runs over the flattened ``batch × L`` rows and each
-iteration writes only its own row. Reductions use eight independent accumulators: Numba does
-not vectorise a floating-point reduction loop (it may not reorder the additions), eight
-accumulators let the CPU pipeline it and keep the result deterministic.
+iteration writes only its own row; score matrices smaller than ``PARALLEL_MIN_SIZE`` use a
+serial twin of the same loop (waking the thread pool costs more than the work there).
+Reductions use eight independent accumulators: Numba does not vectorise a floating-point
+reduction loop (it may not reorder the additions), eight accumulators let the CPU pipeline
+it and keep the result deterministic.
 """
 
 from __future__ import annotations
@@ -242,8 +244,9 @@ def attention_forward(
         table, index = np.zeros((1, 1, S), probs.dtype), np.zeros(1, np.int64)
     else:
         table, index = _mask_table(mask.astype(probs.dtype, copy=False), batch, L, S)
+    rows = probs.reshape(probs.size // max(S, 1), S)  # (B·L, S), a view
     run = _softmax_rows_parallel if probs.size >= PARALLEL_MIN_SIZE else _softmax_rows_serial
-    run(probs.reshape(-1, S), L, float(scale), bool(causal), table, index, mask is not None)
+    run(rows, L, float(scale), bool(causal), table, index, mask is not None)
     weights = probs if dropout_mask is None else probs * dropout_mask  # (*B, L, S)
     out = np.matmul(weights, value)  # (*B, L, S) @ (*B, S, Ev) -> (*B, L, Ev)
     return out, probs
@@ -261,6 +264,7 @@ def attention_backward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients ``(dQ, dK, dV)``; equations in the reference twin's docstring."""
     S = probs.shape[-1]
+    R = probs.size // max(S, 1)  # B·L score rows
     weights = probs if dropout_mask is None else probs * dropout_mask  # (*B, L, S)
     grad_value = np.matmul(np.swapaxes(weights, -1, -2), grad_output)  # (*B, S, Ev)
     value_t = np.ascontiguousarray(np.swapaxes(value, -1, -2))  # (*B, Ev, S), see forward
@@ -271,10 +275,10 @@ def attention_backward(
     if dropout_mask is None:
         dmask = np.zeros((1, S), probs.dtype)
     else:
-        dmask = np.ascontiguousarray(dropout_mask, dtype=probs.dtype).reshape(-1, S)
+        dmask = np.ascontiguousarray(dropout_mask, dtype=probs.dtype).reshape(R, S)
     run = (_softmax_backward_rows_parallel if probs.size >= PARALLEL_MIN_SIZE
            else _softmax_backward_rows_serial)
-    run(grad_scores.reshape(-1, S), probs.reshape(-1, S), float(scale), dmask,
+    run(grad_scores.reshape(R, S), probs.reshape(R, S), float(scale), dmask,
         dropout_mask is not None)
     grad_query = np.matmul(grad_scores, key)  # (*B, L, S) @ (*B, S, E) -> (*B, L, E)
     grad_key = np.matmul(np.swapaxes(grad_scores, -1, -2), query)  # (*B, S, E)

@@ -5,7 +5,7 @@ the centred variance (two passes over a row that sits in L1) and writes y, μ an
 that row. Backward: rows are split into a fixed number of blocks; each block (one ``prange``
 iteration) writes dx for its rows and its own partial sums of dγ and dβ, which are added up
 afterwards, so no two iterations write the same element and the result does not depend on
-the thread count. Reductions use four independent accumulators (Numba will not reorder a
+the thread count. Inputs smaller than ``PARALLEL_MIN_SIZE`` run serial twins of the loops. Reductions use four independent accumulators (Numba will not reorder a
 floating-point reduction to vectorise it; independent accumulators let it pipeline).
 """
 
@@ -17,6 +17,7 @@ from numba import njit, prange
 __all__ = ["layer_norm_forward", "layer_norm_backward"]
 
 _BLOCKS = 32  # row blocks in backward (partial dγ/dβ sums); fixed for determinism
+PARALLEL_MIN_SIZE = 1 << 16  # inputs with at least this many elements use threaded loops
 
 
 @njit(inline="always", cache=True)
@@ -50,64 +51,85 @@ def _row_mean_var(row):
     return mean, ((v0 + v1) + (v2 + v3)) / tp(n)
 
 
-@njit(parallel=True, error_model="numpy", cache=True)
-def _layer_norm_rows(x, weight, bias, eps, y, mean, rstd):
-    R, D = x.shape
-    tp = x.dtype.type
-    for r in prange(R):
-        row = x[r]
-        out = y[r]
-        mu, var = _row_mean_var(row)
-        rs = tp(1.0) / np.sqrt(var + tp(eps))
-        mean[r] = mu
-        rstd[r] = rs
-        for j in range(D):
-            out[j] = (row[j] - mu) * rs * weight[j] + bias[j]
+@njit(inline="always", error_model="numpy", cache=True)
+def _layer_norm_row(row, out, weight, bias, eps):
+    """out = (row − μ) · rstd ⊙ γ + β for one row; returns (μ, rstd)."""
+    tp = row.dtype.type
+    mu, var = _row_mean_var(row)
+    rs = tp(1.0) / np.sqrt(var + tp(eps))
+    for j in range(row.shape[0]):
+        out[j] = (row[j] - mu) * rs * weight[j] + bias[j]
+    return mu, rs
 
 
-@njit(parallel=True, error_model="numpy", cache=True)
-def _layer_norm_backward_blocks(gy, x, weight, mean, rstd, gx, gw_part, gb_part):
+@njit(inline="always", error_model="numpy", cache=True)
+def _layer_norm_backward_block(blk, gy, x, weight, mean, rstd, gx, gw_part, gb_part):
+    """dx for the rows of block ``blk``, and the block's partial sums of dγ and dβ."""
     R, D = x.shape
     tp = x.dtype.type
     nblocks = gw_part.shape[0]
     inv_d = tp(1.0) / tp(D)
-    for blk in prange(nblocks):
-        gwb = gw_part[blk]
-        gbb = gb_part[blk]
+    gwb = gw_part[blk]
+    gbb = gb_part[blk]
+    for j in range(D):
+        gwb[j] = tp(0.0)
+        gbb[j] = tp(0.0)
+    for r in range((blk * R) // nblocks, ((blk + 1) * R) // nblocks):
+        xr, gr, out = x[r], gy[r], gx[r]
+        mu, rs = mean[r], rstd[r]
+        # a = Σ g, c = Σ g·x̂ with g = dy ⊙ γ (two accumulators each)
+        a0 = a1 = c0 = c1 = tp(0.0)
+        for j in range(0, D - 1, 2):
+            xh0 = (xr[j] - mu) * rs
+            xh1 = (xr[j + 1] - mu) * rs
+            g0 = gr[j] * weight[j]
+            g1 = gr[j + 1] * weight[j + 1]
+            a0 += g0
+            a1 += g1
+            c0 += g0 * xh0
+            c1 += g1 * xh1
+            gwb[j] += gr[j] * xh0
+            gwb[j + 1] += gr[j + 1] * xh1
+            gbb[j] += gr[j]
+            gbb[j + 1] += gr[j + 1]
+        if D % 2 == 1:
+            j = D - 1
+            xh0 = (xr[j] - mu) * rs
+            g0 = gr[j] * weight[j]
+            a0 += g0
+            c0 += g0 * xh0
+            gwb[j] += gr[j] * xh0
+            gbb[j] += gr[j]
+        a = (a0 + a1) * inv_d
+        c = (c0 + c1) * inv_d
         for j in range(D):
-            gwb[j] = tp(0.0)
-            gbb[j] = tp(0.0)
-        for r in range((blk * R) // nblocks, ((blk + 1) * R) // nblocks):
-            xr, gr, out = x[r], gy[r], gx[r]
-            mu, rs = mean[r], rstd[r]
-            # a = Σ g, c = Σ g·x̂ with g = dy ⊙ γ
-            a0 = a1 = c0 = c1 = tp(0.0)
-            for j in range(0, D - 1, 2):
-                xh0 = (xr[j] - mu) * rs
-                xh1 = (xr[j + 1] - mu) * rs
-                g0 = gr[j] * weight[j]
-                g1 = gr[j + 1] * weight[j + 1]
-                a0 += g0
-                a1 += g1
-                c0 += g0 * xh0
-                c1 += g1 * xh1
-                gwb[j] += gr[j] * xh0
-                gwb[j + 1] += gr[j + 1] * xh1
-                gbb[j] += gr[j]
-                gbb[j + 1] += gr[j + 1]
-            if D % 2 == 1:
-                j = D - 1
-                xh0 = (xr[j] - mu) * rs
-                g0 = gr[j] * weight[j]
-                a0 += g0
-                c0 += g0 * xh0
-                gwb[j] += gr[j] * xh0
-                gbb[j] += gr[j]
-            a = (a0 + a1) * inv_d
-            c = (c0 + c1) * inv_d
-            for j in range(D):
-                g = gr[j] * weight[j]
-                out[j] = rs * (g - a - (xr[j] - mu) * rs * c)
+            out[j] = rs * (gr[j] * weight[j] - a - (xr[j] - mu) * rs * c)
+
+
+# Each loop twice: threaded (prange) for big inputs, plain for small ones, where waking the
+# thread pool costs more than the work. Same arithmetic, so the results are identical.
+@njit(parallel=True, error_model="numpy", cache=True)
+def _layer_norm_rows_parallel(x, weight, bias, eps, y, mean, rstd):
+    for r in prange(x.shape[0]):
+        mean[r], rstd[r] = _layer_norm_row(x[r], y[r], weight, bias, eps)
+
+
+@njit(error_model="numpy", cache=True)
+def _layer_norm_rows_serial(x, weight, bias, eps, y, mean, rstd):
+    for r in range(x.shape[0]):
+        mean[r], rstd[r] = _layer_norm_row(x[r], y[r], weight, bias, eps)
+
+
+@njit(parallel=True, error_model="numpy", cache=True)
+def _layer_norm_backward_parallel(gy, x, weight, mean, rstd, gx, gw_part, gb_part):
+    for blk in prange(gw_part.shape[0]):
+        _layer_norm_backward_block(blk, gy, x, weight, mean, rstd, gx, gw_part, gb_part)
+
+
+@njit(error_model="numpy", cache=True)
+def _layer_norm_backward_serial(gy, x, weight, mean, rstd, gx, gw_part, gb_part):
+    for blk in range(gw_part.shape[0]):
+        _layer_norm_backward_block(blk, gy, x, weight, mean, rstd, gx, gw_part, gb_part)
 
 
 def layer_norm_forward(
@@ -121,7 +143,8 @@ def layer_norm_forward(
     # An absent γ / β acts as ones / zeros: exact, and one loop instead of four variants.
     weight = np.ones(D, x.dtype) if weight is None else weight
     bias = np.zeros(D, x.dtype) if bias is None else bias
-    _layer_norm_rows(x, weight, bias, float(eps), y, mean, rstd)
+    run = _layer_norm_rows_parallel if x.size >= PARALLEL_MIN_SIZE else _layer_norm_rows_serial
+    run(x, weight, bias, float(eps), y, mean, rstd)
     return y, mean, rstd
 
 
@@ -141,7 +164,9 @@ def layer_norm_backward(
     gw_part = np.empty((nblocks, D), x.dtype)  # per-block partial Σ dy ⊙ x̂
     gb_part = np.empty((nblocks, D), x.dtype)  # per-block partial Σ dy
     weight = np.ones(D, x.dtype) if weight is None else weight  # absent γ acts as ones
-    _layer_norm_backward_blocks(grad_output, x, weight, mean, rstd, grad_x, gw_part, gb_part)
+    run = (_layer_norm_backward_parallel if x.size >= PARALLEL_MIN_SIZE
+           else _layer_norm_backward_serial)
+    run(grad_output, x, weight, mean, rstd, grad_x, gw_part, gb_part)
     grad_weight = gw_part.sum(axis=0) if need_weight_grad else None
     grad_bias = gb_part.sum(axis=0) if need_bias_grad else None
     return grad_x, grad_weight, grad_bias
@@ -149,9 +174,13 @@ def layer_norm_backward(
 
 def warmup() -> None:
     """Compile (or load from cache) the layer-norm kernels for float32 and float64."""
-    for dtype in (np.float32, np.float64):
-        x = np.arange(6, dtype=dtype).reshape(2, 3)
-        w = np.ones(3, dtype)
-        for weight, bias in ((w, w), (w, None), (None, w), (None, None)):
-            y, mean, rstd = layer_norm_forward(x, weight, bias, 1e-5)
-            layer_norm_backward(y, x, weight, mean, rstd, weight is not None, bias is not None)
+    global PARALLEL_MIN_SIZE
+    saved = PARALLEL_MIN_SIZE
+    try:
+        for PARALLEL_MIN_SIZE in (0, 1 << 62):  # both the threaded and the serial loops
+            for dtype in (np.float32, np.float64):
+                x = np.arange(6, dtype=dtype).reshape(2, 3)
+                y, mean, rstd = layer_norm_forward(x, None, None, 1e-5)
+                layer_norm_backward(y, x, None, mean, rstd, False, False)
+    finally:
+        PARALLEL_MIN_SIZE = saved

@@ -48,7 +48,7 @@ def attention_forward(
         scores = scores + mask  # (*B, L, S) + broadcast mask
     if causal:
         scores = np.where(_causal_keep(L, S), scores, -np.inf)  # (*B, L, S)
-    row_max = scores.max(axis=-1, keepdims=True)  # (*B, L, 1)
+    row_max = scores.max(axis=-1, keepdims=True, initial=-np.inf)  # (*B, L, 1); S = 0 ok
     # A fully masked row has max -inf; shift it by 0 so exp gives 0 instead of NaN.
     row_max = np.where(np.isneginf(row_max), 0, row_max).astype(scores.dtype)
     e = np.exp(scores - row_max)  # (*B, L, S)

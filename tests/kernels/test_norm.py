@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tinymm.kernels.jit import norm as jit
 from tinymm.kernels.reference import norm as ref
 
 from tinymm import kernels
@@ -23,8 +24,9 @@ TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol
     dtype=st.sampled_from([np.float32, np.float64]),
     offset=st.sampled_from([0.0, 5.0, -1000.0]),
     seed=st.integers(0, 2**16),
+    threaded=st.booleans(),
 )
-def test_numba_matches_reference(R, D, affine, dtype, offset, seed):
+def test_numba_matches_reference(R, D, affine, dtype, offset, seed, threaded):
     rng = np.random.default_rng(seed)
     if dtype == np.float32:
         # float32 rows far from 0 lose their low digits on input (relative error eps·|μ|/σ),
@@ -35,11 +37,16 @@ def test_numba_matches_reference(R, D, affine, dtype, offset, seed):
     bias = rng.standard_normal(D).astype(dtype) if affine in ("both", "bias") else None
     gy = rng.standard_normal((R, D)).astype(dtype)
     results = {}
+    saved = jit.PARALLEL_MIN_SIZE
     for backend in ("numba", "numpy"):
-        y, mean, rstd = kernels.get("layer_norm_forward", backend)(x, weight, bias, 1e-5)
-        grads = kernels.get("layer_norm_backward", backend)(
-            gy, x, weight, mean, rstd, weight is not None, bias is not None
-        )
+        jit.PARALLEL_MIN_SIZE = 0 if threaded else saved  # small inputs run serial otherwise
+        try:
+            y, mean, rstd = kernels.get("layer_norm_forward", backend)(x, weight, bias, 1e-5)
+            grads = kernels.get("layer_norm_backward", backend)(
+                gy, x, weight, mean, rstd, weight is not None, bias is not None
+            )
+        finally:
+            jit.PARALLEL_MIN_SIZE = saved
         assert (grads[1] is None) == (weight is None) and (grads[2] is None) == (bias is None)
         arrays = (y, mean, rstd) + tuple(g for g in grads if g is not None)
         assert all(a.dtype == dtype for a in arrays)

@@ -60,8 +60,9 @@ class MultimodalClassifier(nn.Module):
     already produces logits, as late fusion does).
 
     ``forward(inputs, mask=None)``: ``inputs`` a dict (e.g. a DataLoader batch) holding one
-    array or Tensor per modality (extra keys such as "label" are ignored); ``mask`` (B, M)
-    bool, default ``inputs["mask"]`` if present, else all present. A modality marked absent
+    array or Tensor per modality (extra keys such as "label" are ignored; a modality left
+    out of the dict counts as missing in every sample); ``mask`` (B, M) bool, default
+    ``inputs["mask"]`` if present, else all present. A modality marked absent
     cannot change the output (the fusion method decides what stands in for it, see
     ``tinymm.models.fusion``); a modality absent from the whole batch is not even encoded.
 
@@ -100,15 +101,22 @@ class MultimodalClassifier(nn.Module):
         self.modality_dropout = float(modality_dropout)
 
     def presence(self, inputs: Mapping, mask=None) -> np.ndarray:
-        """The (B, M) presence mask this forward pass would use (before modality dropout)."""
-        missing = [m for m in self.modalities if m not in inputs]
-        if missing:
-            raise KeyError(f"MultimodalClassifier: inputs lack modalities {missing}; "
-                           f"got keys {sorted(inputs)}")
-        batch = int(np.shape(inputs[self.modalities[0]])[0])
+        """The (B, M) presence mask this forward pass would use (before modality dropout).
+
+        ``mask`` (default ``inputs["mask"]``, else all present), with the columns of
+        modalities that ``inputs`` does not hold at all switched off.
+        """
+        given = [m for m in self.modalities if m in inputs]
+        if not given:
+            raise KeyError(f"MultimodalClassifier: inputs hold none of the modalities "
+                           f"{self.modalities}; got keys {sorted(inputs)}")
+        batch = int(np.shape(inputs[given[0]])[0])
         if mask is None:
             mask = inputs.get("mask")
-        return as_mask("MultimodalClassifier", mask, batch, len(self.modalities))
+        m = as_mask("MultimodalClassifier", mask, batch, len(self.modalities))
+        if len(given) < len(self.modalities):
+            m = m & np.array([name in inputs for name in self.modalities])
+        return m
 
     def encode(self, inputs: Mapping, mask: np.ndarray) -> list[Tensor | None]:
         """Per-modality features (None for a modality absent from the whole batch)."""

@@ -8,7 +8,6 @@ from .evaluate import (
     ablation,
     all_subsets,
     build_report,
-    corrupt,
     evaluate,
     format_ablation,
     predict,
@@ -19,6 +18,7 @@ from .evaluate import (
 from .metrics import accuracy, confusion_matrix, f1_per_class, macro_f1
 from .plots import matplotlib_available, save_plots
 from .progress import Reporter, TextBar, tqdm_available
+from .threads import get_num_threads, num_threads, set_num_threads
 from .trainer import (
     CHECKPOINT_FORMAT,
     OPTIMIZERS,
@@ -34,7 +34,7 @@ __all__ = [
     "Trainer", "NonFiniteLossError", "CHECKPOINT_FORMAT", "OPTIMIZERS", "SCHEDULERS",
     "make_optimizer", "make_scheduler", "clip_grad_norm", "Reporter", "TextBar",
     "tqdm_available", "accuracy", "confusion_matrix", "f1_per_class", "macro_f1", "predict",
-    "scores", "evaluate", "ablation", "all_subsets", "format_ablation", "corrupt",
+    "scores", "evaluate", "ablation", "all_subsets", "format_ablation",
     "robustness_curve", "build_report", "write_report", "NOISE_LEVELS", "save_plots",
-    "matplotlib_available",
+    "matplotlib_available", "set_num_threads", "get_num_threads", "num_threads",
 ]

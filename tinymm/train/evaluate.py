@@ -123,50 +123,24 @@ def format_ablation(rows: Sequence[Mapping], chance: float | None = None) -> str
 
 
 # ----------------------------------------------------------------------------- robustness
-def corrupt(batch: Mapping, modality: str, level: float, rng: np.random.Generator,
-            vocab_size: int | None = None, scale: float = 1.0) -> dict:
-    """A copy of ``batch`` with ``modality`` corrupted at ``level`` in [0, 1].
-
-    Float arrays: x + level * scale * N(0, 1) (``scale`` = the modality's standard deviation,
-    so level 1 is noise as strong as the signal). Token ids: each non-padding token is
-    replaced by a random word (id >= 2) with probability ``level``.
-    """
-    out = dict(batch)
-    x = np.asarray(batch[modality])
-    if level <= 0:
-        return out
-    if x.dtype.kind in "iu":
-        if vocab_size is None or vocab_size <= 2:
-            raise ValueError("corrupt: token corruption needs the vocabulary size")
-        hit = (rng.random(x.shape) < level) & (x != 0)
-        out[modality] = np.where(hit, rng.integers(2, vocab_size, x.shape), x).astype(x.dtype)
-    else:
-        noise = rng.standard_normal(x.shape) * (level * scale)
-        out[modality] = (x + noise).astype(x.dtype)
-    return out
-
-
 def robustness_curve(model, dataset, modality: str, levels: Sequence[float] = NOISE_LEVELS,
                      batch_size: int = 256, seed: int = 0) -> list[dict]:
     """Accuracy as the noise on one modality grows (all modalities present).
 
-    Rows: {"level", "accuracy"}. Noise comes from a private generator seeded with ``seed``,
-    so tinymm's global generator is untouched and the curve is repeatable.
+    Noise as ``tinymm.data.add_noise``: float modalities get Gaussian noise of std
+    level x (the modality's std), token ids are replaced by random words with probability
+    level. Rows: {"level", "accuracy"}. The noise comes from a generator seeded with
+    ``seed``, so tinymm's global generator is untouched and the curve is repeatable.
     """
+    from ..data import add_noise
+
     if modality not in model.modalities:
         raise ValueError(f"robustness_curve: unknown modality {modality!r}; the model has "
                          f"{model.modalities}")
-    arrays = getattr(dataset, "arrays", None)
-    sample = arrays[modality] if arrays is not None else np.stack(
-        [dataset[i][modality] for i in range(min(len(dataset), 256))])
-    scale = float(np.std(sample)) if np.asarray(sample).dtype.kind == "f" else 1.0
     rows = []
     for level in levels:
-        rng = np.random.default_rng(seed)
-        logits, labels = predict(
-            model, dataset, batch_size,
-            transform=lambda b, lv=level, r=rng: corrupt(b, modality, lv, r,
-                                                         dataset.vocab_size, scale))
+        noisy = dataset if level == 0 else add_noise(dataset, modality, float(level), seed=seed)
+        logits, labels = predict(model, noisy, batch_size)
         rows.append({"level": float(level), "accuracy": accuracy(logits.argmax(1), labels)})
     return rows
 

@@ -260,3 +260,15 @@ def test_every_fusion_trains_above_the_best_single_modality_ceiling(method):
     rows = {r["subset"]: r for r in ablation(model, val)}
     assert rows["a+b"]["accuracy"] >= 0.85  # best single-modality ceiling: 0.5
     assert rows["a"]["accuracy"] <= 0.5 + 0.1 and rows["b"]["accuracy"] <= 0.5 + 0.1
+
+
+def test_classifier_treats_a_modality_left_out_of_the_inputs_as_missing():
+    tm.manual_seed(0)
+    data = bits_dataset(8)
+    model = build_model(data, "gated", head_hidden=8, modality_dropout=0.0)
+    batch = data.get_batch(np.arange(8))
+    only_a = model({"a": batch["a"]})
+    masked = model(batch, np.array([[True, False]] * 8))
+    np.testing.assert_array_equal(only_a.data, masked.data)
+    with pytest.raises(KeyError, match="none of the modalities"):
+        model({"label": batch["label"]})

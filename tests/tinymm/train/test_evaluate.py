@@ -13,7 +13,6 @@ from tinymm.train import (
     accuracy,
     build_report,
     confusion_matrix,
-    corrupt,
     format_ablation,
     macro_f1,
     matplotlib_available,
@@ -101,18 +100,16 @@ def test_predict_subset_masks_the_other_modalities(trained):
         predict(model, test, subset=["video"])
 
 
-def test_corrupt_and_robustness_curve(trained):
+def test_robustness_curve_falls_with_noise_and_repeats(trained):
     model, test, _ = trained
-    rng = np.random.default_rng(0)
-    batch = test.get_batch(np.arange(64))
-    assert corrupt(batch, "a", 0.0, rng)["a"] is batch["a"]
-    noisy = corrupt(batch, "t", 1.0, rng, vocab_size=6)
-    assert ((noisy["t"] != 0) == (batch["t"] != 0)).all()  # padding untouched
-    assert (noisy["t"] >= 0).all() and (noisy["t"] < 6).all()
     curve = robustness_curve(model, test, "a", levels=(0.0, 1.0, 4.0))
     assert [r["level"] for r in curve] == [0.0, 1.0, 4.0]
     assert curve[0]["accuracy"] > curve[-1]["accuracy"]
     assert curve == robustness_curve(model, test, "a", levels=(0.0, 1.0, 4.0))  # repeatable
+    tokens = robustness_curve(model, test, "t", levels=(0.0, 1.0))
+    assert tokens[1]["accuracy"] < tokens[0]["accuracy"]
+    with pytest.raises(ValueError, match="robustness_curve: unknown modality"):
+        robustness_curve(model, test, "video")
 
 
 def test_report_json_and_plots(trained, tmp_path):
