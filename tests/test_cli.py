@@ -84,6 +84,14 @@ def test_train_resume_and_evaluate_end_to_end(tmp_path, capsys):
     assert (tmp_path / "eval" / "report.json").is_file()
 
 
+def test_diverging_run_exits_1_with_the_message(tmp_path, capsys):
+    code, _, err = run_main(["train", "--lr", "1e30", "--epochs", "2", "--out",
+                             str(tmp_path), *TINY], capsys)
+    assert code == 1
+    assert "loss became" in err and "lower learning rate" in err and "Traceback" not in err
+    assert not (tmp_path / "report.json").exists()
+
+
 def test_datasets_lists_ceilings(capsys):
     code, out, _ = run_main(["datasets"], capsys)
     assert code == 0

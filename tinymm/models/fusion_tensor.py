@@ -70,8 +70,11 @@ class LowRankFusion(Fusion):
         self.missing = MissingEmbedding(self.in_features)
         for j, d in enumerate(self.in_features):
             w = nn.Parameter(np.empty((d + 1, rank * dim), np.float32))
-            # each factor's output ~ O(1) so the M-fold product neither vanishes nor explodes
             nn.init.normal_(w, 0.0, 1.0 / math.sqrt(d + 1))
+            # the row that multiplies the appended 1 starts at 1: f_m = 1 + (small terms), so
+            # the M-fold product starts near 1 + Σ_m (linear terms), like additive fusion, and
+            # no factor's gradient is scaled down by the near-zero product of the others
+            w.data[d] = 1.0
             self.register_parameter(f"factor_{j}", w)
         self.rank_weight = nn.Parameter(np.empty((1, rank), np.float32))
         nn.init.uniform_(self.rank_weight, -1.0 / math.sqrt(rank), 1.0 / math.sqrt(rank))

@@ -214,8 +214,11 @@ class Trainer:
         params = list(self.model.parameters())
         try:
             for step, batch in enumerate(loader, start=1):
-                logits = self.model(batch)
-                loss = F.cross_entropy(logits, batch["label"])
+                # overflow on the way to a non-finite loss is reported once, below, not as
+                # a stream of NumPy warnings from every kernel it passes through
+                with np.errstate(over="ignore", invalid="ignore"):
+                    logits = self.model(batch)
+                    loss = F.cross_entropy(logits, batch["label"])
                 value = float(loss.item())
                 if not math.isfinite(value):
                     raise NonFiniteLossError(self._nan_message(value, step))
@@ -237,9 +240,9 @@ class Trainer:
 
     def _nan_message(self, value: float, step: int) -> str:
         if self.last_path is not None and self.last_path.exists():
-            kept = f"the last good checkpoint {self.last_path} (epoch {self.epoch}) is intact"
+            kept = f"The last good checkpoint {self.last_path} (epoch {self.epoch}) is intact"
         else:
-            kept = "no checkpoint had been written yet"
+            kept = "No checkpoint had been written yet"
         return (f"Trainer: the training loss became {value} at epoch {self.epoch + 1}, step "
                 f"{step}; stopping before the update. {kept}. Try a lower learning rate "
                 f"(now {self._current_lr():g}) or grad_clip.")

@@ -139,7 +139,7 @@ def test_nan_before_any_checkpoint_says_so():
     trainer = make_trainer()
     forward = trainer.model.forward
     trainer.model.forward = lambda inputs, mask=None: forward(inputs, mask) * float("inf")
-    with pytest.raises(NonFiniteLossError, match="epoch 1, step 1.*no checkpoint"):
+    with pytest.raises(NonFiniteLossError, match="epoch 1, step 1.*No checkpoint"):
         trainer.fit()
 
 
