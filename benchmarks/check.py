@@ -41,29 +41,43 @@ class CheckResult:
         return "; ".join(self.problems[:4]) + (" ..." if len(self.problems) > 4 else "")
 
 
+CHUNK = 1 << 20  # elements per step, so that 177M-element gradients need no float64 copy
+
+
+def _chunks(a: np.ndarray, b: np.ndarray):
+    fa, fb = a.reshape(-1), b.reshape(-1)
+    for i in range(0, fa.size, CHUNK):
+        yield fa[i:i + CHUNK].astype(np.float64), fb[i:i + CHUNK].astype(np.float64)
+
+
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
     """max|a-b| / max|b| (with max|b| floored so that all-zero references work)."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    scale = max(float(np.max(np.abs(b))) if b.size else 0.0, 1e-6)
-    if a.size == 0:
+    if np.size(a) == 0:
         return 0.0
-    return float(np.max(np.abs(a - b))) / scale
+    diff, scale = 0.0, 1e-6
+    for ca, cb in _chunks(np.asarray(a), np.asarray(b)):
+        diff = max(diff, float(np.max(np.abs(ca - cb))))
+        scale = max(scale, float(np.max(np.abs(cb))))
+    return diff / scale
 
 
 def update_error(a: np.ndarray, b: np.ndarray) -> float:
     """Fraction of elements of update ``a`` off by more than UPDATE_TOL * max|b|."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+    a, b = np.asarray(a), np.asarray(b)
     if b.size == 0:
         return 0.0
-    scale = max(float(np.max(np.abs(b))), 1e-12)
-    return float(np.mean(np.abs(a - b) > UPDATE_TOL * scale))
+    scale = max(max(float(np.max(np.abs(cb))) for _, cb in _chunks(a, b)), 1e-12)
+    off = sum(int(np.count_nonzero(np.abs(ca - cb) > UPDATE_TOL * scale))
+              for ca, cb in _chunks(a, b))
+    return off / b.size
 
 
-def compare(candidate: dict[str, np.ndarray], reference: dict[str, np.ndarray],
-            rtol: float = 2e-3) -> CheckResult:
-    """Compare every array of ``reference`` with the same key in ``candidate``."""
+def compare(candidate, reference, rtol: float = 2e-3) -> CheckResult:
+    """Compare every array of ``reference`` with the same key in ``candidate``.
+
+    Both are mappings key -> array; lazy ones (``np.load`` of an ``.npz``) are read one key
+    at a time, so comparing two 1.4 GB gradient files needs little memory.
+    """
     problems = []
     worst_key, worst = None, 0.0
     missing = sorted(set(reference) - set(candidate))
@@ -96,4 +110,4 @@ def compare(candidate: dict[str, np.ndarray], reference: dict[str, np.ndarray],
 
 def compare_files(candidate_path: str, reference_path: str, rtol: float = 2e-3) -> CheckResult:
     with np.load(candidate_path) as c, np.load(reference_path) as r:
-        return compare(dict(c), dict(r), rtol)
+        return compare(c, r, rtol)

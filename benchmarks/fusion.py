@@ -67,10 +67,23 @@ def markdown(rows: list[dict], settings: str) -> str:
              "| parameters | train s |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['dataset']} | {r['fusion']} | {r['accuracy']:.3f} | "
+        flag = " ⚠" if r["accuracy"] < r["best_single_accuracy"] + 0.05 else ""
+        lines.append(f"| {r['dataset']} | {r['fusion']}{flag} | {r['accuracy']:.3f} | "
                      f"{r['ceiling']:.3f} | {r['best_single']} {r['best_single_accuracy']:.3f} "
                      f"({r['best_single_ceiling']:.3f}) | {r['macro_f1']:.3f} | "
                      f"{r['parameters']:,} | {r['train_seconds']:.1f} |")
+    lines += ["", "Notes:", "",
+              "- ⚠ marks a run whose fused accuracy is not clearly above its best single "
+              "modality: the model learned to use one modality only. The multiplicative "
+              "methods (tensor, lowrank) can do this when one modality's early noise scales "
+              "every other's signal and the optimizer silences a ReLU encoder (dead units); "
+              "it depends on the seed.",
+              "- late fusion multiplies per-modality predictions (a product of experts), which "
+              "is Bayes-optimal only when the modalities are independent given the label. In "
+              "sentiment_prosody the voice's sarcasm flips the words' polarity, an "
+              "interaction no product of separate predictions can express.",
+              "- Accuracies are on one test split (1200 samples by default, ±0.01 sampling "
+              "error), so a result slightly above its ceiling is noise."]
     return "\n".join(lines) + "\n"
 
 
@@ -90,7 +103,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="threads for Numba and BLAS (default 1, as `tinymm train`)")
     parser.add_argument("--out", default=str(HERE / "FUSION.md"))
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    parser.add_argument("--from-json", default=None, metavar="PATH",
+                        help="only re-render the table from rows saved with --json")
     args = parser.parse_args(argv)
+    if args.from_json:
+        saved = json.loads(Path(args.from_json).read_text())
+        text = markdown(saved["rows"], saved["settings"])
+        Path(args.out).write_text(text)
+        print(text)
+        return 0
     if args.epochs is not None and args.epochs <= 0:
         parser.error(f"--epochs must be positive, got {args.epochs}")
     datasets = args.datasets or [d for d in list_datasets() if d != "digits_captions"]
@@ -116,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(text)
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps({"settings": settings, "rows": rows},
+                                              indent=2) + "\n")
     return 0
 
 

@@ -41,8 +41,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--frameworks", nargs="*", default=list(FRAMEWORKS), choices=FRAMEWORKS)
     p.add_argument("--quiet", type=float, metavar="FRACTION",
-                   help="before each case wait (up to 2 min) until other processes use less "
+                   help="before each case wait (see --quiet-wait-s) until other processes use less "
                         "than this fraction of the CPUs, e.g. 0.2")
+    p.add_argument("--quiet-wait-s", type=float, default=60.0,
+                   help="with --quiet: wait at most this long per case (default 60)")
     p.add_argument("--no-check", action="store_true", help="skip the correctness guard")
     p.add_argument("--no-startup", action="store_true", help="skip the start-up cases")
     p.add_argument("--profile", metavar="CASE", help="print a cProfile of one case and exit")
@@ -58,7 +60,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def make_settings(args: argparse.Namespace) -> runner.Settings:
     s = runner.Settings(threads=args.threads, seed=args.seed, frameworks=tuple(args.frameworks),
-                        check=not args.no_check, quiet=args.quiet)
+                        check=not args.no_check, quiet=args.quiet,
+                        quiet_wait_s=args.quiet_wait_s)
     if args.quick:
         s.rounds, s.round_s, s.budget_s, s.warmup_reps, s.warmup_s, s.gap_s = \
             3, 0.12, 4.0, 2, 0.1, 0.1

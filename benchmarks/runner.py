@@ -260,12 +260,15 @@ def _guard(case: Case, settings: Settings, workers: dict, fws: dict, say) -> Non
             fws[name]["check"] = "unchecked (no PyTorch reference)"
             continue
         res = check_mod.compare_files(paths[name], ref, case.rtol)
+        Path(paths[name]).unlink(missing_ok=True)
         fws[name]["check"] = res.summary()
         fws[name]["check_worst"] = res.worst_err
         if not res.ok:
             fws[name]["status"] = "FAILED-CHECK"
             workers[name].close()
             del workers[name]
+    if ref is not None:
+        Path(ref).unlink(missing_ok=True)
 
 
 def _ratios(result: dict) -> None:

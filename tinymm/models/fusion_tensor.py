@@ -60,7 +60,13 @@ class LowRankFusion(Fusion):
 
         f_m^(i) = z_m W_m^(i),   h = Σ_i λ_i Π_m f_m^(i) + b          (B, dim)
 
-    The factors of modality m are one Parameter ``factor_m`` (D_m + 1, rank * dim).
+    The factors of modality m are one Parameter ``factor_m`` (D_m + 1, rank * dim). The row
+    that multiplies the appended 1 starts at 1, so f_m = 1 + (small terms) and the product
+    starts close to additive fusion (with a zero-mean start, each factor's gradient is
+    scaled by the near-zero product of the others and three-modality models barely train).
+    Being multiplicative, it is the most fragile method here: one modality's early noise
+    scales every other's signal, and training can silence a ReLU encoder for good (seen on
+    shapes_captions for some seeds; see benchmarks/FUSION.md).
     Missing modality: x_m is a learned "missing" vector. out_features = dim.
     """
 
@@ -71,10 +77,7 @@ class LowRankFusion(Fusion):
         for j, d in enumerate(self.in_features):
             w = nn.Parameter(np.empty((d + 1, rank * dim), np.float32))
             nn.init.normal_(w, 0.0, 1.0 / math.sqrt(d + 1))
-            # the row that multiplies the appended 1 starts at 1: f_m = 1 + (small terms), so
-            # the M-fold product starts near 1 + Σ_m (linear terms), like additive fusion, and
-            # no factor's gradient is scaled down by the near-zero product of the others
-            w.data[d] = 1.0
+            w.data[d] = 1.0  # f_m = 1 + (small terms): see the class docstring
             self.register_parameter(f"factor_{j}", w)
         self.rank_weight = nn.Parameter(np.empty((1, rank), np.float32))
         nn.init.uniform_(self.rank_weight, -1.0 / math.sqrt(rank), 1.0 / math.sqrt(rank))
