@@ -17,6 +17,20 @@ from . import kernels, functional, nn, optim
 from .serialization import save, load
 
 __version__ = "0.1.0"
+
+_LAZY_SUBPACKAGES = ("data", "models", "train", "testing")
+
+
+def __getattr__(name: str):
+    """``tm.data``, ``tm.models``, ``tm.train`` and ``tm.testing`` load on first use, so that
+    ``import tinymm`` stays light (``testing`` needs hypothesis)."""
+    if name in _LAZY_SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'tinymm' has no attribute {name!r}")
+
+
 int32 = __import__("numpy").dtype("int32")
 bool = __import__("numpy").dtype("bool")  # noqa: A001  (torch.bool)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 __all__ = [
     "softmax_forward",
@@ -21,10 +21,10 @@ __all__ = [
 ]
 
 
-@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
+@njit(cache=True, fastmath=True, error_model="numpy")
 def _softmax_rows(x, out, log):
     n, c = x.shape
-    for i in prange(n):
+    for i in range(n):
         m = x[i, 0]
         for j in range(1, c):
             if x[i, j] > m:
@@ -44,10 +44,10 @@ def _softmax_rows(x, out, log):
                 out[i, j] *= inv
 
 
-@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
+@njit(cache=True, fastmath=True, error_model="numpy")
 def _softmax_backward_rows(y, g, out, log):
     n, c = y.shape
-    for i in prange(n):
+    for i in range(n):
         s = y.dtype.type(0)
         if log:
             for j in range(c):
@@ -61,10 +61,10 @@ def _softmax_backward_rows(y, g, out, log):
                 out[i, j] = y[i, j] * (g[i, j] - s)
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _cross_entropy_rows(logp, target, eps, ignore_index, loss):
     n, c = logp.shape
-    for i in prange(n):
+    for i in range(n):
         t = target[i]
         if t == ignore_index:
             loss[i] = 0
@@ -75,10 +75,10 @@ def _cross_entropy_rows(logp, target, eps, ignore_index, loss):
         loss[i] = -(1 - eps) * logp[i, t] - (eps / c) * total
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _cross_entropy_backward_rows(logp, target, eps, ignore_index, grad_rows, out):
     n, c = logp.shape
-    for i in prange(n):
+    for i in range(n):
         t = target[i]
         if t == ignore_index:
             for j in range(c):
