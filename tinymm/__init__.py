@@ -5,7 +5,7 @@
     import tinymm.functional as F
 """
 
-from . import autograd  # noqa: I001  (autograd first: it and tensor import each other)
+from . import autograd  # noqa: F401, I001  (autograd first: it and tensor import each other)
 from .tensor import Tensor, float32, float64, int64
 from .autograd import Function, no_grad, enable_grad, is_grad_enabled
 from .ops.shape import cat, stack, where

@@ -76,7 +76,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         analytic = np.zeros(x.shape) if x.grad is None else np.asarray(x.grad, dtype=np.float64)
         base = x.data
 
-        def f_at(data: np.ndarray) -> float:
+        def f_at(data: np.ndarray, i: int = i) -> float:
             values = list(args)
             values[i] = Tensor._wrap(data)
             return scalar(values)

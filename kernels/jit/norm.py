@@ -5,7 +5,8 @@ the centred variance (two passes over a row that sits in L1) and writes y, μ an
 that row. Backward: rows are split into a fixed number of blocks; each block (one ``prange``
 iteration) writes dx for its rows and its own partial sums of dγ and dβ, which are added up
 afterwards, so no two iterations write the same element and the result does not depend on
-the thread count. Inputs smaller than ``PARALLEL_MIN_SIZE`` run serial twins of the loops. Reductions use four independent accumulators (Numba will not reorder a
+the thread count. Inputs smaller than ``PARALLEL_MIN_SIZE`` run serial twins of the loops.
+Reductions use four independent accumulators (Numba will not reorder a
 floating-point reduction to vectorise it; independent accumulators let it pipeline).
 """
 
@@ -17,7 +18,7 @@ from numba import njit, prange
 __all__ = ["layer_norm_forward", "layer_norm_backward"]
 
 _BLOCKS = 32  # row blocks in backward (partial dγ/dβ sums); fixed for determinism
-PARALLEL_MIN_SIZE = 1 << 16  # inputs with at least this many elements use threaded loops
+PARALLEL_MIN_SIZE = 1 << 22  # inputs with at least this many elements use threaded loops
 
 
 @njit(inline="always", cache=True)
@@ -177,7 +178,8 @@ def warmup() -> None:
     global PARALLEL_MIN_SIZE
     saved = PARALLEL_MIN_SIZE
     try:
-        for PARALLEL_MIN_SIZE in (0, 1 << 62):  # both the threaded and the serial loops
+        for threshold in (0, 1 << 62):  # compile both the threaded and the serial loops
+            PARALLEL_MIN_SIZE = threshold
             for dtype in (np.float32, np.float64):
                 x = np.arange(6, dtype=dtype).reshape(2, 3)
                 y, mean, rstd = layer_norm_forward(x, None, None, 1e-5)

@@ -218,3 +218,23 @@ def test_broadcast_batch_dims():
         out_b, _ = _fwd("numpy")(q, np.broadcast_to(k, (2, 3, 6, 5)),
                                  np.broadcast_to(v, (2, 3, 6, 2)), 0.5, None, False, None)
         np.testing.assert_allclose(out, out_b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype,lo,rtol", [(np.float32, -86.0, 1e-6), (np.float64, -700.0, 1e-13)])
+def test_polynomial_exp_accuracy(dtype, lo, rtol):
+    """The Numba kernels' vectorisable exp against np.exp in float64 (x <= 0 only)."""
+    from numba import njit
+
+    @njit
+    def exp_all(x, out):
+        for i in range(x.size):
+            out[i] = jit._exp_nonpos(x[i], x.dtype.type)
+
+    x = np.concatenate([np.linspace(lo, 0.0, 20001), -np.logspace(-12, 0, 50)]).astype(dtype)
+    out = np.empty_like(x)
+    exp_all(x, out)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, np.exp(x.astype(np.float64)), rtol=rtol, atol=0)
+    special = np.array([-np.inf, 2 * lo, 0.0], dtype)
+    exp_all(special, out[:3])
+    np.testing.assert_array_equal(out[:3], [0.0, 0.0, 1.0])

@@ -4,12 +4,12 @@
 """
 
 from .activation import dropout, gelu, log_softmax, relu, sigmoid, softmax, tanh
-from .linear import linear
-from .loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss, one_hot
 
 # --- layers from the kernel families (one import line per module) ---
 from .attention import scaled_dot_product_attention
 from .conv import conv1d, conv2d
+from .linear import linear
+from .loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss, one_hot
 from .norm import layer_norm
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool1d, max_pool2d
 from .recurrent import gru_layer, lstm_layer, rnn_layer

@@ -38,7 +38,10 @@ class ScaledDotProductAttention(Function):
         if weights is None:
             return out
         w = probs if dropout_mask is None else probs * dropout_mask  # (*B, L, S)
-        return out, (w.mean(axis=-3) if weights == "head_mean" else w)
+        if weights == "head_mean":  # (N, H, L, S) -> (N, L, S); sum-then-scale beats .mean
+            w = w.sum(axis=-3)
+            w *= w.dtype.type(1.0 / probs.shape[-3])
+        return out, w
 
     @staticmethod
     def backward(ctx, grad_output, grad_weights=None):
@@ -55,6 +58,55 @@ class ScaledDotProductAttention(Function):
         need = ctx.needs_input_grad
         gq, gk, gv = (g if n else None for g, n in zip(grads, need[:3]))
         return gq, gk, gv, None, None, None, None, None
+
+
+class HeadsProjection(Function):
+    """Projections for multi-head attention, packed into one GEMM and split into heads.
+
+    Rows ``[first·E, (first+count)·E)`` of ``weight`` (3E, E) — blocks of W_q, W_k, W_v —
+    project x (L, N, E) (or (N, L, E) with ``batch_first``) in one product::
+
+        [Y_1 | ... | Y_count] = x W[rows]ᵀ + b[rows],  Y_i viewed as heads (N, H, L, d)
+
+    Returns ``count`` head views of one buffer (no copies). Backward writes the heads'
+    gradients into one (L·N, count·E) buffer and runs one GEMM each for dx and dW — what
+    three separate linears would do in three, plus the additions of their dx.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, first, count, num_heads, batch_first):
+        E = weight.shape[1]
+        rows = slice(first * E, (first + count) * E)
+        x2 = x.reshape(-1, E)  # (L·N, E)
+        y = x2 @ weight[rows].T  # (L·N, count·E)
+        if bias is not None:
+            y += bias[rows]
+        split = y.reshape(x.shape[0], x.shape[1], count, num_heads, E // num_heads)
+        # (L, N, c, H, d) -> (c, N, H, L, d); batch_first: (N, L, c, H, d) -> (c, N, H, L, d)
+        order = (2, 0, 3, 1, 4) if batch_first else (2, 1, 3, 0, 4)
+        heads = split.transpose(order)
+        ctx.save_for_backward(x2, weight)
+        ctx.rows, ctx.split_shape, ctx.order, ctx.x_shape = rows, split.shape, order, x.shape
+        return tuple(heads[i] for i in range(count))
+
+    @staticmethod
+    def backward(ctx, *grad_heads):
+        x2, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        g = np.empty(ctx.split_shape, x2.dtype)  # (L, N, c, H, d)
+        g_heads = g.transpose(ctx.order)  # (c, N, H, L, d) view
+        for i, gh in enumerate(grad_heads):
+            g_heads[i] = gh
+        g2 = g.reshape(x2.shape[0], -1)  # (L·N, c·E)
+        gx = (g2 @ weight[ctx.rows]).reshape(ctx.x_shape) if need_x else None
+        gw = gb = None
+        if need_w:
+            gw = np.zeros_like(weight)
+            gw[ctx.rows] = g2.T @ x2
+        if need_b:
+            gb = np.zeros(weight.shape[0], weight.dtype)
+            gb[ctx.rows] = g2.sum(axis=0)
+        return gx, gw, gb, None, None, None, None
 
 
 def additive_mask(mask: np.ndarray, dtype: np.dtype, keep_value: bool) -> np.ndarray:

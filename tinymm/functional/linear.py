@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from .._validation import as_tensor_arg, check_float, check_ndim, check_same_dtype
 from ..autograd import Function
 

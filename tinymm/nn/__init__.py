@@ -2,16 +2,16 @@
 
 from . import init
 from .activation import GELU, Dropout, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from .containers import ModuleDict, ModuleList, Sequential
-from .linear import Flatten, Identity, Linear
-from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
-from .module import Module
-from .parameter import Parameter
 
 # --- layers from the kernel families (one import line per module) ---
 from .attention import MultiheadAttention, TransformerEncoderLayer
+from .containers import ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d
+from .linear import Flatten, Identity, Linear
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from .module import Module
 from .norm import LayerNorm
+from .parameter import Parameter
 from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool1d, MaxPool2d
 from .recurrent import GRU, LSTM, RNN
 from .sparse import Embedding

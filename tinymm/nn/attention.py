@@ -24,7 +24,7 @@ from .._validation import (
     check_probability,
     check_same_dtype,
 )
-from ..functional.attention import additive_mask, attend
+from ..functional.attention import HeadsProjection, additive_mask, attend
 from ..tensor import Tensor
 from . import init
 from .activation import Dropout
@@ -154,28 +154,36 @@ class MultiheadAttention(Module):
         if is_causal and attn_mask is None:
             raise ValueError(f"{_MHA}: is_causal=True is only a hint and needs attn_mask "
                              "(the causal mask itself) to be given")
+        same_qk, same_kv = query is key, key is value  # decides the packed projections
         if unbatched:  # (L, E) -> a batch of one, in the layout forward expects
             bdim = 0 if self.batch_first else 1
-            query, key, value = (t.unsqueeze(bdim) for t in (query, key, value))
+            query = query.unsqueeze(bdim)
+            key = query if same_qk else key.unsqueeze(bdim)
+            value = key if same_kv else value.unsqueeze(bdim)
             if key_padding_mask is not None:
                 kpm = key_padding_mask.data if isinstance(key_padding_mask, Tensor) \
                     else np.asarray(key_padding_mask)
                 key_padding_mask = kpm.reshape(1, -1)
-        if self.batch_first:  # (N, L, E): heads split as (N, L, H, d) -> (N, H, L, d)
+        if self.batch_first:  # (N, L, E); heads (N, H, L, d) go back via (N, L, H, d)
             N, L, S = query.shape[0], query.shape[1], key.shape[1]
-            split, merge = (0, 2, 1, 3), (0, 2, 1, 3)
-        else:  # (L, N, E): (L, N, H, d) -> (N, H, L, d)
+            merge = (0, 2, 1, 3)
+        else:  # (L, N, E); heads (N, H, L, d) go back via (L, N, H, d)
             L, N, S = query.shape[0], query.shape[1], key.shape[0]
-            split, merge = (1, 2, 0, 3), (2, 0, 1, 3)
+            merge = (2, 0, 1, 3)
         E, H, d = self.embed_dim, self.num_heads, self.head_dim
         mask = self._merged_mask(key_padding_mask, attn_mask, N, L, S, query.dtype)
 
-        # Three projections with row blocks of in_proj_weight (PyTorch's W_q; W_k; W_v).
-        w, b = self.in_proj_weight, self.in_proj_bias
-        heads = []
-        for i, x in enumerate((query, key, value)):
-            proj = F.linear(x, w[i * E:(i + 1) * E], None if b is None else b[i * E:(i + 1) * E])
-            heads.append(proj.reshape(*proj.shape[:2], H, d).permute(*split))  # (N, H, *, d)
+        # Row blocks 0, 1, 2 of in_proj_weight are PyTorch's W_q, W_k, W_v. Inputs that are
+        # the same tensor share one packed GEMM (self-attention: all three).
+        w, b, bf = self.in_proj_weight, self.in_proj_bias, self.batch_first
+        if same_qk and same_kv:
+            heads = HeadsProjection.apply(query, w, b, 0, 3, H, bf)
+        elif same_kv:
+            heads = HeadsProjection.apply(query, w, b, 0, 1, H, bf) + \
+                HeadsProjection.apply(key, w, b, 1, 2, H, bf)
+        else:
+            heads = sum((HeadsProjection.apply(x, w, b, i, 1, H, bf)
+                         for i, x in enumerate((query, key, value))), ())
         dropout_p = self.dropout if self.training else 0.0
         mode = None if not need_weights else ("head_mean" if average_attn_weights else "all")
         result = attend(heads[0], heads[1], heads[2], mask, False, 1.0 / math.sqrt(d),
