@@ -285,3 +285,29 @@ def merge_options(fn: str, defaults: Mapping, options: Mapping) -> dict:
         raise TypeError(f"{fn}: unknown option(s) {sorted(unknown)}; options are "
                         f"{sorted(defaults)}")
     return {**defaults, **options}
+
+
+# --------------------------------------------------------------------------- building a split
+def build_split(module, size, seed, split, options: dict, *, description: str,
+                info=lambda opts: {}, render_needs_seed: bool = False):
+    """The shared body of every built-in data set's ``build()``.
+
+    ``module`` is the data set's module (its NAME, DEFAULT_SIZES, MODALITIES, NUM_CLASSES,
+    CLASS_NAMES, VOCAB, ``_options``, ``sample_latents``, ``render`` and ``ceilings``):
+    check the arguments, draw the latents from the split's own generator, render them.
+    """
+    from .dataset import MultimodalDataset  # dataset.py imports this module
+
+    fn = module.NAME
+    split = check_split(fn, split)
+    size = module.DEFAULT_SIZES[split] if size is None else check_size(fn, size)
+    opts = module._options(fn, options)
+    seed = check_seed(fn, seed)
+    rng = make_rng(fn, seed, split)
+    lat = module.sample_latents(size, rng, **opts)
+    extra = {"seed": seed, "split": split} if render_needs_seed else {}
+    return MultimodalDataset(
+        module.render(lat, rng, **extra, **opts), name=fn, modalities=module.MODALITIES,
+        num_classes=module.NUM_CLASSES, class_names=module.CLASS_NAMES,
+        ceilings=module.ceilings(**opts), vocab=module.VOCAB, latents=lat,
+        description=description, info={"options": opts, **info(opts)})

@@ -164,17 +164,9 @@ def describe(**options) -> str:
 def build(size: int | None = None, seed: int = 0, split: str = "train",
           **options) -> MultimodalDataset:
     """Generate the ``split`` of digits_captions (needs scikit-learn)."""
-    fn = NAME
-    split = S.check_split(fn, split)
-    size = DEFAULT_SIZES[split] if size is None else S.check_size(fn, size)
-    opts = _options(fn, options)
-    seed = S.check_seed(fn, seed)
-    rng = S.make_rng(NAME, seed, split)
-    lat = sample_latents(size, rng, **opts)
-    return MultimodalDataset(
-        render(lat, rng, seed=seed, split=split, **opts), name=NAME, modalities=MODALITIES,
-        num_classes=NUM_CLASSES, class_names=CLASS_NAMES, ceilings=ceilings(**opts),
-        vocab=VOCAB, latents=lat,
+    return S.build_split(
+        sys.modules[__name__], size, seed, split, options,
         description="Image + text recognition on scikit-learn's handwritten digits: digit from "
                     "the photo, ink colour from the caption.",
-        info={"options": opts, "text_length": TEXT_LENGTH, "ceilings_exact": False})
+        info=lambda opts: {"text_length": TEXT_LENGTH, "ceilings_exact": False},
+        render_needs_seed=True)

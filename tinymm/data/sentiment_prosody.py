@@ -40,6 +40,7 @@ enumeration of the latent states; a test checks them against ``oracle_predict``.
 from __future__ import annotations
 
 import itertools
+import sys
 from collections import defaultdict
 
 import numpy as np
@@ -198,16 +199,9 @@ def describe(**options) -> str:
 def build(size: int | None = None, seed: int = 0, split: str = "train",
           **options) -> MultimodalDataset:
     """Generate the ``split`` of sentiment_prosody (default sizes 3000 / 600 / 1200)."""
-    fn = NAME
-    split = S.check_split(fn, split)
-    size = DEFAULT_SIZES[split] if size is None else S.check_size(fn, size)
-    opts = _options(fn, options)
-    rng = S.make_rng(NAME, S.check_seed(fn, seed), split)
-    lat = sample_latents(size, rng, **opts)
-    return MultimodalDataset(
-        render(lat, rng, **opts), name=NAME, modalities=MODALITIES, num_classes=NUM_CLASSES,
-        class_names=CLASS_NAMES, ceilings=ceilings(**opts), vocab=VOCAB, latents=lat,
+    return S.build_split(
+        sys.modules[__name__], size, seed, split, options,
         description="Text + audio sentiment: literal polarity from the words (order matters), "
                     "sarcasm and energy from the voice.",
-        info={"options": opts, "text_length": TEXT_LENGTH, "sample_rate": S.SAMPLE_RATE,
-              "audio": S.audio_description(opts["audio_format"])})
+        info=lambda opts: {"text_length": TEXT_LENGTH, "sample_rate": S.SAMPLE_RATE,
+                           "audio": S.audio_description(opts["audio_format"])})

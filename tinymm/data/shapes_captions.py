@@ -39,6 +39,8 @@ Defaults: image 0.3083, text 0.4592, image+text 0.9159.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from . import _synth as S
@@ -198,15 +200,8 @@ def describe(**options) -> str:
 def build(size: int | None = None, seed: int = 0, split: str = "train",
           **options) -> MultimodalDataset:
     """Generate the ``split`` of shapes_captions (default sizes 3000 / 600 / 1200)."""
-    fn = NAME
-    split = S.check_split(fn, split)
-    size = DEFAULT_SIZES[split] if size is None else S.check_size(fn, size)
-    opts = _options(fn, options)
-    rng = S.make_rng(NAME, S.check_seed(fn, seed), split)
-    lat = sample_latents(size, rng, **opts)
-    return MultimodalDataset(
-        render(lat, rng, **opts), name=NAME, modalities=MODALITIES, num_classes=NUM_CLASSES,
-        class_names=CLASS_NAMES, ceilings=ceilings(**opts), vocab=VOCAB, latents=lat,
+    return S.build_split(
+        sys.modules[__name__], size, seed, split, options,
         description="Image + text recognition: shape from the grey photo, colour from the "
                     "caption; label = (shape, colour).",
-        info={"options": opts, "text_length": TEXT_LENGTH})
+        info=lambda opts: {"text_length": TEXT_LENGTH})

@@ -30,6 +30,7 @@ Defaults: audio 0.7150, text 0.6677, audio+text 0.9348. Audio alone:
 from __future__ import annotations
 
 import itertools
+import sys
 from collections import defaultdict
 
 import numpy as np
@@ -186,16 +187,9 @@ def describe(**options) -> str:
 def build(size: int | None = None, seed: int = 0, split: str = "train",
           **options) -> MultimodalDataset:
     """Generate the ``split`` of spoken_digits (default sizes 3000 / 600 / 1200)."""
-    fn = NAME
-    split = S.check_split(fn, split)
-    size = DEFAULT_SIZES[split] if size is None else S.check_size(fn, size)
-    opts = _options(fn, options)
-    rng = S.make_rng(NAME, S.check_seed(fn, seed), split)
-    lat = sample_latents(size, rng, **opts)
-    return MultimodalDataset(
-        render(lat, rng, **opts), name=NAME, modalities=MODALITIES, num_classes=NUM_CLASSES,
-        class_names=CLASS_NAMES, ceilings=ceilings(**opts), vocab=VOCAB, latents=lat,
+    return S.build_split(
+        sys.modules[__name__], size, seed, split, options,
         description="Audio + text digit recognition: a formant pair in noise (sometimes "
                     "muffled or masked) and a transcript with most letters missing.",
-        info={"options": opts, "text_length": TEXT_LENGTH, "sample_rate": S.SAMPLE_RATE,
-              "audio": S.audio_description(opts["audio_format"])})
+        info=lambda opts: {"text_length": TEXT_LENGTH, "sample_rate": S.SAMPLE_RATE,
+                           "audio": S.audio_description(opts["audio_format"])})

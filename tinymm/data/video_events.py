@@ -39,6 +39,8 @@ audio+text 0.5760, audio+text+video 0.8940.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from . import _synth as S
@@ -195,16 +197,9 @@ def describe(**options) -> str:
 def build(size: int | None = None, seed: int = 0, split: str = "train",
           **options) -> MultimodalDataset:
     """Generate the ``split`` of video_events (default sizes 3000 / 600 / 1200)."""
-    fn = NAME
-    split = S.check_split(fn, split)
-    size = DEFAULT_SIZES[split] if size is None else S.check_size(fn, size)
-    opts = _options(fn, options)
-    rng = S.make_rng(NAME, S.check_seed(fn, seed), split)
-    lat = sample_latents(size, rng, **opts)
-    return MultimodalDataset(
-        render(lat, rng, **opts), name=NAME, modalities=MODALITIES, num_classes=NUM_CLASSES,
-        class_names=CLASS_NAMES, ceilings=ceilings(**opts), vocab=VOCAB, latents=lat,
+    return S.build_split(
+        sys.modules[__name__], size, seed, split, options,
         description="Video + audio + text events: direction from the frames, pitch from the "
                     "sound, subject from the subtitle.",
-        info={"options": opts, "text_length": TEXT_LENGTH, "sample_rate": S.SAMPLE_RATE,
-              "audio": S.audio_description(opts["audio_format"])})
+        info=lambda opts: {"text_length": TEXT_LENGTH, "sample_rate": S.SAMPLE_RATE,
+                           "audio": S.audio_description(opts["audio_format"])})
