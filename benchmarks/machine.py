@@ -39,6 +39,27 @@ def _cpu_jiffies() -> tuple[int, int] | None:
     return sum(fields), idle
 
 
+def cpu_totals() -> tuple[int, int] | None:
+    """(busy, total) jiffies of all CPUs since boot (Linux /proc/stat)."""
+    j = _cpu_jiffies()
+    return None if j is None else (j[0] - j[1], j[0])
+
+
+def process_jiffies(pid: int) -> int | None:
+    """utime + stime of process ``pid``, all its threads (Linux /proc/<pid>/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def self_jiffies() -> int:
+    t = os.times()
+    return int((t.user + t.system) * os.sysconf("SC_CLK_TCK"))
+
+
 def cpu_busy(seconds: float = 0.3) -> float | None:
     """Fraction of all CPUs busy over ``seconds`` (Linux /proc/stat; None elsewhere).
 

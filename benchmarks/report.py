@@ -92,8 +92,9 @@ def markdown_table(rows: list[dict]) -> str:
             c = fws.get(f, {}).get("check")
             if c:
                 checks.append(f"{SHORT[f]}: {c}")
+        mark = " †" if r.get("disturbed") else ""
         lines.append(
-            f"| `{r['name']}` | {_fmt_ms(fws.get('torch'))} | {_fmt_ms(fws.get('tinymm-numba'))} "
+            f"| `{r['name']}`{mark} | {_fmt_ms(fws.get('torch'))} | {_fmt_ms(fws.get('tinymm-numba'))} "
             f"| **{_fmt_ratio(r.get('ratio_numba_torch'))}** | "
             f"{_fmt_ms(fws.get('tinymm-numpy'))} | {_fmt_ratio(r.get('ratio_numpy_torch'))} | "
             f"{_fmt_ratio(r.get('speedup_numba_vs_numpy'))} | "
@@ -206,6 +207,13 @@ def _load_range(rows: list[dict]) -> str:
     if busy:
         text += (f"; CPU used by other processes just before each case: median "
                  f"{sorted(busy)[len(busy) // 2]:.0%}, max {max(busy):.0%}")
+    foreign = [r["cpu_foreign"] for r in rows if r.get("cpu_foreign") is not None]
+    if foreign:
+        text += (f"; during each case: median {sorted(foreign)[len(foreign) // 2]:.0%}, "
+                 f"max {max(foreign):.0%}")
+    retried = [r["name"] for r in rows if r.get("attempts", 1) > 1]
+    if retried:
+        text += f"; re-run because disturbed: {', '.join(retried)}"
     return text
 
 
@@ -243,6 +251,10 @@ def results_markdown(payload: dict) -> str:
         markdown_table(rows),
         "",
     ]
+    if any(r.get("disturbed") for r in rows):
+        parts += ["† other processes used more than 15 % of the CPUs during this case even "
+                  "after re-runs (share per case: `cpu_foreign` in the JSON); treat its numbers "
+                  "with care.", ""]
     errs = errors_section(rows)
     if errs:
         parts += ["## Not measured", "", errs, ""]
@@ -253,7 +265,9 @@ def results_markdown(payload: dict) -> str:
     if profiles:
         parts += ["## Where the time goes (cases that miss a target)", "",
                   "cProfile of the tinymm (Numba) worker after warm-up, top functions by own "
-                  "time (full text, with cumulative times, in `benchmarks/out/results.json`).",
+                  "time (full text, with cumulative times, in `benchmarks/out/results.json`). "
+                  "NumPy ufuncs, `np.matmul` included, are invisible to cProfile: a kernel "
+                  "function's own time includes the BLAS calls it makes.",
                   ""]
         for case, text in profiles.items():
             parts += [f"### `{case}`", "", "```", top_lines(text, 18), "```", ""]

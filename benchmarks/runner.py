@@ -86,6 +86,14 @@ class WorkerProc:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, cwd=str(REPO),
             env=env, text=True, bufsize=1)
         self.hello: dict | None = None
+        self.start_jiffies = machine.process_jiffies(self.proc.pid) or 0
+        self.cpu_jiffies = 0  # CPU time used, updated by close()
+
+    def used_jiffies(self) -> int:
+        now = machine.process_jiffies(self.proc.pid)
+        if now is not None:
+            self.cpu_jiffies = now - self.start_jiffies
+        return self.cpu_jiffies
 
     def read(self, timeout: float) -> dict:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
@@ -114,6 +122,7 @@ class WorkerProc:
             return ""
 
     def close(self) -> None:
+        self.used_jiffies()
         try:
             if self.proc.poll() is None:
                 self.send(cmd="quit")
@@ -147,10 +156,13 @@ def run_case(case: Case, settings: Settings, env: dict[str, str] | None = None,
               "frameworks": {}}
     fws = result["frameworks"]
     workers: dict[str, WorkerProc] = {}
+    all_workers: list[WorkerProc] = []
+    cpu0, self0 = machine.cpu_totals(), machine.self_jiffies()
     try:
         # 1. start (concurrently: start-up is not timed here), 2. setup
         for name in settings.frameworks:
             workers[name] = WorkerProc(name, case.name, settings, env)
+            all_workers.append(workers[name])
         for name, w in list(workers.items()):
             fws[name] = {"status": "ok"}
             try:
@@ -224,9 +236,22 @@ def run_case(case: Case, settings: Settings, env: dict[str, str] | None = None,
                 fws[name]["peak_rss_mb"] = reply["peak_rss_mb"]
     finally:
         for w in workers.values():
+            w.used_jiffies()
+        cpu1, self1 = machine.cpu_totals(), machine.self_jiffies()
+        for w in workers.values():
             w.close()
+    result["cpu_foreign"] = _foreign_share(cpu0, cpu1, self1 - self0,
+                                           sum(w.cpu_jiffies for w in all_workers))
     _ratios(result)
     return result
+
+
+def _foreign_share(cpu0, cpu1, own_self: int, own_workers: int) -> float | None:
+    """Share of all CPU time during a case used by processes other than the harness's own."""
+    if cpu0 is None or cpu1 is None or cpu1[1] <= cpu0[1]:
+        return None
+    busy = cpu1[0] - cpu0[0] - own_self - own_workers
+    return max(0.0, busy / (cpu1[1] - cpu0[1]))
 
 
 def _safe_request(w: WorkerProc, fws: dict, name: str, **msg) -> dict | None:

@@ -199,3 +199,16 @@ def test_top_lines_of_a_profile():
     top = report.top_lines(text, 3).splitlines()
     assert top[0].strip().startswith("10 function calls")
     assert top[1].strip().startswith("ncalls") and len(top) == 5 and "f2" in top[-1]
+
+
+def test_foreign_cpu_share():
+    # 1000 jiffies elapsed, 600 busy, of which 300 ours (workers) and 100 the orchestrator's
+    assert runner._foreign_share((0, 0), (600, 1000), 100, 300) == pytest.approx(0.2)
+    assert runner._foreign_share((0, 0), (300, 1000), 100, 300) == 0.0  # never negative
+    assert runner._foreign_share(None, (1, 2), 0, 0) is None
+    import os
+
+    from benchmarks import machine
+    assert machine.process_jiffies(os.getpid()) is not None
+    busy = machine.cpu_busy(0.05)
+    assert busy is None or 0.0 <= busy <= 1.0
