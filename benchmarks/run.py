@@ -48,9 +48,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--disturbed", type=float, default=0.15, metavar="FRACTION",
                    help="a case during which other processes used more than this share of the "
                         "CPUs is disturbed: it is re-run (default 0.15)")
-    p.add_argument("--retries", type=int, default=2,
-                   help="re-runs of a disturbed case, at most (default 2); the least disturbed "
-                        "run is kept")
+    p.add_argument("--retries", type=int, default=None,
+                   help="re-runs of a disturbed case, at most (default 2, 0 with --quick); the "
+                        "least disturbed run is kept")
     p.add_argument("--no-check", action="store_true", help="skip the correctness guard")
     p.add_argument("--no-startup", action="store_true", help="skip the start-up cases")
     p.add_argument("--profile", metavar="CASE", help="print a cProfile of one case and exit")
@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     for i, case in enumerate(cases, 1):
         print(f"[{i}/{len(cases)}] {case.name}: {case.title} (load {os.getloadavg()[0]:.1f})",
               flush=True)
-        row = run_with_retries(case, settings, env, args.retries, args.disturbed)
+        retries = args.retries if args.retries is not None else (0 if args.quick else 2)
+        row = run_with_retries(case, settings, env, retries, args.disturbed)
         rows.append(row)
         print("   " + _line(row), flush=True)
     if not args.no_startup and not args.cases:

@@ -94,6 +94,20 @@ def test_causal_with_more_queries_than_keys(backend):
     )
 
 
+def test_non_contiguous_inputs_match_torch(backend):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((5, 2, 3, 8))  # (L, N, H, E) as MultiheadAttention lays it out
+    q = x.transpose(1, 2, 0, 3)  # (N, H, L, E) strided view
+    k = rng.standard_normal((2, 3, 8, 6)).transpose(0, 1, 3, 2)  # (N, H, S=6, E) view
+    assert not (q.flags.c_contiguous or k.flags.c_contiguous)
+    assert_matches_torch(
+        lambda a, b: sdpa(a, b, b, is_causal=True),
+        lambda a, b: torch.nn.functional.scaled_dot_product_attention(a, b, b, is_causal=True),
+        q, k, names=("query", "key=value"),
+    )
+
+
 @pytest.mark.parametrize("setup", ["plain", "mask", "causal", "dropout", "broadcast"])
 def test_gradcheck(backend, setup):
     rng = np.random.default_rng(4)

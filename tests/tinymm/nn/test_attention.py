@@ -228,6 +228,15 @@ def test_encoder_layer_activation_and_batch_first(backend, activation):
     _compare(mine, theirs, [x], lambda m, x: (m(x),), lambda m, x: (m(x),), np.float32)
 
 
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_encoder_layer_gradcheck(backend, norm_first):
+    layer = TransformerEncoderLayer(4, 2, 8, dropout=0.0, norm_first=norm_first,
+                                    dtype=np.float64)
+    x = tm.tensor(np.random.default_rng(8).standard_normal((3, 2, 4)), requires_grad=True)
+    kpm = np.array([[False, False, True], [False, False, False]])
+    assert_gradients_close(lambda x: layer(x, src_key_padding_mask=kpm), x, names=("src",))
+
+
 def test_encoder_layer_structure_like_torch():
     mine, theirs = _layer_pair(np.float32)
     assert [n for n, _ in mine.named_children()] == [n for n, _ in theirs.named_children()]
