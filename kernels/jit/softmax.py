@@ -1,15 +1,18 @@
 """Row softmax, log-softmax and fused cross-entropy as Numba kernels (one row per iteration).
 
-Same signatures and maths as ``kernels/reference/softmax.py``. Each ``prange`` iteration
-owns one output row; accumulators are locals; the arithmetic stays in the input dtype.
+Same signatures and maths as ``kernels/reference/softmax.py``. One row at a time, serially
+(a parallel loop here fought OpenBLAS's threads and made whole training runs 10x slower on
+2 cores); ``exp`` is the vectorisable polynomial of ``jit/attention.py`` rather than a libm
+call per element (PERF_NOTES pitfall 3). Numba's cache tracks only this file: after editing
+``_exp_nonpos``, delete ``kernels/jit/__pycache__``.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
+
+from .attention import _exp_nonpos  # the vectorisable exp (see its docstring)
 
 __all__ = [
     "softmax_forward",
@@ -21,39 +24,44 @@ __all__ = [
 ]
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+# reassoc lets LLVM vectorise the row sums; no nnan/ninf, so -inf in a row stays exact
+_FAST = {"reassoc", "contract"}
+
+
+@njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _softmax_rows(x, out, log):
     n, c = x.shape
+    tp = x.dtype.type
     for i in range(n):
         m = x[i, 0]
         for j in range(1, c):
-            if x[i, j] > m:
-                m = x[i, j]
-        total = x.dtype.type(0)
+            m = max(m, x[i, j])
+        for j in range(c):  # vectorised: exp by polynomial, not a libm call per element
+            out[i, j] = _exp_nonpos(x[i, j] - m, tp)
+        total = tp(0)
         for j in range(c):
-            e = math.exp(x[i, j] - m)
-            out[i, j] = e
-            total += e
+            total += out[i, j]
         if log:
-            lse = m + math.log(total)
+            lse = m + np.log(total)
             for j in range(c):
                 out[i, j] = x[i, j] - lse
         else:
-            inv = x.dtype.type(1) / total
+            inv = tp(1) / total
             for j in range(c):
                 out[i, j] *= inv
 
 
-@njit(cache=True, fastmath=True, error_model="numpy")
+@njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _softmax_backward_rows(y, g, out, log):
     n, c = y.shape
+    tp = y.dtype.type
     for i in range(n):
-        s = y.dtype.type(0)
+        s = tp(0)
         if log:
             for j in range(c):
                 s += g[i, j]
             for j in range(c):
-                out[i, j] = g[i, j] - math.exp(y[i, j]) * s
+                out[i, j] = g[i, j] - _exp_nonpos(y[i, j], tp) * s
         else:
             for j in range(c):
                 s += g[i, j] * y[i, j]
@@ -86,7 +94,7 @@ def _cross_entropy_backward_rows(logp, target, eps, ignore_index, grad_rows, out
             continue
         gi = grad_rows[i]
         for j in range(c):
-            out[i, j] = (math.exp(logp[i, j]) - eps / c) * gi
+            out[i, j] = (_exp_nonpos(logp[i, j], logp.dtype.type) - eps / c) * gi
         out[i, t] -= (1 - eps) * gi
 
 
