@@ -19,10 +19,18 @@ fwd+bwd; at 20 tokens 15.9 vs 2.8 ms).
 Reductions use eight independent accumulators: Numba does not vectorise a floating-point
 reduction loop (it may not reorder the additions), eight accumulators let the CPU pipeline
 it and keep the result deterministic.
+
+Memory: a page fault costs ~2 µs per 4 KiB page on these VMs, and glibc hands big freed
+blocks back to the OS, so fresh (B, L, S) arrays every step cost milliseconds (batch 32,
+4 heads, 128 tokens: ~2500 faults, ~6 ms of a 37 ms MultiheadAttention step). Temporaries
+live in per-thread scratch buffers (:func:`_scratch`); outputs (P and the gradients) come
+from small per-thread pools that hand a buffer out again only once nothing refers to it
+(:func:`_recycled`). Both are plain per-thread state: no process-wide allocator settings.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
@@ -231,14 +239,34 @@ _scratch_space = threading.local()
 def _scratch(slot: str, shape: tuple, dtype: np.dtype) -> np.ndarray:
     """A per-thread buffer reused across calls for a temporary that dies inside one call.
 
-    Backward runs while the forward's probabilities are alive, so a fresh (B, L, S) buffer
-    comes from fresh pages, and a page fault costs ~1.7 µs per 4 KiB on these VMs (~4 ms
-    for batch 32, 4 heads, 128×128). Holds one buffer per slot (the last shape used).
+    Holds one buffer per slot (the last shape used); see the module docstring.
     """
     cache = _scratch_space.__dict__
     buf = cache.get(slot)
     if buf is None or buf.shape != shape or buf.dtype != dtype:
         buf = cache[slot] = np.empty(shape, dtype)
+    return buf
+
+
+def _recycled(slot: str, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """An uninitialised array for a kernel *output*, recycled once nobody holds it anymore.
+
+    P lives from forward to backward (the autograd graph keeps it), so it cannot be a
+    scratch buffer; but once the graph is freed only this pool refers to it, and the next
+    forward of the same shape takes it back instead of faulting in 8 MB of fresh pages.
+    A buffer is reused only when ``sys.getrefcount`` shows no reference outside the pool
+    (views and exported buffers hold references, so they keep it out of reach; this relies
+    on CPython's reference counts, as every CPython build that Numba supports has).
+    """
+    pool = _scratch_space.__dict__.setdefault("pool_" + slot, [])
+    for i in range(len(pool)):
+        # references: the pool's list and getrefcount's argument
+        if pool[i].shape == shape and pool[i].dtype == dtype and sys.getrefcount(pool[i]) == 2:
+            return pool[i]
+    buf = np.empty(shape, dtype)
+    if len(pool) >= 4:  # bounded: keep the newest few
+        pool.pop(0)
+    pool.append(buf)
     return buf
 
 
@@ -270,9 +298,10 @@ def attention_forward(
     # on a contiguous one (and suffers badly from busy cores): copy the small Kᵀ once.
     key_t = _scratch("key_t", key.shape[:-2] + (key.shape[-1], S), key.dtype)  # (*B, E, S)
     np.copyto(key_t, np.swapaxes(key, -1, -2))
-    # (*B, L, E) @ (*B, E, S) -> (*B, L, S), a fresh buffer that becomes P in place.
-    probs = np.ascontiguousarray(np.matmul(query, key_t))
-    batch = probs.shape[:-2]
+    # (*B, L, E) @ (*B, E, S) -> (*B, L, S), a buffer that becomes P in place.
+    batch = np.broadcast_shapes(query.shape[:-2], key_t.shape[:-2])
+    probs = _recycled("probs", batch + (L, S), query.dtype)
+    np.matmul(query, key_t, out=probs)
     if mask is None:
         table, index = np.zeros((1, 1, S), probs.dtype), np.zeros(1, np.int64)
     else:
@@ -299,7 +328,9 @@ def attention_backward(
     S = probs.shape[-1]
     R = probs.size // max(S, 1)  # B·L score rows
     weights = probs if dropout_mask is None else probs * dropout_mask  # (*B, L, S)
-    grad_value = np.matmul(np.swapaxes(weights, -1, -2), grad_output)  # (*B, S, Ev)
+    batch = probs.shape[:-2]
+    grad_value = _recycled("grad_value", batch + value.shape[-2:], probs.dtype)
+    np.matmul(np.swapaxes(weights, -1, -2), grad_output, out=grad_value)  # (*B, S, Ev)
     value_t = _scratch("value_t", value.shape[:-2] + (value.shape[-1], S), value.dtype)
     np.copyto(value_t, np.swapaxes(value, -1, -2))  # (*B, Ev, S), see forward
     # (*B, L, Ev) @ (*B, Ev, S) -> (*B, L, S): dW, turned into dS in place below.
@@ -315,8 +346,10 @@ def attention_backward(
            else _softmax_backward_rows_serial)
     run(grad_scores.reshape(R, S), probs.reshape(R, S), float(scale), dmask,
         dropout_mask is not None)
-    grad_query = np.matmul(grad_scores, key)  # (*B, L, S) @ (*B, S, E) -> (*B, L, E)
-    grad_key = np.matmul(np.swapaxes(grad_scores, -1, -2), query)  # (*B, S, E)
+    grad_query = _recycled("grad_query", batch + query.shape[-2:], probs.dtype)
+    np.matmul(grad_scores, key, out=grad_query)  # (*B, L, S) @ (*B, S, E) -> (*B, L, E)
+    grad_key = _recycled("grad_key", batch + key.shape[-2:], probs.dtype)
+    np.matmul(np.swapaxes(grad_scores, -1, -2), query, out=grad_key)  # (*B, S, E)
     return grad_query, grad_key, grad_value
 
 

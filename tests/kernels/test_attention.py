@@ -238,3 +238,30 @@ def test_polynomial_exp_accuracy(dtype, lo, rtol):
     special = np.array([-np.inf, 2 * lo, 0.0], dtype)
     exp_all(special, out[:3])
     np.testing.assert_array_equal(out[:3], [0.0, 0.0, 1.0])
+
+
+def test_recycled_buffers_are_never_shared():
+    """The Numba twin recycles its output buffers (P, dQ, dK, dV) only once nothing else
+    refers to them: results that are still held — directly or through a view — stay intact."""
+    rng = np.random.default_rng(9)
+    q, k, v = (rng.standard_normal((2, 3, 5, 4)).astype(np.float32) for _ in range(3))
+    _, p1 = jit.attention_forward(q, k, v, 0.5)
+    p1_copy = p1.copy()
+    _, p2 = jit.attention_forward(q * 2, k, v, 0.5)
+    assert not np.shares_memory(p1, p2)
+    np.testing.assert_array_equal(p1, p1_copy)
+    view, view_copy = p2[1], p2[1].copy()
+    del p2
+    _, p3 = jit.attention_forward(q * 3, k, v, 0.5)
+    assert not np.shares_memory(view, p3)
+    np.testing.assert_array_equal(view, view_copy)
+    go = np.ones((2, 3, 5, 4), np.float32)
+    g1 = jit.attention_backward(go, q, k, v, p1, 0.5)
+    g1_copy = [g.copy() for g in g1]
+    g2 = jit.attention_backward(2 * go, q, k, v, p1, 0.5)
+    for a, b, c in zip(g1, g2, g1_copy):
+        assert not np.shares_memory(a, b)
+        np.testing.assert_array_equal(a, c)
+    del g1, g2
+    _, p4 = jit.attention_forward(q, k, v, 0.5)
+    np.testing.assert_allclose(p4, p1_copy, rtol=1e-6)  # a recycled buffer, fully rewritten

@@ -67,8 +67,8 @@ _scratch_space = threading.local()
 def _scratch(slot: str, shape: tuple, dtype: np.dtype) -> np.ndarray:
     """A per-thread buffer, reused across calls, for a temporary that dies inside one call.
 
-    Large fresh arrays cost page faults (~1.7 µs per 4 KiB page on these VMs, ~2.5 ms for
-    the 6 MB projection buffer of a batch-32, 128-token, E=128 attention); the last few
+    Large fresh arrays cost page faults (~2 µs per 4 KiB page on these VMs, ~3 ms for the
+    6 MB projection buffer of a batch-32, 128-token, E=128 attention); the last few
     (slot, shape, dtype) buffers are kept.
     """
     cache = _scratch_space.__dict__.setdefault("buffers", {})
