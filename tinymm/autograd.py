@@ -21,7 +21,6 @@ backward pass is not itself recorded.
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Iterator
 
 import numpy as np
@@ -213,17 +212,6 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
             if not retain_graph:
                 node.ctx = None
                 node.freed = True
-
-
-def _no_grad_fn(fn):
-    """Decorator: run ``fn`` with recording off."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with _grad_mode(False):
-            return fn(*args, **kwargs)
-
-    return wrapper
 
 
 from .tensor import Tensor  # noqa: E402  (Tensor's methods are built on Function)
