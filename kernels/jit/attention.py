@@ -23,7 +23,7 @@ it and keep the result deterministic.
 Memory: a page fault costs ~2 µs per 4 KiB page on these VMs, and glibc hands big freed
 blocks back to the OS, so fresh (B, L, S) arrays every step cost milliseconds (batch 32,
 4 heads, 128 tokens: ~2500 faults, ~6 ms of a 37 ms MultiheadAttention step). Temporaries
-live in per-thread scratch buffers (:func:`_scratch`); outputs (P and the gradients) come
+live in per-thread scratch buffers (``kernels/workspace.py``); outputs (P and the gradients) come
 from small per-thread pools that hand a buffer out again only once nothing refers to it
 (:func:`_recycled`). Both are plain per-thread state: no process-wide allocator settings.
 """
@@ -35,6 +35,8 @@ import threading
 
 import numpy as np
 from numba import njit, prange
+
+from ..workspace import workspace
 
 __all__ = ["attention_forward", "attention_backward"]
 
@@ -236,18 +238,6 @@ def _softmax_backward_rows_serial(grad, probs, scale, dropout_mask, has_dropout)
 _scratch_space = threading.local()
 
 
-def _scratch(slot: str, shape: tuple, dtype: np.dtype) -> np.ndarray:
-    """A per-thread buffer reused across calls for a temporary that dies inside one call.
-
-    Holds one buffer per slot (the last shape used); see the module docstring.
-    """
-    cache = _scratch_space.__dict__
-    buf = cache.get(slot)
-    if buf is None or buf.shape != shape or buf.dtype != dtype:
-        buf = cache[slot] = np.empty(shape, dtype)
-    return buf
-
-
 def _recycled(slot: str, shape: tuple, dtype: np.dtype) -> np.ndarray:
     """An uninitialised array for a kernel *output*, recycled once nobody holds it anymore.
 
@@ -296,7 +286,7 @@ def attention_forward(
     L, S = query.shape[-2], key.shape[-2]
     # A stacked np.matmul whose second operand is a transposed view runs 2-4x slower than
     # on a contiguous one (and suffers badly from busy cores): copy the small Kᵀ once.
-    key_t = _scratch("key_t", key.shape[:-2] + (key.shape[-1], S), key.dtype)  # (*B, E, S)
+    key_t = workspace("attention.key_t", key.shape[:-2] + (key.shape[-1], S), key.dtype)  # (*B, E, S)
     np.copyto(key_t, np.swapaxes(key, -1, -2))
     # (*B, L, E) @ (*B, E, S) -> (*B, L, S), a buffer that becomes P in place.
     batch = np.broadcast_shapes(query.shape[:-2], key_t.shape[:-2])
@@ -331,10 +321,10 @@ def attention_backward(
     batch = probs.shape[:-2]
     grad_value = _recycled("grad_value", batch + value.shape[-2:], probs.dtype)
     np.matmul(np.swapaxes(weights, -1, -2), grad_output, out=grad_value)  # (*B, S, Ev)
-    value_t = _scratch("value_t", value.shape[:-2] + (value.shape[-1], S), value.dtype)
+    value_t = workspace("attention.value_t", value.shape[:-2] + (value.shape[-1], S), value.dtype)
     np.copyto(value_t, np.swapaxes(value, -1, -2))  # (*B, Ev, S), see forward
     # (*B, L, Ev) @ (*B, Ev, S) -> (*B, L, S): dW, turned into dS in place below.
-    grad_scores = _scratch("grad_scores", probs.shape, probs.dtype)
+    grad_scores = workspace("attention.grad_scores", probs.shape, probs.dtype)
     np.matmul(grad_output, value_t, out=grad_scores)
     if grad_weights is not None:
         grad_scores += grad_weights

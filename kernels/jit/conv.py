@@ -22,34 +22,18 @@ Design notes (measured on 2 cores, see PERF_NOTES.md):
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 from numba import njit
+
+from ..workspace import release, workspace
 
 __all__ = ["conv2d_forward", "conv2d_backward", "conv1d_forward", "conv1d_backward"]
 
 Pair = tuple[int, int]
 
-# ---------------------------------------------------------------------------------------------
-# workspaces: scratch buffers reused across calls, one set per thread
-
-_local = threading.local()
-
-
-def _workspace(key: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """A C-contiguous scratch array of ``shape``; its contents are garbage until written."""
-    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    buf = getattr(_local, key, None)
-    if buf is None or buf.size < nbytes:
-        buf = np.empty(max(nbytes, 1), np.uint8)
-        setattr(_local, key, buf)
-    return buf[:nbytes].view(dtype).reshape(shape)
-
-
 def release_workspace() -> None:
     """Free this thread's scratch buffers (they grow to the largest conv seen so far)."""
-    _local.__dict__.clear()
+    release()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,9 +190,9 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
     b = bias if bias is not None else np.zeros(O, x.dtype)
     y = np.empty((N, O, Ho, Wo), x.dtype)
     for n0, n1 in _chunks(N, K * L):
-        cols = _workspace("cols", (K, (n1 - n0) * L), x.dtype)
+        cols = workspace("conv.cols", (K, (n1 - n0) * L), x.dtype)
         _im2col(x[n0:n1], cols, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)  # (K, n·L)
-        out = _workspace("gemm", (O, (n1 - n0) * L), x.dtype)
+        out = workspace("conv.gemm", (O, (n1 - n0) * L), x.dtype)
         np.matmul(w2, cols, out=out)  # (O, K) @ (K, n·L) -> (O, n·L)
         _gemm_out_to_nchw(out, b, y[n0:n1].reshape(n1 - n0, O, L))  # + bias -> (n, O, L)
     return y
@@ -230,10 +214,10 @@ def conv2d_backward(grad_y: np.ndarray, x: np.ndarray, weight: np.ndarray,
     gb_part = np.empty(O, np.float64)
     for n0, n1 in _chunks(N, K * L):
         n = n1 - n0
-        g = _workspace("gemm", (O, n * L), x.dtype)
+        g = workspace("conv.gemm", (O, n * L), x.dtype)
         _grad_to_gemm(grad_y[n0:n1].reshape(n, O, L), g, gb_part)  # -> (O, n·L), Σ -> (O,)
         gb += gb_part
-        cols = _workspace("cols", (K, n * L), x.dtype)
+        cols = workspace("conv.cols", (K, n * L), x.dtype)
         if needs[1]:
             _im2col(x[n0:n1], cols, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)  # (K, n·L)
             # (K, n·L) @ (n·L, O) -> (K, O): ~15 % faster in OpenBLAS than g @ cols.T

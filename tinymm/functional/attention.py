@@ -8,13 +8,13 @@ so the graph holds one node per attention call, not a dozen.
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 
 from .. import kernels
 from .._validation import as_tensor_arg, check_float, check_probability, check_same_dtype
 from ..autograd import Function
+from ..kernels.workspace import workspace
 from ..random import generator
 from ..tensor import Tensor
 
@@ -61,27 +61,6 @@ class ScaledDotProductAttention(Function):
         return gq, gk, gv, None, None, None, None, None
 
 
-_scratch_space = threading.local()
-
-
-def _scratch(slot: str, shape: tuple, dtype: np.dtype) -> np.ndarray:
-    """A per-thread buffer, reused across calls, for a temporary that dies inside one call.
-
-    Large fresh arrays cost page faults (~2 µs per 4 KiB page on these VMs, ~3 ms for the
-    6 MB projection buffer of a batch-32, 128-token, E=128 attention); the last few
-    (slot, shape, dtype) buffers are kept.
-    """
-    cache = _scratch_space.__dict__.setdefault("buffers", {})
-    key = (slot, shape, np.dtype(dtype))
-    buf = cache.pop(key, None)
-    if buf is None:
-        buf = np.empty(shape, dtype)
-    cache[key] = buf  # most recently used last
-    while len(cache) > 8:
-        cache.pop(next(iter(cache)))
-    return buf
-
-
 class HeadsProjection(Function):
     """Projections for multi-head attention, packed into one GEMM and split into heads.
 
@@ -100,7 +79,7 @@ class HeadsProjection(Function):
         E = weight.shape[1]
         rows = slice(first * E, (first + count) * E)
         x2 = x.reshape(-1, E)  # (L·N, E)
-        y = _scratch("projection", (x2.shape[0], count * E), x.dtype)
+        y = workspace("mha.projection", (x2.shape[0], count * E), x.dtype)
         np.matmul(x2, weight[rows].T, out=y)  # (L·N, count·E)
         if bias is not None:
             y += bias[rows]
@@ -118,7 +97,7 @@ class HeadsProjection(Function):
     def backward(ctx, *grad_heads):
         x2, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        g = _scratch("projection_grad", ctx.split_shape, x2.dtype)  # (L, N, c, H, d)
+        g = workspace("mha.projection_grad", ctx.split_shape, x2.dtype)  # (L, N, c, H, d)
         g_heads = g.transpose(ctx.order)  # (c, N, H, L, d) view
         for i, gh in enumerate(grad_heads):
             g_heads[i] = gh
