@@ -170,9 +170,28 @@ def _topological_order(root: Node) -> list[Node]:
     return order
 
 
-def _accumulate_leaf(t: Tensor, grad: np.ndarray) -> None:
+def _fresh(grad: np.ndarray, shared: set[int]) -> bool:
+    """True if ``grad`` owns its memory, or is a whole-array reshape of an array that does and
+    is not in ``shared`` (a kernel's result reshaped by its op). Views into anything else (a
+    kernel's reused workspace, a slice, a broadcast) are not."""
+    if not (grad.flags.writeable and grad.flags.c_contiguous):
+        return False
+    base = grad.base
+    if base is None:
+        return True
+    return (isinstance(base, np.ndarray) and base.base is None and id(base) not in shared
+            and base.dtype == grad.dtype and base.nbytes == grad.nbytes
+            and base.flags.c_contiguous)
+
+
+def _accumulate_leaf(t: Tensor, grad: np.ndarray, owned: bool = False) -> None:
+    """``t.grad += grad``; the first gradient is stored as is if ``owned`` says nothing else
+    holds it (copying a multi-MB parameter gradient costs as much as a small kernel)."""
     grad = np.asarray(grad, dtype=t.dtype)
-    t.grad = grad.copy() if t.grad is None else t.grad + grad
+    if t.grad is not None:
+        t.grad = t.grad + grad
+    else:
+        t.grad = grad if owned else grad.copy()
 
 
 def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:
@@ -199,12 +218,20 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
             if len(in_grads) != len(node.inputs):
                 raise RuntimeError(f"{node.name}.backward returned {len(in_grads)} gradients "
                                    f"for {len(node.inputs)} forward arguments")
+            # A leaf may keep a returned array without a copy unless something else can hold
+            # it: one of this node's incoming gradients or their memory (an identity backward
+            # passes those through; the root's is the caller's array), an array already handed
+            # out by this node (``a + b`` returns (g, g)), or a retained graph that may return
+            # it again. See _fresh for which views count.
+            shared = {id(g) for g in grads} | {id(g.base) for g in grads if g.base is not None}
             for t, g in zip(node.inputs, in_grads):
                 if t is None or g is None:
                     continue
                 g = sum_to_shape(np.asarray(g), t.shape).astype(t.dtype, copy=False)
+                owned = not retain_graph and id(g) not in shared and _fresh(g, shared)
+                shared.add(id(g))
                 if t._node is None:
-                    _accumulate_leaf(t, g)
+                    _accumulate_leaf(t, g, owned)
                 else:
                     slot = pending.setdefault(id(t._node), [None] * len(t._node.out_meta))
                     i = t._out_index

@@ -58,7 +58,9 @@ def cross_entropy_forward(
     safe_t = np.where(keep, target, 0)  # (N,) a valid index for ignored rows
     picked = logp[np.arange(n), safe_t]  # (N,) log p_t
     eps = logits.dtype.type(label_smoothing)
-    loss = -(1 - eps) * picked - (eps / c) * logp.sum(axis=1)  # (N,)
+    loss = -(1 - eps) * picked  # (N,)
+    if eps != 0:  # only then: 0 · Σ log p would be nan for a row holding a -inf logit
+        loss = loss - (eps / c) * logp.sum(axis=1)
     return np.where(keep, loss, 0).astype(logits.dtype), logp
 
 

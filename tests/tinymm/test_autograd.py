@@ -254,3 +254,59 @@ def test_manual_seed_makes_randomness_reproducible():
         np.testing.assert_array_equal(a, b)
     tm.manual_seed(43)
     assert not np.array_equal(draw()[0], first[0])
+
+
+def test_leaf_gradients_never_share_memory():
+    """Leaves keep kernel-fresh gradients without a copy, but never an array that someone
+    else holds: the caller's grad_output, or one array handed to two leaves."""
+    a = tm.tensor(np.ones(3), requires_grad=True)
+    b = tm.tensor(np.ones(3), requires_grad=True)
+    gy = np.arange(3.0)
+    (a + b).backward(tm.tensor(gy))  # add's backward returns (g, g), g being gy itself
+    assert not np.shares_memory(a.grad, b.grad)
+    assert not np.shares_memory(a.grad, gy) and not np.shares_memory(b.grad, gy)
+    a.grad[:] = 100.0
+    np.testing.assert_array_equal(b.grad, gy)
+    np.testing.assert_array_equal(gy, [0.0, 1.0, 2.0])
+
+    c = tm.tensor(np.ones((2, 3)), requires_grad=True)
+    g2 = np.ones((6,))
+    c.reshape(6).backward(tm.tensor(g2))  # an identity-like backward passes a view of g2
+    assert not np.shares_memory(c.grad, g2)
+
+    d = tm.tensor(np.ones(3), requires_grad=True)
+    (d * 3.0).sum().backward()  # a fresh kernel result: kept as is, and right
+    np.testing.assert_array_equal(d.grad, [3.0, 3.0, 3.0])
+
+
+def test_retained_graph_gradients_are_copies():
+    a = tm.tensor(np.ones(3), requires_grad=True)
+    y = (a * 2.0).sum()
+    y.backward(retain_graph=True)
+    first = a.grad
+    a.grad = None
+    y.backward()
+    assert not np.shares_memory(first, a.grad)
+    np.testing.assert_array_equal(a.grad, [2.0, 2.0, 2.0])
+
+
+def test_leaf_gradient_never_aliases_a_view_of_the_callers_grad_output():
+    owner = np.arange(6.0)
+    a = tm.tensor(np.ones((2, 3)), requires_grad=True)
+    a.reshape(6).backward(tm.tensor(owner[:]))  # grad_output is a view; reshape passes it on
+    assert not np.shares_memory(a.grad, owner)
+
+
+def test_workspace_backed_gradients_are_copied():
+    """A kernel result that lives in a reused workspace must not become a leaf's .grad."""
+    from tinymm.kernels.workspace import workspace
+
+    from tinymm.autograd import _fresh
+
+    w = workspace("test.autograd", (3, 4), np.float64)
+    assert not _fresh(w, set())
+    fresh = np.ones((3, 4))
+    assert _fresh(fresh, set()) and _fresh(fresh.reshape(12), set())
+    assert not _fresh(fresh.reshape(12), {id(fresh)})
+    assert not _fresh(fresh[:2], set()) and not _fresh(fresh.T, set())
+    assert not _fresh(np.broadcast_to(np.ones(4), (3, 4)), set())
