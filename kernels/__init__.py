@@ -59,8 +59,15 @@ def numba_available() -> bool:
     return True
 
 
+_default: str | None = None
+
+
 def _default_backend() -> str:
-    return "numba" if numba_available() else "numpy"
+    """"numba" if it is usable, else "numpy"; decided once (every kernel call asks)."""
+    global _default
+    if _default is None:
+        _default = "numba" if numba_available() else "numpy"
+    return _default
 
 
 def _load_table(package: str) -> dict[str, Callable]:

@@ -124,6 +124,86 @@ def _col2im(gcols, gx, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo):
                                 gf[d + t * usw] += cf[s + t]
 
 
+# Stride 1 with as many output columns as input columns ("same" width, e.g. 3×3 with padding
+# 1): a tap (u, v) of a whole image plane is then ONE shift of the flattened plane, by
+# (u·dh - ph)·W + (v·dw - pw), except for the |v·dw - pw| columns per row that wrap around
+# into the neighbouring row. Copying (or adding) the plane as one run of up to H·W elements
+# and then fixing the wrapped columns vectorises far better than the general row-by-row
+# loops, whose runs are only W_out long (too short for LLVM's vector loop at W = 16).
+
+
+@njit(cache=True)
+def _same_width_span(off_h, off_w, H, W, Ho):
+    """(i_lo, i_hi, t0, t1): output rows whose input row is inside, and the flat output range
+    [t0, t1) whose shifted input index t + off_h·W + off_w stays inside the plane."""
+    i_lo, i_hi = _tap_range(off_h, 1, H, Ho)
+    t0 = i_lo * W + max(0, -off_w)
+    t1 = max(t0, i_hi * W - max(0, off_w))
+    return i_lo, i_hi, t0, t1
+
+
+@njit(cache=True)
+def _im2col_same_width(x, cols, kh, kw, ph, pw, dh, dw, Ho):
+    """_im2col for stride 1 and W_out == W: one shifted run per (tap, plane), then the wrapped
+    columns and the rows that read padding are zeroed."""
+    N, C, H, W = x.shape
+    L = Ho * W
+    xf = x.reshape(-1)
+    cf = cols.reshape(-1)
+    zero = x.dtype.type(0)
+    for r in range(C * kh * kw):
+        c = r // (kh * kw)
+        off_h = ((r // kw) % kh) * dh - ph
+        off_w = (r % kw) * dw - pw
+        i_lo, i_hi, t0, t1 = _same_width_span(off_h, off_w, H, W, Ho)
+        shift = off_h * W + off_w
+        for n in range(N):
+            d = np.uint64((r * N + n) * L)
+            s = np.uint64((n * C + c) * H * W + t0 + shift)
+            for t in range(np.uint64(0), np.uint64(i_lo * W)):
+                cf[d + t] = zero
+            for t in range(np.uint64(t1 - t0)):
+                cf[d + np.uint64(t0) + t] = xf[s + t]
+            for t in range(np.uint64(i_hi * W), np.uint64(L)):
+                cf[d + t] = zero
+            for i in range(i_lo, i_hi):  # the wrapped columns read padding
+                row = d + np.uint64(i * W)
+                for j in range(0, min(W, -off_w)):
+                    cf[row + np.uint64(j)] = zero
+                for j in range(max(0, W - off_w), W):
+                    cf[row + np.uint64(j)] = zero
+
+
+@njit(cache=True)
+def _col2im_same_width(gcols, gx, kh, kw, ph, pw, dh, dw, Ho):
+    """_col2im for stride 1 and W_out == W; zeroes the wrapped columns of ``gcols`` (scratch)
+    and adds each tap's block onto its plane as one shifted run."""
+    N, C, H, W = gx.shape
+    L = Ho * W
+    gf = gx.reshape(-1)
+    cf = gcols.reshape(-1)
+    zero = gx.dtype.type(0)
+    gf[:] = zero
+    for n in range(N):
+        for c in range(C):
+            for u in range(kh):
+                for v in range(kw):
+                    r = (c * kh + u) * kw + v
+                    off_h, off_w = u * dh - ph, v * dw - pw
+                    i_lo, i_hi, t0, t1 = _same_width_span(off_h, off_w, H, W, Ho)
+                    s = np.uint64((r * N + n) * L)
+                    for i in range(i_lo, i_hi):
+                        row = s + np.uint64(i * W)
+                        for j in range(0, min(W, -off_w)):
+                            cf[row + np.uint64(j)] = zero
+                        for j in range(max(0, W - off_w), W):
+                            cf[row + np.uint64(j)] = zero
+                    d = np.uint64((n * C + c) * H * W + t0 + off_h * W + off_w)
+                    s += np.uint64(t0)
+                    for t in range(np.uint64(t1 - t0)):
+                        gf[d + t] += cf[s + t]
+
+
 @njit(cache=True)
 def _gemm_out_to_nchw(out, bias, y):
     """out (O, N·L) -> y (N, O, L) with the bias added in the same pass."""
@@ -163,6 +243,13 @@ def _grad_to_gemm(grad_y, g, gb):
 # kernels
 
 
+def _im2col_any(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo) -> None:
+    if sh == sw == 1 and Wo == x.shape[3]:
+        _im2col_same_width(x, cols, kh, kw, ph, pw, dh, dw, Ho)
+    else:
+        _im2col(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)
+
+
 def _out_size(size: int, k: int, s: int, p: int, d: int) -> int:
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
@@ -172,6 +259,12 @@ def _out_size(size: int, k: int, s: int, p: int, d: int) -> int:
 COLUMN_BUDGET = 1 << 25
 
 
+# A forward that will be followed by a backward keeps its im2col columns for the weight
+# gradient when they hold at most this many elements (32 MB in float32); larger ones are
+# rebuilt in the backward instead of being held between the two passes.
+KEEP_BUDGET = 1 << 23
+
+
 def _chunks(N: int, per_sample: int):
     """Sample ranges [n0, n1) whose columns fit in COLUMN_BUDGET elements."""
     step = max(1, min(N, COLUMN_BUDGET // max(per_sample, 1)))
@@ -179,53 +272,77 @@ def _chunks(N: int, per_sample: int):
 
 
 def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
-                   stride: Pair, padding: Pair, dilation: Pair) -> np.ndarray:
-    """y = x ⋆ w + b: x (N, C, H, W), w (O, C, kh, kw), b (O,) or None -> y (N, O, Ho, Wo)."""
+                   stride: Pair, padding: Pair, dilation: Pair, keep: bool = False):
+    """y = x ⋆ w + b: x (N, C, H, W), w (O, C, kh, kw), b (O,) or None -> y (N, O, Ho, Wo).
+
+    With ``keep=True`` returns ``(y, kept)``: what the backward's weight gradient would
+    otherwise rebuild (Winograd's V or the im2col columns), or None when it is too large to
+    hold (see KEEP_BUDGET) or the batch was done in chunks. Pass it to :func:`conv2d_backward`.
+    """
     N, C, H, W = x.shape
     O, _, kh, kw = weight.shape
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     Ho, Wo = _out_size(H, kh, sh, ph, dh), _out_size(W, kw, sw, pw, dw)
     K, L = C * kh * kw, Ho * Wo
-    w2 = weight.reshape(O, K)
     b = bias if bias is not None else np.zeros(O, x.dtype)
+    w2 = weight.reshape(O, K)
     y = np.empty((N, O, Ho, Wo), x.dtype)
-    for n0, n1 in _chunks(N, K * L):
-        cols = workspace("conv.cols", (K, (n1 - n0) * L), x.dtype)
-        _im2col(x[n0:n1], cols, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)  # (K, n·L)
+    chunks = _chunks(N, K * L)
+    keep_cols = keep and len(chunks) == 1 and K * N * L <= KEEP_BUDGET
+    for n0, n1 in chunks:
+        shape = (K, (n1 - n0) * L)
+        cols = np.empty(shape, x.dtype) if keep_cols else workspace("conv.cols", shape, x.dtype)
+        _im2col_any(x[n0:n1], cols, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)  # (K, n·L)
         out = workspace("conv.gemm", (O, (n1 - n0) * L), x.dtype)
         np.matmul(w2, cols, out=out)  # (O, K) @ (K, n·L) -> (O, n·L)
         _gemm_out_to_nchw(out, b, y[n0:n1].reshape(n1 - n0, O, L))  # + bias -> (n, O, L)
+    if keep:
+        return y, (cols if keep_cols else None)
     return y
 
 
 def conv2d_backward(grad_y: np.ndarray, x: np.ndarray, weight: np.ndarray,
                     stride: Pair, padding: Pair, dilation: Pair,
-                    needs: tuple[bool, bool, bool] = (True, True, True)
+                    needs: tuple[bool, bool, bool] = (True, True, True), kept=None
                     ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-    """(∂L/∂x, ∂L/∂w, ∂L/∂b) from g = ∂L/∂y (N, O, H_out, W_out); ``needs`` skips the unwanted."""
+    """(∂L/∂x, ∂L/∂w, ∂L/∂b) from g = ∂L/∂y (N, O, H_out, W_out); ``needs`` skips the unwanted.
+
+    ``kept`` is what ``conv2d_forward(..., keep=True)`` returned for this x and w, or None."""
     N, C, H, W = x.shape
     O, _, kh, kw = weight.shape
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     Ho, Wo = grad_y.shape[2], grad_y.shape[3]
     K, L = C * kh * kw, Ho * Wo
+    chunks = _chunks(N, K * L)
+    if kept is not None and (len(chunks) != 1 or kept.shape != (K, N * L)):
+        kept = None
     gx = np.empty_like(x) if needs[0] else None
     gw_t = np.zeros((K, O), x.dtype) if needs[1] else None  # ∂L/∂w transposed, (K, O)
     gb = np.zeros(O, np.float64)
     gb_part = np.empty(O, np.float64)
-    for n0, n1 in _chunks(N, K * L):
+    for n0, n1 in chunks:
         n = n1 - n0
         g = workspace("conv.gemm", (O, n * L), x.dtype)
         _grad_to_gemm(grad_y[n0:n1].reshape(n, O, L), g, gb_part)  # -> (O, n·L), Σ -> (O,)
         gb += gb_part
-        cols = workspace("conv.cols", (K, n * L), x.dtype)
         if needs[1]:
-            _im2col(x[n0:n1], cols, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)  # (K, n·L)
+            cols = kept
+            if cols is None:
+                cols = workspace("conv.cols", (K, n * L), x.dtype)
+                _im2col_any(x[n0:n1], cols, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)  # (K, n·L)
             # (K, n·L) @ (n·L, O) -> (K, O): ~15 % faster in OpenBLAS than g @ cols.T
             gw_t += np.matmul(cols, g.T)
         if needs[0]:
-            np.matmul(weight.reshape(O, K).T, g, out=cols)  # (K, O) @ (O, n·L) -> ∂L/∂cols
-            _col2im(cols, gx[n0:n1], kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)  # (n, C, H, W)
-    gw = None if gw_t is None else np.ascontiguousarray(gw_t.T).reshape(weight.shape)
+            gcols = workspace("conv.cols", (K, n * L), x.dtype)
+            np.matmul(weight.reshape(O, K).T, g, out=gcols)  # (K, O) @ (O, n·L) -> ∂L/∂cols
+            if sh == sw == 1 and Wo == W:
+                _col2im_same_width(gcols, gx[n0:n1], kh, kw, ph, pw, dh, dw, Ho)
+            else:
+                _col2im(gcols, gx[n0:n1], kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)  # (n, C, H, W)
+    gw = None
+    if gw_t is not None:
+        gw = np.empty(weight.shape, x.dtype)
+        gw.reshape(O, K)[...] = gw_t.T  # written into an array of its own (no reshaped view)
     return gx, gw, (gb.astype(x.dtype) if needs[2] else None)
 
 
@@ -234,19 +351,22 @@ def _as_2d(stride: tuple[int], padding: tuple[int], dilation: tuple[int]):
 
 
 def conv1d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
-                   stride: tuple[int], padding: tuple[int], dilation: tuple[int]) -> np.ndarray:
+                   stride: tuple[int], padding: tuple[int], dilation: tuple[int],
+                   keep: bool = False):
     """x (N, C, L), w (O, C, k), b (O,) or None -> y (N, O, L_out): conv2d on height 1."""
-    y = conv2d_forward(x[:, :, None, :], weight[:, :, None, :], bias,
-                       *_as_2d(stride, padding, dilation))
-    return y[:, :, 0, :]
+    out = conv2d_forward(x[:, :, None, :], weight[:, :, None, :], bias,
+                         *_as_2d(stride, padding, dilation), keep)
+    if keep:
+        return out[0][:, :, 0, :], out[1]
+    return out[:, :, 0, :]
 
 
 def conv1d_backward(grad_y: np.ndarray, x: np.ndarray, weight: np.ndarray,
                     stride: tuple[int], padding: tuple[int], dilation: tuple[int],
-                    needs: tuple[bool, bool, bool] = (True, True, True)):
+                    needs: tuple[bool, bool, bool] = (True, True, True), kept=None):
     """(∂L/∂x (N, C, L), ∂L/∂w (O, C, k), ∂L/∂b (O,)) from g (N, O, L_out)."""
     gx, gw, gb = conv2d_backward(grad_y[:, :, None, :], x[:, :, None, :], weight[:, :, None, :],
-                                 *_as_2d(stride, padding, dilation), needs)
+                                 *_as_2d(stride, padding, dilation), needs, kept)
     return (None if gx is None else gx[:, :, 0, :],
             None if gw is None else gw[:, :, 0, :], gb)
 
@@ -258,6 +378,8 @@ def warmup() -> None:
         w = np.ones((3, 2, 3, 3), dt)
         y = conv2d_forward(x, w, np.ones(3, dt), (2, 1), (1, 0), (1, 2))
         conv2d_backward(np.ones_like(y), x, w, (2, 1), (1, 0), (1, 2))
+        y = conv2d_forward(x, w, None, (1, 1), (1, 1), (1, 1))  # the same-width path
+        conv2d_backward(np.ones_like(y), x, w, (1, 1), (1, 1), (1, 1))
         x1, w1 = np.ones((1, 2, 5), dt), np.ones((3, 2, 3), dt)
         y1 = conv1d_forward(x1, w1, None, (1,), (1,), (1,))
         conv1d_backward(np.ones_like(y1), x1, w1, (1,), (1,), (1,))

@@ -186,3 +186,76 @@ def test_conv2d_keeps_float32(backend):
     grads = kernels.get("conv2d_backward", backend)(np.ones_like(y), x, w, (1, 1), (1, 1), (1, 1))
     assert y.dtype == np.float32
     assert all(gr.dtype == np.float32 for gr in grads)
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("numba", marks=numba_only)])
+@pytest.mark.parametrize("padding", [0, 1])  # the general and the same-width im2col
+def test_conv2d_kept_forward_work_gives_the_same_gradients(backend, padding):
+    """forward(keep=True) hands the backward what it would rebuild for dW; using it must not
+    change any gradient, and the kernel result without ``keep`` is the plain output."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 5, 7, 6))
+    w = rng.standard_normal((4, 5, 3, 3))
+    b = rng.standard_normal(4)
+    args = ((1, 1), (padding, padding), (1, 1))
+    fwd, bwd = kernels.get("conv2d_forward", backend), kernels.get("conv2d_backward", backend)
+    y = fwd(x, w, b, *args)
+    y_kept, kept = fwd(x, w, b, *args, True)
+    np.testing.assert_array_equal(y, y_kept)
+    if backend == "numpy":
+        assert kept is None
+    else:
+        assert isinstance(kept, np.ndarray)
+    g = rng.standard_normal(y.shape)
+    for needs in NEEDS:
+        plain = bwd(g, x, w, *args, needs)
+        for got, want in zip(bwd(g, x, w, *args, needs, kept), plain):
+            assert (got is None) == (want is None)
+            if want is not None:
+                np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    # a kept array that does not match this call's shapes is ignored, not misread
+    other = bwd(g, x, w, *args, (True, True, True), np.zeros((2, 2)))
+    for got, want in zip(other, bwd(g, x, w, *args)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@numba_only
+def test_conv1d_keep_round_trip():
+    rng = np.random.default_rng(12)
+    x, w = rng.standard_normal((2, 3, 9)), rng.standard_normal((5, 3, 3))
+    fwd, bwd = kernels.get("conv1d_forward", "numba"), kernels.get("conv1d_backward", "numba")
+    y, kept = fwd(x, w, None, (1,), (1,), (1,), True)
+    np.testing.assert_array_equal(y, fwd(x, w, None, (1,), (1,), (1,)))
+    g = rng.standard_normal(y.shape)
+    for got, want in zip(bwd(g, x, w, (1,), (1,), (1,), (True, True, False), kept),
+                         ref.conv1d_backward(g, x, w, (1,), (1,), (1,), (True, True, False))):
+        if want is None:
+            assert got is None
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+@numba_only
+@pytest.mark.parametrize("kernel,padding,dilation,height,width", [
+    ((3, 3), (1, 1), (1, 1), 6, 5),   # "same" 3x3
+    ((3, 3), (0, 1), (1, 1), 6, 5),   # same width, valid height
+    ((1, 5), (0, 2), (1, 1), 3, 7),
+    ((3, 3), (2, 2), (2, 2), 7, 6),   # dilated "same"
+    ((2, 3), (1, 1), (1, 1), 4, 1),   # one column: every shifted tap wraps
+    ((5, 5), (2, 2), (1, 1), 2, 3),   # kernel wider than the image
+])
+def test_conv2d_same_width_path_matches_reference(kernel, padding, dilation, height, width):
+    """Stride 1 with W_out == W copies and adds whole shifted planes, then fixes the columns
+    that wrap into the neighbouring row; every tap position must still match."""
+    from tinymm.kernels.jit import conv as jit
+
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((3, 2, height, width))
+    w = rng.standard_normal((4, 2, *kernel))
+    args = ((1, 1), padding, dilation)
+    y = jit.conv2d_forward(x, w, None, *args)
+    assert y.shape[3] == width  # the case this path serves
+    np.testing.assert_allclose(y, ref.conv2d_forward(x, w, None, *args), rtol=1e-10, atol=1e-12)
+    g = rng.standard_normal(y.shape)
+    for got, want in zip(jit.conv2d_backward(g, x, w, *args), ref.conv2d_backward(g, x, w, *args)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)

@@ -49,3 +49,27 @@ def test_repeated_index_accumulates_and_padding_row_is_zero(backend):
     indices = np.array([2, 2, 0, 1])
     gw = kernels.get("embedding_backward", backend)(gy, indices, 4, 1)
     np.testing.assert_array_equal(gw, [[100, 200], [0, 0], [11, 22], [0, 0]])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index_dtype", [np.int64, np.int32])
+def test_numba_gather_matches_reference_on_a_real_table(dtype, index_dtype):
+    """A table the size of the seed model's (rows of 128: the copy loop's vector path)."""
+    rng = np.random.default_rng(4)
+    weight = rng.standard_normal((1000, 128)).astype(dtype)
+    indices = rng.integers(0, 1000, 640).astype(index_dtype)
+    indices[:3] = [0, 999, 0]  # both ends of the table, and a repeat
+    y = {b: kernels.get("embedding_forward", b)(indices, weight) for b in ("numba", "numpy")}
+    assert y["numba"].dtype == dtype and y["numba"].shape == (640, 128)
+    np.testing.assert_array_equal(y["numba"], y["numpy"])
+
+
+@pytest.mark.parametrize("bad", [-1, 5, 2**40])
+def test_numba_kernels_reject_out_of_range_indices(bad):
+    """The caller checks the range; the kernels still never touch memory outside the table."""
+    weight = np.ones((5, 3))
+    indices = np.array([0, bad, 1], np.int64)
+    with pytest.raises(IndexError):
+        kernels.get("embedding_forward", "numba")(indices, weight)
+    with pytest.raises(IndexError):
+        kernels.get("embedding_backward", "numba")(np.ones((3, 3)), indices, 5, 4)

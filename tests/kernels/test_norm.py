@@ -107,3 +107,36 @@ def test_reference_backward_matches_finite_differences(affine):
     if affine:
         np.testing.assert_allclose(gw, _numeric_grad(loss, weight), rtol=1e-6, atol=1e-8)
         np.testing.assert_allclose(gb, _numeric_grad(loss, bias), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("D", [63, 64, 127, 128, 129, 300])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numba_matches_reference_on_wide_rows(D, dtype):
+    """Rows long enough for the vectorised sums' main loop and remainder (the property test
+    above stays below 41 columns)."""
+    rng = np.random.default_rng(D)
+    x = (rng.standard_normal((37, D)) * 2 + 1).astype(dtype)
+    weight, bias = rng.standard_normal(D).astype(dtype), rng.standard_normal(D).astype(dtype)
+    gy = rng.standard_normal((37, D)).astype(dtype)
+    results = {}
+    for backend in ("numba", "numpy"):
+        y, mean, rstd = kernels.get("layer_norm_forward", backend)(x, weight, bias, 1e-5)
+        grads = kernels.get("layer_norm_backward", backend)(gy, x, weight, mean, rstd, True, True)
+        results[backend] = (y, mean, rstd, *grads)
+    for a, b in zip(results["numba"], results["numpy"]):
+        np.testing.assert_allclose(a, b, **TOL[dtype])
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_inf_in_a_row_poisons_only_that_row(backend, bad):
+    """The fast-math flags exclude nnan/ninf: a NaN or ±inf makes its own row NaN (as the
+    reference), the other rows stay exact."""
+    x = np.random.default_rng(2).standard_normal((4, 70))
+    x[1, 33] = bad
+    y, mean, rstd = kernels.get("layer_norm_forward", backend)(x, None, None, 1e-5)
+    assert np.all(np.isnan(y[1]))
+    assert np.isnan(mean[1]) or np.isnan(rstd[1])
+    others = [0, 2, 3]
+    y_ref, _, _ = kernels.get("layer_norm_forward", "numpy")(x[others], None, None, 1e-5)
+    np.testing.assert_allclose(y[others], y_ref, **TOL[np.float64])

@@ -237,3 +237,80 @@ def test_pool_kernels_keep_float32(backend):
     ada = kernels.get("adaptive_avg_pool2d_forward", backend)(x, (4, 3))
     assert ada.dtype == np.float32
     assert kernels.get("adaptive_avg_pool2d_backward", backend)(ada, x.shape).dtype == np.float32
+
+
+# ------------------------------------------------------------------ fast paths, exhaustively
+def _max_pool1d_cases():
+    """Every (L, kernel, stride, padding) with L <= 11, k <= 5, s <= 4, p <= k // 2 that
+    gives an output: interior-only rows, clipped ends, windows wider than the stride."""
+    for L in range(1, 12):
+        for k in range(1, 6):
+            for s in range(1, 5):
+                for p in range(k // 2 + 1):
+                    if k <= L + 2 * p:
+                        yield L, k, s, p
+
+
+@numba_only
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool1d_numba_matches_reference_on_every_small_window(dtype):
+    """The 1-D kernel's branches (constant strides 1 and 2, other strides, clipped ends)."""
+    rng = np.random.default_rng(7)
+    count = 0
+    for L, k, s, p in _max_pool1d_cases():
+        x = _distinct(rng, (2, 3, L), dtype)
+        args = (k,), (s,), (p,)
+        o_jit, i_jit = kernels.get("max_pool1d_forward", "numba")(x, *args)
+        o_ref, i_ref = kernels.get("max_pool1d_forward", "numpy")(x, *args)
+        assert o_jit.shape == (2, 3, (L + 2 * p - k) // s + 1)
+        np.testing.assert_array_equal(o_jit, o_ref, err_msg=f"L={L} k={k} s={s} p={p}")
+        np.testing.assert_array_equal(i_jit, i_ref, err_msg=f"L={L} k={k} s={s} p={p}")
+        assert o_jit.dtype == dtype and i_jit.dtype == np.int64
+        g = rng.standard_normal(o_ref.shape).astype(dtype)
+        _agree(kernels.get("max_pool1d_backward", "numba")(g, i_jit, x.shape),
+               kernels.get("max_pool1d_backward", "numpy")(g, i_ref, x.shape), dtype)
+        count += 1
+    assert count == 432  # the generator really ran every case
+
+
+ROW = np.array([1.0, 3.0, 3.0, 1.0, np.nan, 2.0, np.nan, 0.0, -np.inf, -np.inf, -np.inf, 5.0,
+                5.0, 4.0])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k,s,p", [(2, 2, 0), (2, 1, 1), (3, 1, 1), (3, 2, 1), (4, 3, 2),
+                                   (3, 3, 0), (5, 1, 2)])
+def test_max_pool1d_tie_rule_matches_torch(backend, dtype, k, s, p):
+    """Ties, NaNs and all −inf windows, through every 1-D branch: PyTorch's indices."""
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as tF
+    if backend == "numba" and not kernels.numba_available():
+        pytest.skip("numba is not available")
+    x = np.stack([ROW, ROW[::-1]])[None].astype(dtype)  # (1, 2, 14)
+    out, idx = kernels.get("max_pool1d_forward", backend)(x, (k,), (s,), (p,))
+    want_out, want_idx = tF.max_pool1d(torch.from_numpy(x), k, s, p, return_indices=True)
+    np.testing.assert_array_equal(idx, want_idx.numpy())
+    np.testing.assert_array_equal(out, want_out.numpy())  # NaN == NaN here
+
+
+@numba_only
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_avg_pool2d_2x2_fast_path_matches_reference(dtype):
+    """2x2 / stride 2 / no padding, odd and even sizes: an odd last row or column is in no
+    window, and backward must write 0 there (gx starts as np.empty)."""
+    rng = np.random.default_rng(3)
+    for H in range(2, 8):
+        for W in range(2, 8):
+            x = rng.standard_normal((2, 3, H, W)).astype(dtype)
+            args = (2, 2), (2, 2), (0, 0)
+            y = {b: kernels.get("avg_pool2d_forward", b)(x, *args) for b in ("numpy", "numba")}
+            assert y["numba"].shape == (2, 3, H // 2, W // 2)
+            _agree(y["numba"], y["numpy"], dtype)
+            g = rng.standard_normal(y["numpy"].shape).astype(dtype)
+            for _ in range(2):  # twice: the second gx may reuse the first's (non-zero) memory
+                gx = {b: kernels.get("avg_pool2d_backward", b)(g, x.shape, *args)
+                      for b in ("numpy", "numba")}
+                np.testing.assert_array_equal(gx["numba"], gx["numpy"])
+            assert np.all(gx["numba"][:, :, 2 * (H // 2):, :] == 0)
+            assert np.all(gx["numba"][:, :, :, 2 * (W // 2):] == 0)

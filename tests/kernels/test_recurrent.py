@@ -104,11 +104,12 @@ def test_saved_arrays_cross_backends(kind):
     """Both twins save the same arrays, so a forward on one backend may be followed by a
     backward on the other (``with tm.backend(...)`` may end between the two)."""
     p = _problem(kind, 4, 3, 5, 6, np.float64, seed=1)
-    mixed = _run(kind, "numba", p, True, backward_backend="numpy")
     pure = _run(kind, "numpy", p, True)
-    for g, w in zip(mixed, pure):
-        for a, b in zip(g, w):
-            np.testing.assert_allclose(a, b, **TOL[np.float64])
+    for forward, backward in (("numba", "numpy"), ("numpy", "numba")):
+        mixed = _run(kind, forward, p, True, backward_backend=backward)
+        for g, w in zip(mixed, pure):
+            for a, b in zip(g, w):
+                np.testing.assert_allclose(a, b, **TOL[np.float64])
 
 
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
@@ -259,3 +260,121 @@ def test_warmup_compiles_both_dtypes():
 
     jit.warmup()
     assert {"rnn_forward", "lstm_backward", "gru_forward"} <= set(kernels.jit_names())
+
+
+# ----------------------------------------------------------------------------- Numba helpers
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(512, 32), (32, 512), (37, 13), (8, 8), (16, 9), (3, 5),
+                                   (1, 1), (0, 4), (9, 17)])
+def test_transpose_into_matches_numpy(shape, dtype):
+    """The shuffle-based 8x8 block transpose plus its ragged edges reproduce ``a.T``."""
+    from tinymm.kernels.jit.recurrent import _transpose_into
+
+    a = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    out = np.full(shape[::-1], np.nan, dtype)
+    _transpose_into(a, out)
+    np.testing.assert_array_equal(out, a.T)
+
+
+def test_transpose_into_refuses_non_c_layouts():
+    """The block transpose loads rows as vectors: a Fortran-ordered array must not compile
+    (it would silently read columns)."""
+    from numba.core.errors import TypingError
+    from tinymm.kernels.jit.recurrent import _transpose_into
+
+    a = np.asfortranarray(np.arange(64.0).reshape(8, 8))
+    with pytest.raises(TypingError):
+        _transpose_into(a, np.empty((8, 8)))
+
+
+def _lstm_step_numpy(gates_in, hh, bias, c_prev):
+    """One LSTM step from its input term, recurrent term and bias (float64 maths)."""
+    a = gates_in.astype(np.float64) + bias + hh
+    H = c_prev.shape[1]
+    sig = lambda v: 1 / (1 + np.exp(-v))
+    i, f, o = sig(a[:, :H]), sig(a[:, H:2 * H]), sig(a[:, 3 * H:])
+    g = np.tanh(a[:, 2 * H:3 * H])
+    c = f * c_prev + i * g
+    return np.concatenate([i, f, g, o], axis=1), c, o * np.tanh(c)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("N, H", [(32, 128), (5, 37), (1, 1), (9, 8)])
+def test_lstm_cell_reads_the_transposed_recurrent_term(N, H, dtype):
+    """The forward cell takes ``W_hh h^T`` as ``(4H, N)`` and agrees with the plain formula."""
+    from tinymm.kernels.jit.recurrent import _lstm_cell
+
+    rng = np.random.default_rng(N * 1000 + H)
+    gates = rng.standard_normal((N, 4 * H)).astype(dtype)
+    hh = rng.standard_normal((N, 4 * H)).astype(dtype)
+    bias = rng.standard_normal(4 * H).astype(dtype)
+    c_prev = rng.standard_normal((N, H)).astype(dtype)
+    want_gates, want_c, want_h = _lstm_step_numpy(gates, hh, bias, c_prev)
+    c, h = np.empty((N, H), dtype), np.empty((N, H), dtype)
+    _lstm_cell(gates, np.ascontiguousarray(hh.T), bias, c_prev, c, h,
+               np.empty((N, 4 * H), dtype))
+    tol = TOL[dtype]
+    np.testing.assert_allclose(gates, want_gates, **tol)
+    np.testing.assert_allclose(c, want_c, **tol)
+    np.testing.assert_allclose(h, want_h, **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("N, H", [(32, 128), (5, 37), (1, 1), (9, 8)])
+def test_lstm_cell_backward_writes_both_layouts(N, H, dtype):
+    """The backward cell reads ``dh`` transposed ``(H, N)``, writes ``d_pre`` and its
+    transpose, adds ``d_pre``'s column sums to the bias gradient, and updates ``dc``."""
+    from tinymm.kernels.jit.recurrent import _lstm_cell_backward
+
+    rng = np.random.default_rng(N * 1000 + H + 1)
+    gates, c, _ = _lstm_step_numpy(rng.standard_normal((N, 4 * H)),
+                                   rng.standard_normal((N, 4 * H)),
+                                   rng.standard_normal(4 * H), rng.standard_normal((N, H)))
+    c_prev = rng.standard_normal((N, H))
+    dh_next, gy, dc0 = (rng.standard_normal((N, H)) for _ in range(3))
+    gb0 = rng.standard_normal(4 * H)
+    i, f, g, o = (gates[:, k * H:(k + 1) * H] for k in range(4))
+    dh = dh_next + gy
+    tc = np.tanh(c)
+    dc = dc0 + dh * o * (1 - tc * tc)
+    want = np.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f),
+                           dc * i * (1 - g * g), dh * tc * o * (1 - o)], axis=1)
+    cast = lambda a: np.array(a, dtype=dtype, order="C")  # a C-contiguous copy
+    dc_io, gb = cast(dc0), cast(gb0)
+    d_pre, d_pre_t = np.empty((N, 4 * H), dtype), np.empty((4 * H, N), dtype)
+    _lstm_cell_backward(cast(dh_next.T), cast(gy), dc_io, cast(gates), cast(c_prev), cast(c),
+                        d_pre, d_pre_t, gb, np.empty((N, H), dtype))
+    tol = TOL[dtype]
+    np.testing.assert_allclose(d_pre, want, **tol)
+    np.testing.assert_array_equal(d_pre_t, d_pre.T)
+    np.testing.assert_allclose(gb, gb0 + want.sum(axis=0), **tol)
+    np.testing.assert_allclose(dc_io, dc * f, **tol)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("T", [1, 4])
+def test_zero_initial_state(kind, T):
+    """With h0 = 0 (the layers' default) the Numba twin skips the first step's recurrent
+    GEMMs; results must not change."""
+    p = _problem(kind, T, 3, 5, 10, np.float64, seed=11)
+    p["h0"][:] = 0
+    for reverse in (False, True):
+        got, want = _run(kind, "numba", p, reverse), _run(kind, "numpy", p, reverse)
+        for g, w in zip(got, want):
+            for a, b in zip(g, w):
+                np.testing.assert_allclose(a, b, **TOL[np.float64])
+
+
+def test_transpose_into_refuses_a_wrong_output_shape():
+    """The 8x8 vector blocks assume out is exactly a.T's shape; anything else must raise
+    rather than write out of bounds."""
+    from tinymm.kernels.jit import recurrent as jit
+
+    a = np.ones((16, 24), np.float32)
+    with pytest.raises(ValueError, match="shape of a.T"):
+        jit._transpose_into(a, np.empty((16, 24), np.float32))
+    out = np.empty((24, 16), np.float32)
+    jit._transpose_into(a * np.arange(24, dtype=np.float32), out)
+    np.testing.assert_array_equal(out, (a * np.arange(24, dtype=np.float32)).T)
