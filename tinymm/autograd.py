@@ -74,9 +74,8 @@ class enable_grad(no_grad):
 class Context:
     """What a Function's forward leaves for its backward."""
 
-    def __init__(self, needs_input_grad: tuple[bool, ...], recording: bool = False):
+    def __init__(self, needs_input_grad: tuple[bool, ...]):
         self.needs_input_grad = needs_input_grad
-        self.recording = recording  # True when this call is recorded: a backward may follow
         self.saved_tensors: tuple = ()
 
     def save_for_backward(self, *values) -> None:
@@ -115,11 +114,11 @@ class Function:
     def apply(cls, *args):
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         raw = [a.data if isinstance(a, Tensor) else a for a in args]
-        record = _grad_enabled and any(needs)
-        ctx = Context(needs, record)
+        ctx = Context(needs)
         out = cls.forward(ctx, *raw)
         multiple = isinstance(out, tuple)
         outs = out if multiple else (out,)
+        record = _grad_enabled and any(needs)
         tensors = tuple(Tensor._wrap(o, record and o.dtype.kind == "f") for o in outs)
         if record:
             inputs = tuple(a if n else None for a, n in zip(args, needs))

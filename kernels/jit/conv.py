@@ -5,11 +5,13 @@ im2col + one GEMM. Numba lays every receptive field out as a column of
 sample, the input value tap ``(u, v)`` of channel ``c`` reads — and NumPy's BLAS does the
 one large product ``W (O, C·kh·kw) @ cols``. Each row of ``cols`` is a run of contiguous
 copies from the input, so building it is memcpy-like; the backward pass builds the same
-``cols`` again (cheaper than keeping ~20 MB alive per layer between forward and backward),
-gets ``∂L/∂W = G @ colsᵀ`` and ``∂L/∂cols = Wᵀ @ G`` as two more GEMMs, and col2im adds the
-kh·kw shifted slices of ``∂L/∂cols`` back onto the input (never ``np.add.at``).
+``cols`` again, gets ``∂L/∂W = G @ colsᵀ`` and ``∂L/∂cols = Wᵀ @ G`` as two more GEMMs, and
+col2im adds the kh·kw shifted slices of ``∂L/∂cols`` back onto the input (never
+``np.add.at``). With stride 1 and as many output as input columns ("same" width), a tap of a
+whole image plane is one shifted run, and im2col/col2im copy or add whole planes (2× and
+1.4× faster than row by row at 16×16).
 
-Design notes (measured on 2 cores, see PERF_NOTES.md):
+Design notes (measured on 2 cores, see PERF_NOTES.md and benchmarks/RESULTS.md):
 - The Numba helpers are serial. Numba's OpenMP threads and OpenBLAS's threads both spin
   after work, and alternating them around every GEMM made a conv 2–5× slower than running
   the copy loops on one thread and giving both cores to BLAS.
@@ -18,6 +20,13 @@ Design notes (measured on 2 cores, see PERF_NOTES.md):
 - ``cols`` and the GEMM output live in per-thread workspaces that are reused across calls:
   fresh multi-MB buffers cost a page fault per 4 KiB on every call. A batch whose columns
   would exceed ``COLUMN_BUDGET`` elements is processed a few samples at a time.
+- Tried and measured slower, so not here: keeping the forward's ``cols`` for the backward
+  (1.72–1.77× torch against 1.57–1.58× at 64→128, 16×16, even from a reused buffer: a
+  second 19 MB array in flight costs more than rebuilding into the hot one); Winograd
+  F(2×2, 3×3) (16 GEMMs with 16/36 of the multiplications, but its input/output transforms
+  and the NCHW <-> tile-layout transposes cost as much as the GEMM time saved: 1.10× im2col's
+  time at 16×16, 1.2× at 13×13, 0.85× at 8×8); sample chunks small enough for L2 (GEMMs on
+  fewer columns lose more than the cache saves: 21.8 ms at 8 MB chunks against 20.8).
 """
 
 from __future__ import annotations
@@ -259,12 +268,6 @@ def _out_size(size: int, k: int, s: int, p: int, d: int) -> int:
 COLUMN_BUDGET = 1 << 25
 
 
-# A forward that will be followed by a backward keeps its im2col columns for the weight
-# gradient when they hold at most this many elements (32 MB in float32); larger ones are
-# rebuilt in the backward instead of being held between the two passes.
-KEEP_BUDGET = 1 << 23
-
-
 def _chunks(N: int, per_sample: int):
     """Sample ranges [n0, n1) whose columns fit in COLUMN_BUDGET elements."""
     step = max(1, min(N, COLUMN_BUDGET // max(per_sample, 1)))
@@ -272,50 +275,36 @@ def _chunks(N: int, per_sample: int):
 
 
 def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
-                   stride: Pair, padding: Pair, dilation: Pair, keep: bool = False):
-    """y = x ⋆ w + b: x (N, C, H, W), w (O, C, kh, kw), b (O,) or None -> y (N, O, Ho, Wo).
-
-    With ``keep=True`` returns ``(y, kept)``: what the backward's weight gradient would
-    otherwise rebuild (Winograd's V or the im2col columns), or None when it is too large to
-    hold (see KEEP_BUDGET) or the batch was done in chunks. Pass it to :func:`conv2d_backward`.
-    """
+                   stride: Pair, padding: Pair, dilation: Pair) -> np.ndarray:
+    """y = x ⋆ w + b: x (N, C, H, W), w (O, C, kh, kw), b (O,) or None -> y (N, O, Ho, Wo)."""
     N, C, H, W = x.shape
     O, _, kh, kw = weight.shape
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     Ho, Wo = _out_size(H, kh, sh, ph, dh), _out_size(W, kw, sw, pw, dw)
     K, L = C * kh * kw, Ho * Wo
-    b = bias if bias is not None else np.zeros(O, x.dtype)
     w2 = weight.reshape(O, K)
+    b = bias if bias is not None else np.zeros(O, x.dtype)
     y = np.empty((N, O, Ho, Wo), x.dtype)
-    chunks = _chunks(N, K * L)
-    keep_cols = keep and len(chunks) == 1 and K * N * L <= KEEP_BUDGET
-    for n0, n1 in chunks:
-        shape = (K, (n1 - n0) * L)
-        cols = np.empty(shape, x.dtype) if keep_cols else workspace("conv.cols", shape, x.dtype)
+    for n0, n1 in _chunks(N, K * L):
+        cols = workspace("conv.cols", (K, (n1 - n0) * L), x.dtype)
         _im2col_any(x[n0:n1], cols, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)  # (K, n·L)
         out = workspace("conv.gemm", (O, (n1 - n0) * L), x.dtype)
         np.matmul(w2, cols, out=out)  # (O, K) @ (K, n·L) -> (O, n·L)
         _gemm_out_to_nchw(out, b, y[n0:n1].reshape(n1 - n0, O, L))  # + bias -> (n, O, L)
-    if keep:
-        return y, (cols if keep_cols else None)
     return y
 
 
 def conv2d_backward(grad_y: np.ndarray, x: np.ndarray, weight: np.ndarray,
                     stride: Pair, padding: Pair, dilation: Pair,
-                    needs: tuple[bool, bool, bool] = (True, True, True), kept=None
+                    needs: tuple[bool, bool, bool] = (True, True, True)
                     ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-    """(∂L/∂x, ∂L/∂w, ∂L/∂b) from g = ∂L/∂y (N, O, H_out, W_out); ``needs`` skips the unwanted.
-
-    ``kept`` is what ``conv2d_forward(..., keep=True)`` returned for this x and w, or None."""
+    """(∂L/∂x, ∂L/∂w, ∂L/∂b) from g = ∂L/∂y (N, O, H_out, W_out); ``needs`` skips the unwanted."""
     N, C, H, W = x.shape
     O, _, kh, kw = weight.shape
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     Ho, Wo = grad_y.shape[2], grad_y.shape[3]
     K, L = C * kh * kw, Ho * Wo
     chunks = _chunks(N, K * L)
-    if kept is not None and (len(chunks) != 1 or kept.shape != (K, N * L)):
-        kept = None
     gx = np.empty_like(x) if needs[0] else None
     gw_t = np.zeros((K, O), x.dtype) if needs[1] else None  # ∂L/∂w transposed, (K, O)
     gb = np.zeros(O, np.float64)
@@ -326,14 +315,15 @@ def conv2d_backward(grad_y: np.ndarray, x: np.ndarray, weight: np.ndarray,
         _grad_to_gemm(grad_y[n0:n1].reshape(n, O, L), g, gb_part)  # -> (O, n·L), Σ -> (O,)
         gb += gb_part
         if needs[1]:
-            cols = kept
-            if cols is None:
-                cols = workspace("conv.cols", (K, n * L), x.dtype)
-                _im2col_any(x[n0:n1], cols, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)  # (K, n·L)
+            # rebuilt, not kept from the forward: holding a second multi-MB array between the
+            # passes measured slower (1.72-1.77x torch against 1.57 at 64->128, 16x16), even
+            # from a reused buffer, than writing the columns again into the one hot buffer
+            cols = workspace("conv.cols", (K, n * L), x.dtype)
+            _im2col_any(x[n0:n1], cols, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)  # (K, n·L)
             # (K, n·L) @ (n·L, O) -> (K, O): ~15 % faster in OpenBLAS than g @ cols.T
             gw_t += np.matmul(cols, g.T)
         if needs[0]:
-            gcols = workspace("conv.cols", (K, n * L), x.dtype)
+            gcols = workspace("conv.cols", (K, n * L), x.dtype)  # cols is done with
             np.matmul(weight.reshape(O, K).T, g, out=gcols)  # (K, O) @ (O, n·L) -> ∂L/∂cols
             if sh == sw == 1 and Wo == W:
                 _col2im_same_width(gcols, gx[n0:n1], kh, kw, ph, pw, dh, dw, Ho)
@@ -351,22 +341,19 @@ def _as_2d(stride: tuple[int], padding: tuple[int], dilation: tuple[int]):
 
 
 def conv1d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
-                   stride: tuple[int], padding: tuple[int], dilation: tuple[int],
-                   keep: bool = False):
+                   stride: tuple[int], padding: tuple[int], dilation: tuple[int]) -> np.ndarray:
     """x (N, C, L), w (O, C, k), b (O,) or None -> y (N, O, L_out): conv2d on height 1."""
-    out = conv2d_forward(x[:, :, None, :], weight[:, :, None, :], bias,
-                         *_as_2d(stride, padding, dilation), keep)
-    if keep:
-        return out[0][:, :, 0, :], out[1]
-    return out[:, :, 0, :]
+    y = conv2d_forward(x[:, :, None, :], weight[:, :, None, :], bias,
+                       *_as_2d(stride, padding, dilation))
+    return y[:, :, 0, :]
 
 
 def conv1d_backward(grad_y: np.ndarray, x: np.ndarray, weight: np.ndarray,
                     stride: tuple[int], padding: tuple[int], dilation: tuple[int],
-                    needs: tuple[bool, bool, bool] = (True, True, True), kept=None):
+                    needs: tuple[bool, bool, bool] = (True, True, True)):
     """(∂L/∂x (N, C, L), ∂L/∂w (O, C, k), ∂L/∂b (O,)) from g (N, O, L_out)."""
     gx, gw, gb = conv2d_backward(grad_y[:, :, None, :], x[:, :, None, :], weight[:, :, None, :],
-                                 *_as_2d(stride, padding, dilation), needs, kept)
+                                 *_as_2d(stride, padding, dilation), needs)
     return (None if gx is None else gx[:, :, 0, :],
             None if gw is None else gw[:, :, 0, :], gb)
 

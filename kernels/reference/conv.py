@@ -48,18 +48,13 @@ def _windows(x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, dilation:
 
 
 def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
-                   stride: Pair, padding: Pair, dilation: Pair, keep: bool = False):
-    """y = x ⋆ w + b: x (N, C, H, W), w (O, C, kh, kw), b (O,) or None -> y (N, O, Ho, Wo).
-
-    ``keep=True`` returns ``(y, kept)``, where a fast twin may keep work for its backward;
-    this twin keeps nothing (``kept`` is None) and its backward ignores ``kept``.
-    """
+                   stride: Pair, padding: Pair, dilation: Pair) -> np.ndarray:
+    """y = x ⋆ w + b: x (N, C, H, W), w (O, C, kh, kw), b (O,) or None -> y (N, O, Ho, Wo)."""
     win = _windows(x, weight.shape[2:], stride, padding, dilation)  # (N, C, Ho, Wo, kh, kw)
     y = np.einsum("ncijuv,ocuv->noij", win, weight, optimize=True)  # (N, O, Ho, Wo)
     if bias is not None:
         y += bias[:, None, None]  # (O, 1, 1) broadcast over (N, O, Ho, Wo)
-    y = np.ascontiguousarray(y, dtype=x.dtype)
-    return (y, None) if keep else y
+    return np.ascontiguousarray(y, dtype=x.dtype)
 
 
 def _grad_input(grad_y: np.ndarray, weight: np.ndarray, x_shape: tuple[int, ...],
@@ -81,7 +76,7 @@ def _grad_input(grad_y: np.ndarray, weight: np.ndarray, x_shape: tuple[int, ...]
 
 def conv2d_backward(grad_y: np.ndarray, x: np.ndarray, weight: np.ndarray,
                     stride: Pair, padding: Pair, dilation: Pair,
-                    needs: tuple[bool, bool, bool] = (True, True, True), kept=None
+                    needs: tuple[bool, bool, bool] = (True, True, True)
                     ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """(∂L/∂x, ∂L/∂w, ∂L/∂b) from g = ∂L/∂y (N, O, H_out, W_out); ``needs`` skips the unwanted.
 
@@ -107,20 +102,19 @@ def _as_2d(stride: tuple[int], padding: tuple[int], dilation: tuple[int]):
 
 
 def conv1d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
-                   stride: tuple[int], padding: tuple[int], dilation: tuple[int],
-                   keep: bool = False):
+                   stride: tuple[int], padding: tuple[int], dilation: tuple[int]) -> np.ndarray:
     """y[n, o, i] = b[o] + Σ_{c,u} x_pad[n, c, i·s + u·d] w[o, c, u].
 
     x (N, C, L), w (O, C, k), b (O,) or None -> y (N, O, L_out); stride etc. are 1-tuples.
     """
     y = conv2d_forward(x[:, :, None, :], weight[:, :, None, :], bias,
                        *_as_2d(stride, padding, dilation))  # (N, O, 1, L_out)
-    return (y[:, :, 0, :], None) if keep else y[:, :, 0, :]
+    return y[:, :, 0, :]
 
 
 def conv1d_backward(grad_y: np.ndarray, x: np.ndarray, weight: np.ndarray,
                     stride: tuple[int], padding: tuple[int], dilation: tuple[int],
-                    needs: tuple[bool, bool, bool] = (True, True, True), kept=None):
+                    needs: tuple[bool, bool, bool] = (True, True, True)):
     """(∂L/∂x (N, C, L), ∂L/∂w (O, C, k), ∂L/∂b (O,)) from g (N, O, L_out)."""
     gx, gw, gb = conv2d_backward(grad_y[:, :, None, :], x[:, :, None, :], weight[:, :, None, :],
                                  *_as_2d(stride, padding, dilation), needs)

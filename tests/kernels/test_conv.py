@@ -188,53 +188,6 @@ def test_conv2d_keeps_float32(backend):
     assert all(gr.dtype == np.float32 for gr in grads)
 
 
-@pytest.mark.parametrize("backend", ["numpy", pytest.param("numba", marks=numba_only)])
-@pytest.mark.parametrize("padding", [0, 1])  # the general and the same-width im2col
-def test_conv2d_kept_forward_work_gives_the_same_gradients(backend, padding):
-    """forward(keep=True) hands the backward what it would rebuild for dW; using it must not
-    change any gradient, and the kernel result without ``keep`` is the plain output."""
-    rng = np.random.default_rng(11)
-    x = rng.standard_normal((3, 5, 7, 6))
-    w = rng.standard_normal((4, 5, 3, 3))
-    b = rng.standard_normal(4)
-    args = ((1, 1), (padding, padding), (1, 1))
-    fwd, bwd = kernels.get("conv2d_forward", backend), kernels.get("conv2d_backward", backend)
-    y = fwd(x, w, b, *args)
-    y_kept, kept = fwd(x, w, b, *args, True)
-    np.testing.assert_array_equal(y, y_kept)
-    if backend == "numpy":
-        assert kept is None
-    else:
-        assert isinstance(kept, np.ndarray)
-    g = rng.standard_normal(y.shape)
-    for needs in NEEDS:
-        plain = bwd(g, x, w, *args, needs)
-        for got, want in zip(bwd(g, x, w, *args, needs, kept), plain):
-            assert (got is None) == (want is None)
-            if want is not None:
-                np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
-    # a kept array that does not match this call's shapes is ignored, not misread
-    other = bwd(g, x, w, *args, (True, True, True), np.zeros((2, 2)))
-    for got, want in zip(other, bwd(g, x, w, *args)):
-        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
-
-
-@numba_only
-def test_conv1d_keep_round_trip():
-    rng = np.random.default_rng(12)
-    x, w = rng.standard_normal((2, 3, 9)), rng.standard_normal((5, 3, 3))
-    fwd, bwd = kernels.get("conv1d_forward", "numba"), kernels.get("conv1d_backward", "numba")
-    y, kept = fwd(x, w, None, (1,), (1,), (1,), True)
-    np.testing.assert_array_equal(y, fwd(x, w, None, (1,), (1,), (1,)))
-    g = rng.standard_normal(y.shape)
-    for got, want in zip(bwd(g, x, w, (1,), (1,), (1,), (True, True, False), kept),
-                         ref.conv1d_backward(g, x, w, (1,), (1,), (1,), (True, True, False))):
-        if want is None:
-            assert got is None
-        else:
-            np.testing.assert_allclose(got, want, rtol=1e-10)
-
-
 @numba_only
 @pytest.mark.parametrize("kernel,padding,dilation,height,width", [
     ((3, 3), (1, 1), (1, 1), 6, 5),   # "same" 3x3

@@ -310,26 +310,3 @@ def test_workspace_backed_gradients_are_copied():
     assert not _fresh(fresh.reshape(12), {id(fresh)})
     assert not _fresh(fresh[:2], set()) and not _fresh(fresh.T, set())
     assert not _fresh(np.broadcast_to(np.ones(4), (3, 4)), set())
-
-
-def test_context_says_whether_a_backward_can_follow():
-    from tinymm.autograd import Function
-
-    seen = []
-
-    class Probe(Function):
-        @staticmethod
-        def forward(ctx, x):
-            seen.append(ctx.recording)
-            return x * 2
-
-        @staticmethod
-        def backward(ctx, g):
-            return g * 2
-
-    a = tm.tensor(np.ones(2), requires_grad=True)
-    Probe.apply(a)
-    with tm.no_grad():
-        Probe.apply(a)
-    Probe.apply(tm.tensor(np.ones(2)))
-    assert seen == [True, False, False]

@@ -39,13 +39,7 @@ class _ConvNd(Function):
         ctx.save_for_backward(x, weight)
         ctx.args = (stride, padding, dilation)
         ctx.has_bias = bias is not None
-        # keep the kernel's work for dW (see conv2d_forward's ``keep``) only if a backward
-        # that needs dW can follow
-        keep = ctx.recording and ctx.needs_input_grad[1]
-        out = kernels.get(f"conv{cls.dims}d_forward")(x, weight, bias, stride, padding, dilation,
-                                                       keep)
-        y, ctx.kept = out if keep else (out, None)
-        return y
+        return kernels.get(f"conv{cls.dims}d_forward")(x, weight, bias, stride, padding, dilation)
 
     @classmethod
     def backward(cls, ctx, grad_y):
@@ -53,9 +47,7 @@ class _ConvNd(Function):
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         needs = (need_x, need_w, need_b and ctx.has_bias)
         grad_y = np.ascontiguousarray(grad_y, dtype=x.dtype)
-        gx, gw, gb = kernels.get(f"conv{cls.dims}d_backward")(grad_y, x, weight, *ctx.args, needs,
-                                                              ctx.kept)
-        ctx.kept = None
+        gx, gw, gb = kernels.get(f"conv{cls.dims}d_backward")(grad_y, x, weight, *ctx.args, needs)
         return gx, gw, gb, None, None, None
 
 
