@@ -4,21 +4,26 @@ Same signatures and equations as the reference (see its docstring). The batched 
 products run in NumPy (``np.matmul`` -> OpenBLAS, one BLAS for the whole op); Numba does what
 NumPy would need several passes and temporaries for:
 
-* forward: one pass per score row fusing scale, additive mask, causal mask, the row max, a
+* forward: per score row, passes fusing scale, additive mask, causal mask, the row max, a
   vectorisable polynomial ``exp``, the row sum and the normalisation, in place on the fresh
   ``Q Kᵀ`` buffer (which becomes P);
 * backward: one pass per row fusing the dropout mask, ``rowsum(dP ⊙ P)`` and
   ``dS = P ⊙ (dP − rowsum) · scale``, in place on the fresh ``dO Vᵀ`` buffer.
 
-Rows are independent, so ``prange`` can run over the flattened ``batch × L`` rows, each
-iteration writing only its own row. Score matrices smaller than ``PARALLEL_MIN_SIZE`` (16M
-elements) use a serial twin of the same loop: between the OpenBLAS products that surround
-these loops, Numba's thread pool fights OpenBLAS's for the two cores, and measured inside
-MultiheadAttention (batch 32, 4 heads, 128 tokens) the threaded loops lost (28.4 vs 27.4 ms
-fwd+bwd; at 20 tokens 15.9 vs 2.8 ms).
-Reductions use eight independent accumulators: Numba does not vectorise a floating-point
-reduction loop (it may not reorder the additions), eight accumulators let the CPU pipeline
-it and keep the result deterministic.
+Threads: the batch of (L, S) problems is cut into two halves run on two threads (the
+caller's and a one-thread pool's) when the score matrices hold at least ``THREADED_MIN_SIZE``
+elements (512K). OpenBLAS does not thread these small products (128×32×128 ran as fast with
+one OpenBLAS thread as with two), so one call used one core; both halves only call OpenBLAS
+and ``nogil`` Numba loops, so they overlap. Batch 32, 4 heads, 128 tokens, float32, medians in
+one process: forward 5.8 -> 3.2 ms, backward 8.3 -> 4.0 ms. Numba's own ``prange`` is not
+used: between the OpenBLAS products its thread pool fought OpenBLAS's (inside
+MultiheadAttention, 128 tokens: 28.4 vs 27.4 ms fwd+bwd; 20 tokens: 15.9 vs 2.8 ms).
+
+Row loops (float32, 128-wide rows): the row max is an integer max/min over the floats' bit
+patterns (:func:`_key_max`; a float ``max`` chain never vectorises), ``exp`` is a polynomial
+without float->int conversion (:func:`_exp_nonpos`, compiled with ``contract`` only), the row
+sums carry ``reassoc`` (never ``nnan``/``ninf``: ``-inf`` scores give exactly 0) and the rows
+are indexed in the 2-D arrays rather than sliced (a view per row costs reference counting).
 
 Memory: a page fault costs ~2 µs per 4 KiB page on these VMs, and glibc hands big freed
 blocks back to the OS, so fresh (B, L, S) arrays every step cost milliseconds (batch 32,
@@ -30,35 +35,57 @@ from small per-thread pools that hand a buffer out again only once nothing refer
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ..workspace import workspace
 
 __all__ = ["attention_forward", "attention_backward"]
 
-PARALLEL_MIN_SIZE = 1 << 24  # score matrices (B·L·S) at least this big use threaded loops
+THREADED_MIN_SIZE = 1 << 19  # score matrices (B·L·S) at least this big run on two threads
 
 
-@njit(inline="always", error_model="numpy", cache=True)
+# reassoc lets LLVM vectorise the row sums; no nnan/ninf, so -inf scores stay exact
+_FAST = {"reassoc", "contract"}
+
+# exp(r) ~ 1 + r·(c1 + r·(c2 + ... + r·c6)) on |r| <= ln2/2: a minimax fit of the relative
+# error, as accurate in float32 as degree 7 of the Taylor series (same constants as softmax.py;
+# not imported from there, since Numba's cache tracks only the defining file).
+_C1, _C2, _C3 = 1.0000000321654516, 0.49999994208987447, 0.1666643126083054
+_C4, _C5, _C6 = 0.04166800204196932, 0.008374155460163943, 0.001384365362312305
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def _exp_nonpos(x, tp):
-    """exp(x) for x <= 0 (``-inf`` -> 0) in dtype ``tp``; vectorises, unlike ``math.exp``.
+    """exp(x) for x <= 0 in dtype ``tp`` (``-inf`` -> 0, NaN -> NaN); vectorises, unlike
+    ``math.exp``.
 
     x = n·ln2 + r with |r| <= ln2/2 (ln2 split in two, Cody-Waite, so n·ln2 is subtracted
-    without rounding error); exp(r) by its Taylor polynomial, 2**n built from exponent bits.
-    float64: degree 11, relative error < 1e-14, results below e^-708 flush to 0.
-    float32: degree 7, relative error < 1e-6, results below e^-87 (~1.6e-38) flush to 0.
+    without rounding error); exp(r) by a polynomial, 2**n from exponent bits. n is rounded by
+    adding 1.5·2**23 (2**52 for float64) plus the exponent bias: the sum's low mantissa bits
+    are then bias + n, which shifted into the exponent field give 2**n, with no float->int
+    conversion. float32: degree-6 minimax polynomial, relative error < 1.5e-7, results below
+    e^-87 (~1.6e-38) flush to 0. float64: degree-12 Taylor polynomial, relative error
+    < 1e-15, results below e^-708 flush to 0. Compiled on its own with ``contract`` only
+    (LLVM inlines it into the row loops): ``reassoc`` could cancel the rounding constant
+    (``(a + M) - M -> a``) or merge the two Cody-Waite steps.
     """
     # True for float64; LLVM folds this to a constant, so each dtype compiles one branch.
     wide = (tp(1.0) + tp(1e-10)) != tp(1.0)
+    lo = tp(-708.0) if wide else tp(-87.0)
+    # x < lo (and -inf) give garbage below, replaced by 0 at the end; NaN stays NaN
+    magic = tp(6755399441055744.0 + 1023.0) if wide else tp(12582912.0 + 127.0)
+    t = x * tp(1.4426950408889634) + magic  # magic + round(x / ln2)
+    n = t - magic
+    r = (x - n * tp(0.693359375)) - n * tp(-2.1219444005469058e-4)
     if wide:
-        xc = max(x, tp(-708.0))
-        n = np.floor(xc * tp(1.4426950408889634) + tp(0.5))
-        r = (xc - n * tp(0.693359375)) - n * tp(-2.1219444005469058e-4)
-        p = tp(1.0 / 39916800.0)
+        p = tp(1.0 / 479001600.0)
+        p = p * r + tp(1.0 / 39916800.0)
         p = p * r + tp(1.0 / 3628800.0)
         p = p * r + tp(1.0 / 362880.0)
         p = p * r + tp(1.0 / 40320.0)
@@ -70,168 +97,123 @@ def _exp_nonpos(x, tp):
         p = p * r + tp(0.5)
         p = p * r + tp(1.0)
         p = p * r + tp(1.0)
-        pow2 = tp(np.int64((np.int64(n) + 1023) << 52).view(np.float64))  # 2**n, exact
-        return tp(0.0) if x < tp(-708.0) else p * pow2
-    xc = max(x, tp(-87.0))
-    n = np.floor(xc * tp(1.4426950408889634) + tp(0.5))
-    r = (xc - n * tp(0.693359375)) - n * tp(-2.1219444005469058e-4)
-    p = tp(1.0 / 5040.0)
-    p = p * r + tp(1.0 / 720.0)
-    p = p * r + tp(1.0 / 120.0)
-    p = p * r + tp(1.0 / 24.0)
-    p = p * r + tp(1.0 / 6.0)
-    p = p * r + tp(0.5)
-    p = p * r + tp(1.0)
-    p = p * r + tp(1.0)
-    pow2 = tp(np.int32((np.int32(n) + 127) << 23).view(np.float32))  # 2**n, exact
-    return tp(0.0) if x < tp(-87.0) else p * pow2
+        pow2 = tp(np.int64(np.float64(t).view(np.int64) << 52).view(np.float64))  # 2**n
+    else:
+        p = tp(_C6)
+        p = p * r + tp(_C5)
+        p = p * r + tp(_C4)
+        p = p * r + tp(_C3)
+        p = p * r + tp(_C2)
+        p = p * r + tp(_C1)
+        p = p * r + tp(1.0)
+        pow2 = tp(np.int32(np.float32(t).view(np.int32) << 23).view(np.float32))  # 2**n
+    return tp(0.0) if x < lo else p * pow2
 
 
 @njit(inline="always", cache=True)
-def _row_max(row, n):
-    """max(row[:n]) with eight accumulators; -inf for n == 0."""
-    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = row.dtype.type(-np.inf)
-    n8 = n - n % 8
-    for j in range(0, n8, 8):
-        m0 = max(m0, row[j])
-        m1 = max(m1, row[j + 1])
-        m2 = max(m2, row[j + 2])
-        m3 = max(m3, row[j + 3])
-        m4 = max(m4, row[j + 4])
-        m5 = max(m5, row[j + 5])
-        m6 = max(m6, row[j + 6])
-        m7 = max(m7, row[j + 7])
-    for j in range(n8, n):
-        m0 = max(m0, row[j])
-    return max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
+def _key_max(keys, r, n, tp):
+    """The float max of row r's first n entries, from ``keys``, the rows' bit patterns.
+
+    Read as signed integers, the patterns of non-negative floats sort like the floats and
+    those of negative floats in reverse (-0 is the smallest). So the max is the largest
+    pattern if that is >= 0, else the smallest (-inf for n == 0, or an all -inf row). An
+    integer max/min reduction vectorises; a float max (compare-and-select, NaN order) does
+    not, and as a scalar chain it cost more than the rest of the row.
+    """
+    wide = (tp(1.0) + tp(1e-10)) != tp(1.0)
+    if n == 0:
+        return tp(-np.inf)
+    hi = lo = keys[r, 0]
+    for j in range(n):
+        hi = max(hi, keys[r, j])
+        lo = min(lo, keys[r, j])
+    if wide:
+        return tp(np.int64(hi if hi >= 0 else lo).view(np.float64))
+    return tp(np.int32(hi if hi >= 0 else lo).view(np.float32))
 
 
-@njit(inline="always", cache=True)
-def _row_dot(a, b, n):
-    """sum(a[:n] * b[:n]) with eight accumulators (in the arrays' dtype)."""
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = a.dtype.type(0.0)
-    n8 = n - n % 8
-    for j in range(0, n8, 8):
-        s0 += a[j] * b[j]
-        s1 += a[j + 1] * b[j + 1]
-        s2 += a[j + 2] * b[j + 2]
-        s3 += a[j + 3] * b[j + 3]
-        s4 += a[j + 4] * b[j + 4]
-        s5 += a[j + 5] * b[j + 5]
-        s6 += a[j + 6] * b[j + 6]
-        s7 += a[j + 7] * b[j + 7]
-    for j in range(n8, n):
-        s0 += a[j] * b[j]
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-
-
-@njit(inline="always", cache=True)
-def _row_sum(a, n):
-    """sum(a[:n]) with eight accumulators."""
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = a.dtype.type(0.0)
-    n8 = n - n % 8
-    for j in range(0, n8, 8):
-        s0 += a[j]
-        s1 += a[j + 1]
-        s2 += a[j + 2]
-        s3 += a[j + 3]
-        s4 += a[j + 4]
-        s5 += a[j + 5]
-        s6 += a[j + 6]
-        s7 += a[j + 7]
-    for j in range(n8, n):
-        s0 += a[j]
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-
-
+# The row helpers index the 2-D arrays with the row number instead of taking row views:
+# a view per row costs reference-count calls that, at 128 floats a row, took a third of the time.
 @njit(inline="always", error_model="numpy", cache=True)
-def _softmax_row(row, i, mrow, has_mask, causal, sc):
-    """In place: one row of raw scores (S,) for query i -> softmax(row·sc + mrow)."""
-    S = row.shape[0]
-    tp = row.dtype.type
+def _softmax_row(rows, keys, r, i, table, t, mi, has_mask, causal, sc):
+    """In place: row r of raw scores (query i) -> softmax(row·sc + table[t, mi]).
+
+    ``keys`` are the rows viewed as signed integers (for :func:`_key_max`).
+    """
+    S = rows.shape[1]
+    tp = rows.dtype.type
     n = min(i + 1, S) if causal else S  # keys this query may see
     if has_mask or sc < 0:
         # Store scores·scale + mask, then take the row max of what was stored.
         if has_mask:
             for j in range(n):
-                row[j] = row[j] * sc + mrow[j]
+                rows[r, j] = rows[r, j] * sc + table[t, mi, j]
         else:
             for j in range(n):
-                row[j] = row[j] * sc
-        m = _row_max(row, n)
+                rows[r, j] = rows[r, j] * sc
         step = tp(1.0)
     else:
         # max(s·scale) = max(s)·scale for scale >= 0: fold the scale into the exp pass.
-        m = _row_max(row, n)
         step = sc
+    m = _key_max(keys, r, n, tp)
     if m == -np.inf:  # fully masked row (or n == 0): P = 0, as PyTorch's SDPA
         for j in range(S):
-            row[j] = tp(0.0)
+            rows[r, j] = tp(0.0)
         return
+    total = tp(0.0)
     for j in range(n):
-        row[j] = _exp_nonpos((row[j] - m) * step, tp)
-    inv = tp(1.0) / _row_sum(row, n)
+        e = _exp_nonpos((rows[r, j] - m) * step, tp)
+        rows[r, j] = e
+        total += e
+    inv = tp(1.0) / total
     for j in range(n):
-        row[j] *= inv
+        rows[r, j] *= inv
     for j in range(n, S):
-        row[j] = tp(0.0)
+        rows[r, j] = tp(0.0)
 
 
 @njit(inline="always", error_model="numpy", cache=True)
-def _softmax_backward_row(g, p, d, has_dropout, sc):
-    """In place: g = dW row -> dS = P ⊙ (dW⊙D − rowsum(dW⊙D ⊙ P)) · sc."""
-    S = g.shape[0]
+def _softmax_backward_row(g, p, r, d, rd, has_dropout, sc):
+    """In place: row r of g = dW -> dS = P ⊙ (dW⊙D − rowsum(dW⊙D ⊙ P)) · sc."""
+    S = g.shape[1]
+    tp = g.dtype.type
+    dot = tp(0.0)
     if has_dropout:
         for j in range(S):
-            g[j] *= d[j]
-    dot = _row_dot(g, p, S)
+            gj = g[r, j] * d[rd, j]
+            g[r, j] = gj
+            dot += gj * p[r, j]
+    else:
+        for j in range(S):
+            dot += g[r, j] * p[r, j]
     for j in range(S):
-        g[j] = p[j] * (g[j] - dot) * sc
+        g[r, j] = p[r, j] * (g[r, j] - dot) * sc
 
 
-# The same row loops twice: threaded (prange) for very big score matrices, plain otherwise
-# (see the module docstring).
-@njit(parallel=True, error_model="numpy", cache=True)
-def _softmax_rows_parallel(rows, L, scale, causal, table, index, has_mask):
+# Row loops over a (R, S) block of rows; ``nogil`` so that the two halves of a big batch
+# can run on two Python threads (see the module docstring).
+@njit(nogil=True, fastmath=_FAST, error_model="numpy", cache=True)
+def _softmax_rows(rows, keys, L, scale, causal, table, index, has_mask):
     """In place: rows (B·L, S) of raw scores Q Kᵀ -> P = softmax(scores·scale + mask).
 
-    table (M, Lm, S) holds the additive mask, index (B,) the table entry of each batch
-    element (Lm is 1 or L). Keys j > i are dropped when ``causal``.
+    ``keys`` is ``rows`` viewed as same-width signed integers. table (M, Lm, S) holds the
+    additive mask, index (B,) the table entry of each batch element (Lm is 1 or L). Keys
+    j > i are dropped when ``causal``.
     """
-    sc = rows.dtype.type(scale)
-    Lm = table.shape[1]
-    for r in prange(rows.shape[0]):
-        i = r % L
-        mrow = table[index[r // L], i if Lm > 1 else 0]
-        _softmax_row(rows[r], i, mrow, has_mask, causal, sc)
-
-
-@njit(error_model="numpy", cache=True)
-def _softmax_rows_serial(rows, L, scale, causal, table, index, has_mask):
-    """Single-threaded twin of :func:`_softmax_rows_parallel`."""
     sc = rows.dtype.type(scale)
     Lm = table.shape[1]
     for r in range(rows.shape[0]):
         i = r % L
-        mrow = table[index[r // L], i if Lm > 1 else 0]
-        _softmax_row(rows[r], i, mrow, has_mask, causal, sc)
+        _softmax_row(rows, keys, r, i, table, index[r // L], i if Lm > 1 else 0, has_mask,
+                     causal, sc)
 
 
-@njit(parallel=True, error_model="numpy", cache=True)
-def _softmax_backward_rows_parallel(grad, probs, scale, dropout_mask, has_dropout):
+@njit(nogil=True, fastmath=_FAST, error_model="numpy", cache=True)
+def _softmax_backward_rows(grad, probs, scale, dropout_mask, has_dropout):
     """In place: grad (B·L, S) = dW -> dS = P ⊙ (dW⊙D − rowsum(dW⊙D ⊙ P)) · scale."""
     sc = grad.dtype.type(scale)
-    for r in prange(grad.shape[0]):
-        rd = np.int64(r) if has_dropout else np.int64(0)  # (prange's r is unsigned)
-        _softmax_backward_row(grad[r], probs[r], dropout_mask[rd], has_dropout, sc)
-
-
-@njit(error_model="numpy", cache=True)
-def _softmax_backward_rows_serial(grad, probs, scale, dropout_mask, has_dropout):
-    """Single-threaded twin of :func:`_softmax_backward_rows_parallel`."""
-    sc = grad.dtype.type(scale)
     for r in range(grad.shape[0]):
-        _softmax_backward_row(grad[r], probs[r], dropout_mask[r if has_dropout else 0],
+        _softmax_backward_row(grad, probs, r, dropout_mask, r if has_dropout else 0,
                               has_dropout, sc)
 
 
@@ -273,6 +255,32 @@ def _mask_table(mask: np.ndarray, batch: tuple, L: int, S: int) -> tuple[np.ndar
     return table, index
 
 
+_pool_state: dict = {}
+
+
+def _two_halves(work, B: int, size: int) -> None:
+    """Run ``work(lo, hi)`` over the batch range [0, B): in two halves on two threads when
+    the score matrices hold at least ``THREADED_MIN_SIZE`` elements, else in one call.
+
+    The second half runs on a one-thread pool (recreated after a fork: a forked child has
+    no pool threads), the first on the caller's thread; both only call OpenBLAS and
+    ``nogil`` Numba loops, which release the GIL.
+    """
+    if size < THREADED_MIN_SIZE or B < 2:
+        work(0, B)
+        return
+    pid = os.getpid()
+    if _pool_state.get("pid") != pid:
+        _pool_state["pool"] = ThreadPoolExecutor(1, thread_name_prefix="tinymm-attention")
+        _pool_state["pid"] = pid
+    half = B // 2
+    future = _pool_state["pool"].submit(work, half, B)
+    try:
+        work(0, half)
+    finally:
+        future.result()
+
+
 def attention_forward(
     query: np.ndarray,
     key: np.ndarray,
@@ -283,24 +291,39 @@ def attention_forward(
     dropout_mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """O = (softmax(Q Kᵀ · scale + M) ⊙ D) V; returns ``(O, P)`` with P before dropout."""
-    L, S = query.shape[-2], key.shape[-2]
+    L, S, E, Ev = query.shape[-2], key.shape[-2], query.shape[-1], value.shape[-1]
+    batch = np.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    B = int(np.prod(batch, dtype=np.int64))
+    dt = query.dtype
+    # Batch dims that broadcast are expanded; (*B, L, E) -> (B, L, E) is a view when possible.
+    q3 = np.broadcast_to(query, batch + (L, E)).reshape(B, L, E)
+    k3 = np.broadcast_to(key, batch + (S, E)).reshape(B, S, E)
+    v3 = np.broadcast_to(value, batch + (S, Ev)).reshape(B, S, Ev)
+    d3 = None if dropout_mask is None else dropout_mask.reshape(B, L, S)
     # A stacked np.matmul whose second operand is a transposed view runs 2-4x slower than
     # on a contiguous one (and suffers badly from busy cores): copy the small Kᵀ once.
-    key_t = workspace("attention.key_t", key.shape[:-2] + (key.shape[-1], S), key.dtype)  # (*B, E, S)
-    np.copyto(key_t, np.swapaxes(key, -1, -2))
-    # (*B, L, E) @ (*B, E, S) -> (*B, L, S), a buffer that becomes P in place.
-    batch = np.broadcast_shapes(query.shape[:-2], key_t.shape[:-2])
-    probs = _recycled("probs", batch + (L, S), query.dtype)
-    np.matmul(query, key_t, out=probs)
+    key_t = workspace("attention.key_t", (B, E, S), dt)
+    probs = _recycled("probs", batch + (L, S), dt)
+    p3 = probs.reshape(B, L, S)
+    out = np.empty(batch + (L, Ev), dt)
+    o3 = out.reshape(B, L, Ev)
     if mask is None:
-        table, index = np.zeros((1, 1, S), probs.dtype), np.zeros(1, np.int64)
+        table, index = np.zeros((1, 1, S), dt), np.zeros(B, np.int64)
     else:
-        table, index = _mask_table(mask.astype(probs.dtype, copy=False), batch, L, S)
-    rows = probs.reshape(probs.size // max(S, 1), S)  # (B·L, S), a view
-    run = _softmax_rows_parallel if probs.size >= PARALLEL_MIN_SIZE else _softmax_rows_serial
-    run(rows, L, float(scale), bool(causal), table, index, mask is not None)
-    weights = probs if dropout_mask is None else probs * dropout_mask  # (*B, L, S)
-    out = np.matmul(weights, value)  # (*B, L, S) @ (*B, S, Ev) -> (*B, L, Ev)
+        table, index = _mask_table(mask.astype(dt, copy=False), batch, L, S)
+    ikind = np.int64 if dt == np.float64 else np.int32
+
+    def work(lo: int, hi: int) -> None:
+        np.copyto(key_t[lo:hi], np.swapaxes(k3[lo:hi], -1, -2))
+        p = p3[lo:hi]
+        np.matmul(q3[lo:hi], key_t[lo:hi], out=p)  # scores, turned into P in place
+        rows = p.reshape((hi - lo) * L, S)
+        _softmax_rows(rows, rows.view(ikind), L, float(scale), bool(causal), table,
+                      index[lo:hi], mask is not None)
+        w = p if d3 is None else p * d3[lo:hi]
+        np.matmul(w, v3[lo:hi], out=o3[lo:hi])
+
+    _two_halves(work, B, probs.size)
     return out, probs
 
 
@@ -315,39 +338,47 @@ def attention_backward(
     grad_weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients ``(dQ, dK, dV)``; equations in the reference twin's docstring."""
-    S = probs.shape[-1]
-    R = probs.size // max(S, 1)  # B·L score rows
-    weights = probs if dropout_mask is None else probs * dropout_mask  # (*B, L, S)
+    L, S = probs.shape[-2:]
+    E, Ev = query.shape[-1], value.shape[-1]
     batch = probs.shape[:-2]
-    grad_value = _recycled("grad_value", batch + value.shape[-2:], probs.dtype)
-    np.matmul(np.swapaxes(weights, -1, -2), grad_output, out=grad_value)  # (*B, S, Ev)
-    value_t = workspace("attention.value_t", value.shape[:-2] + (value.shape[-1], S), value.dtype)
-    np.copyto(value_t, np.swapaxes(value, -1, -2))  # (*B, Ev, S), see forward
-    # (*B, L, Ev) @ (*B, Ev, S) -> (*B, L, S): dW, turned into dS in place below.
-    grad_scores = workspace("attention.grad_scores", probs.shape, probs.dtype)
-    np.matmul(grad_output, value_t, out=grad_scores)
-    if grad_weights is not None:
-        grad_scores += grad_weights
-    if dropout_mask is None:
-        dmask = np.zeros((1, S), probs.dtype)
-    else:
-        dmask = np.ascontiguousarray(dropout_mask, dtype=probs.dtype).reshape(R, S)
-    run = (_softmax_backward_rows_parallel if probs.size >= PARALLEL_MIN_SIZE
-           else _softmax_backward_rows_serial)
-    run(grad_scores.reshape(R, S), probs.reshape(R, S), float(scale), dmask,
-        dropout_mask is not None)
-    grad_query = _recycled("grad_query", batch + query.shape[-2:], probs.dtype)
-    np.matmul(grad_scores, key, out=grad_query)  # (*B, L, S) @ (*B, S, E) -> (*B, L, E)
-    grad_key = _recycled("grad_key", batch + key.shape[-2:], probs.dtype)
-    np.matmul(np.swapaxes(grad_scores, -1, -2), query, out=grad_key)  # (*B, S, E)
+    B = int(np.prod(batch, dtype=np.int64))
+    dt = probs.dtype
+    q3 = np.broadcast_to(query, batch + (L, E)).reshape(B, L, E)
+    k3 = np.broadcast_to(key, batch + (S, E)).reshape(B, S, E)
+    v3 = np.broadcast_to(value, batch + (S, Ev)).reshape(B, S, Ev)
+    go3 = np.broadcast_to(grad_output, batch + (L, Ev)).reshape(B, L, Ev)
+    p3 = probs.reshape(B, L, S)
+    d3 = None if dropout_mask is None else dropout_mask.reshape(B, L, S)
+    gw3 = None if grad_weights is None else np.broadcast_to(grad_weights, probs.shape).reshape(B, L, S)
+    value_t = workspace("attention.value_t", (B, Ev, S), dt)
+    grad_scores = workspace("attention.grad_scores", (B, L, S), dt)
+    grad_query = _recycled("grad_query", batch + (L, E), dt)
+    grad_key = _recycled("grad_key", batch + (S, E), dt)
+    grad_value = _recycled("grad_value", batch + (S, Ev), dt)
+    gq3, gk3, gv3 = (g.reshape(B, -1, g.shape[-1]) for g in (grad_query, grad_key, grad_value))
+    no_drop = np.zeros((1, S), dt)
+
+    def work(lo: int, hi: int) -> None:
+        p = p3[lo:hi]
+        w = p if d3 is None else p * d3[lo:hi]
+        np.matmul(np.swapaxes(w, -1, -2), go3[lo:hi], out=gv3[lo:hi])  # (b, S, Ev)
+        np.copyto(value_t[lo:hi], np.swapaxes(v3[lo:hi], -1, -2))  # (b, Ev, S), see forward
+        gs = grad_scores[lo:hi]
+        np.matmul(go3[lo:hi], value_t[lo:hi], out=gs)  # dW, turned into dS in place below
+        if gw3 is not None:
+            gs += gw3[lo:hi]
+        R = (hi - lo) * L
+        dm = no_drop if d3 is None else np.ascontiguousarray(d3[lo:hi]).reshape(R, S)
+        _softmax_backward_rows(gs.reshape(R, S), p.reshape(R, S), float(scale), dm, d3 is not None)
+        np.matmul(gs, k3[lo:hi], out=gq3[lo:hi])  # (b, L, S) @ (b, S, E) -> (b, L, E)
+        np.matmul(np.swapaxes(gs, -1, -2), q3[lo:hi], out=gk3[lo:hi])  # (b, S, E)
+
+    _two_halves(work, B, probs.size)
     return grad_query, grad_key, grad_value
 
 
 def warmup() -> None:
-    """Compile (or load from cache) the serial attention loops for float32 and float64.
-
-    The threaded twins (used only above ``PARALLEL_MIN_SIZE``) compile on first use.
-    """
+    """Compile (or load from cache) the attention row loops for float32 and float64."""
     for dtype in (np.float32, np.float64):
         q = np.ones((2, 3, 4), dtype)
         for m in (None, np.zeros((3, 3), dtype)):

@@ -82,15 +82,15 @@ def test_numba_matches_reference(case):
     q, k, v, mask, drop, go, gw = _inputs(case)
     tol = TOL[case["dtype"]]
     outs = {}
-    saved = jit.PARALLEL_MIN_SIZE
+    saved = jit.THREADED_MIN_SIZE
     for backend in ("numba", "numpy"):
-        # small cases use the serial row loops unless the threshold is lowered
-        jit.PARALLEL_MIN_SIZE = 0 if case["threaded"] else saved
+        # small cases run on one thread unless the threshold is lowered
+        jit.THREADED_MIN_SIZE = 0 if case["threaded"] else saved
         try:
             out, probs = _fwd(backend)(q, k, v, case["scale"], mask, case["causal"], drop)
             grads = _bwd(backend)(go, q, k, v, probs, case["scale"], drop, gw)
         finally:
-            jit.PARALLEL_MIN_SIZE = saved
+            jit.THREADED_MIN_SIZE = saved
         for a in (out, probs) + tuple(grads):
             assert a.dtype == case["dtype"]
         outs[backend] = (out, probs) + tuple(grads)
@@ -265,3 +265,66 @@ def test_recycled_buffers_are_never_shared():
     del g1, g2
     _, p4 = jit.attention_forward(q, k, v, 0.5)
     np.testing.assert_allclose(p4, p1_copy, rtol=1e-6)  # a recycled buffer, fully rewritten
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_two_thread_halves_match_one_thread(dtype):
+    """Above THREADED_MIN_SIZE the batch is split over two threads: same results, bit for bit
+    (each row is computed the same way), with mask, causal, dropout and grad_weights."""
+    rng = np.random.default_rng(11)
+    q, k = rng.standard_normal((2, 2, 3, 7, 5)).astype(dtype)
+    v = rng.standard_normal((2, 3, 7, 4)).astype(dtype)
+    mask = _random_mask(rng, (2, 1, 1, 7), dtype)  # per batch element, shared across heads
+    drop = ((rng.random((2, 3, 7, 7)) > 0.25) / 0.75).astype(dtype)
+    go = rng.standard_normal((2, 3, 7, 4)).astype(dtype)
+    gw = rng.standard_normal((2, 3, 7, 7)).astype(dtype)
+    results = []
+    saved = jit.THREADED_MIN_SIZE
+    for threshold in (saved, 0):
+        jit.THREADED_MIN_SIZE = threshold
+        try:
+            out, probs = jit.attention_forward(q, k, v, 0.4, mask, True, drop)
+            grads = jit.attention_backward(go, q, k, v, probs, 0.4, drop, gw)
+        finally:
+            jit.THREADED_MIN_SIZE = saved
+        results.append([a.copy() for a in (out, probs) + tuple(grads)])
+    ref_out, ref_probs = ref.attention_forward(q, k, v, 0.4, mask, True, drop)
+    np.testing.assert_allclose(results[1][0], ref_out, **TOL[dtype])
+    np.testing.assert_allclose(results[1][1], ref_probs, **TOL[dtype])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+def _forward_in_child(conn):
+    """Run the threaded path in a forked child and send back its output."""
+    jit.THREADED_MIN_SIZE = 0
+    rng = np.random.default_rng(5)
+    q, k, v = (rng.standard_normal((4, 3, 5)) for _ in range(3))
+    conn.send(jit.attention_forward(q, k, v, 0.5)[0])
+    conn.close()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_threaded_path_works_after_fork():
+    """A forked child (a DataLoader worker, say) has no pool thread: the pool is rebuilt there
+    instead of waiting forever on the parent's."""
+    import multiprocessing as mp
+
+    saved = jit.THREADED_MIN_SIZE
+    jit.THREADED_MIN_SIZE = 0
+    try:
+        rng = np.random.default_rng(5)
+        q, k, v = (rng.standard_normal((4, 3, 5)) for _ in range(3))
+        want = jit.attention_forward(q, k, v, 0.5)[0]  # the parent's pool now exists
+    finally:
+        jit.THREADED_MIN_SIZE = saved
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_forward_in_child, args=(child,))
+    proc.start()
+    assert parent.poll(60), "the forked child did not answer within 60 s"
+    got = parent.recv()
+    proc.join(10)
+    assert proc.exitcode == 0
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    np.testing.assert_allclose(want, ref.attention_forward(q, k, v, 0.5)[0], rtol=1e-12)
