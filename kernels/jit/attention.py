@@ -44,6 +44,8 @@ import numpy as np
 from numba import njit
 
 from ..workspace import workspace
+from .rowmath import exp_nonpos as _exp_nonpos  # vectorisable exp (see rowmath.py)
+from .rowmath import max_from_keys
 
 __all__ = ["attention_forward", "attention_backward"]
 
@@ -52,62 +54,6 @@ THREADED_MIN_SIZE = 1 << 19  # score matrices (B·L·S) at least this big run on
 
 # reassoc lets LLVM vectorise the row sums; no nnan/ninf, so -inf scores stay exact
 _FAST = {"reassoc", "contract"}
-
-# exp(r) ~ 1 + r·(c1 + r·(c2 + ... + r·c6)) on |r| <= ln2/2: a minimax fit of the relative
-# error, as accurate in float32 as degree 7 of the Taylor series (same constants as softmax.py;
-# not imported from there, since Numba's cache tracks only the defining file).
-_C1, _C2, _C3 = 1.0000000321654516, 0.49999994208987447, 0.1666643126083054
-_C4, _C5, _C6 = 0.04166800204196932, 0.008374155460163943, 0.001384365362312305
-
-
-@njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def _exp_nonpos(x, tp):
-    """exp(x) for x <= 0 in dtype ``tp`` (``-inf`` -> 0, NaN -> NaN); vectorises, unlike
-    ``math.exp``.
-
-    x = n·ln2 + r with |r| <= ln2/2 (ln2 split in two, Cody-Waite, so n·ln2 is subtracted
-    without rounding error); exp(r) by a polynomial, 2**n from exponent bits. n is rounded by
-    adding 1.5·2**23 (2**52 for float64) plus the exponent bias: the sum's low mantissa bits
-    are then bias + n, which shifted into the exponent field give 2**n, with no float->int
-    conversion. float32: degree-6 minimax polynomial, relative error < 1.5e-7, results below
-    e^-87 (~1.6e-38) flush to 0. float64: degree-12 Taylor polynomial, relative error
-    < 1e-15, results below e^-708 flush to 0. Compiled on its own with ``contract`` only
-    (LLVM inlines it into the row loops): ``reassoc`` could cancel the rounding constant
-    (``(a + M) - M -> a``) or merge the two Cody-Waite steps.
-    """
-    # True for float64; LLVM folds this to a constant, so each dtype compiles one branch.
-    wide = (tp(1.0) + tp(1e-10)) != tp(1.0)
-    lo = tp(-708.0) if wide else tp(-87.0)
-    # x < lo (and -inf) give garbage below, replaced by 0 at the end; NaN stays NaN
-    magic = tp(6755399441055744.0 + 1023.0) if wide else tp(12582912.0 + 127.0)
-    t = x * tp(1.4426950408889634) + magic  # magic + round(x / ln2)
-    n = t - magic
-    r = (x - n * tp(0.693359375)) - n * tp(-2.1219444005469058e-4)
-    if wide:
-        p = tp(1.0 / 479001600.0)
-        p = p * r + tp(1.0 / 39916800.0)
-        p = p * r + tp(1.0 / 3628800.0)
-        p = p * r + tp(1.0 / 362880.0)
-        p = p * r + tp(1.0 / 40320.0)
-        p = p * r + tp(1.0 / 5040.0)
-        p = p * r + tp(1.0 / 720.0)
-        p = p * r + tp(1.0 / 120.0)
-        p = p * r + tp(1.0 / 24.0)
-        p = p * r + tp(1.0 / 6.0)
-        p = p * r + tp(0.5)
-        p = p * r + tp(1.0)
-        p = p * r + tp(1.0)
-        pow2 = tp(np.int64(np.float64(t).view(np.int64) << 52).view(np.float64))  # 2**n
-    else:
-        p = tp(_C6)
-        p = p * r + tp(_C5)
-        p = p * r + tp(_C4)
-        p = p * r + tp(_C3)
-        p = p * r + tp(_C2)
-        p = p * r + tp(_C1)
-        p = p * r + tp(1.0)
-        pow2 = tp(np.int32(np.float32(t).view(np.int32) << 23).view(np.float32))  # 2**n
-    return tp(0.0) if x < lo else p * pow2
 
 
 @njit(inline="always", cache=True)
@@ -120,16 +66,13 @@ def _key_max(keys, r, n, tp):
     integer max/min reduction vectorises; a float max (compare-and-select, NaN order) does
     not, and as a scalar chain it cost more than the rest of the row.
     """
-    wide = (tp(1.0) + tp(1e-10)) != tp(1.0)
     if n == 0:
         return tp(-np.inf)
     hi = lo = keys[r, 0]
     for j in range(n):
         hi = max(hi, keys[r, j])
         lo = min(lo, keys[r, j])
-    if wide:
-        return tp(np.int64(hi if hi >= 0 else lo).view(np.float64))
-    return tp(np.int32(hi if hi >= 0 else lo).view(np.float32))
+    return max_from_keys(hi, lo, tp)
 
 
 # The row helpers index the 2-D arrays with the row number instead of taking row views:

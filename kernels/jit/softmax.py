@@ -10,7 +10,7 @@ measured on 32·4·128 rows of 128 and 640 rows of 10000 (float32):
   order), and that scalar chain cost more than all the rest (~1 ns per element). It is now
   an integer max/min over the floats' bit patterns (:func:`_key_max`), which vectorises;
 * ``exp`` is :func:`_exp_poly`, a polynomial with no float->int conversion (13 vector
-  instructions per 8 floats instead of 19 for ``attention._exp_nonpos``). It is compiled
+  instructions per 8 floats instead of 19 for the earlier Taylor version). It is compiled
   on its own with only the ``contract`` flag and LLVM inlines it, so the ``reassoc`` of the
   row loops cannot touch its rounding trick or its Cody-Waite steps;
 * the row sums carry ``reassoc`` (so LLVM vectorises them), never ``nnan``/``ninf``, so
@@ -23,13 +23,17 @@ measured on 32·4·128 rows of 128 and 640 rows of 10000 (float32):
   instead of a second sweep over the (N, C) log-probabilities.
 
 Targets outside ``[0, C)`` other than ``ignore_index`` raise ``IndexError`` instead of being
-read out of bounds. Numba's cache tracks only this file.
+read out of bounds. Numba's cache tracks only this file: after editing ``rowmath.py``, delete
+``kernels/jit/__pycache__``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from .rowmath import exp_nonpos as _exp_poly  # vectorisable exp (see rowmath.py)
+from .rowmath import max_from_keys as _key_max  # a row's float max from its bit patterns
 
 __all__ = [
     "softmax_forward",
@@ -43,79 +47,6 @@ __all__ = [
 
 # reassoc lets LLVM vectorise the row sums; no nnan/ninf, so -inf in a row stays exact
 _FAST = {"reassoc", "contract"}
-
-
-# exp(r) ~ 1 + r·(c1 + r·(c2 + ... + r·c6)) on |r| <= ln2/2, relative error 2e-9: a minimax
-# fit (Lawson's iteratively reweighted least squares on the relative error, 4001 Chebyshev
-# points), so degree 6 is as accurate in float32 as degree 7 of the Taylor series.
-_C1, _C2, _C3 = 1.0000000321654516, 0.49999994208987447, 0.1666643126083054
-_C4, _C5, _C6 = 0.04166800204196932, 0.008374155460163943, 0.001384365362312305
-
-
-@njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def _exp_poly(x, tp):
-    """exp(x) in dtype ``tp`` for x <= 0 (valid up to x ~ 88); vectorises, unlike ``math.exp``.
-
-    x = n·ln2 + r with |r| <= ln2/2 (ln2 split in two, Cody-Waite, so n·ln2 is subtracted
-    without rounding error); exp(r) by a polynomial, 2**n from exponent bits. n is rounded by
-    adding 1.5·2**23 (2**52 for float64) plus the exponent bias: the sum's low mantissa bits
-    are then bias + n, which shifted into the exponent field give 2**n; no float->int
-    conversion. ``-inf`` -> 0, NaN -> NaN. float32: degree-6 minimax polynomial, relative
-    error < 1.5e-7, results below e^-87 (~1.6e-38, the smallest normal floats) flush to 0.
-    float64: degree-12 Taylor polynomial, relative error < 1e-15, results below e^-708 flush
-    to 0. Compiled with ``contract`` only: ``reassoc`` would let LLVM cancel the rounding
-    constant (``(a + M) - M -> a``) or merge the two Cody-Waite steps.
-    """
-    # True for float64; LLVM folds this to a constant, so each dtype compiles one branch.
-    wide = (tp(1.0) + tp(1e-10)) != tp(1.0)
-    lo = tp(-708.0) if wide else tp(-87.0)
-    # x < lo (and -inf) give garbage below, replaced by 0 at the end; NaN stays NaN
-    magic = tp(6755399441055744.0 + 1023.0) if wide else tp(12582912.0 + 127.0)
-    t = x * tp(1.4426950408889634) + magic  # magic + round(x / ln2)
-    n = t - magic
-    r = (x - n * tp(0.693359375)) - n * tp(-2.1219444005469058e-4)
-    if wide:
-        p = tp(1.0 / 479001600.0)
-        p = p * r + tp(1.0 / 39916800.0)
-        p = p * r + tp(1.0 / 3628800.0)
-        p = p * r + tp(1.0 / 362880.0)
-        p = p * r + tp(1.0 / 40320.0)
-        p = p * r + tp(1.0 / 5040.0)
-        p = p * r + tp(1.0 / 720.0)
-        p = p * r + tp(1.0 / 120.0)
-        p = p * r + tp(1.0 / 24.0)
-        p = p * r + tp(1.0 / 6.0)
-        p = p * r + tp(0.5)
-        p = p * r + tp(1.0)
-        p = p * r + tp(1.0)
-        pow2 = tp(np.int64(np.float64(t).view(np.int64) << 52).view(np.float64))  # 2**n
-    else:
-        p = tp(_C6)
-        p = p * r + tp(_C5)
-        p = p * r + tp(_C4)
-        p = p * r + tp(_C3)
-        p = p * r + tp(_C2)
-        p = p * r + tp(_C1)
-        p = p * r + tp(1.0)
-        pow2 = tp(np.int32(np.float32(t).view(np.int32) << 23).view(np.float32))  # 2**n
-    return tp(0.0) if x < lo else p * pow2
-
-
-@njit(cache=True, error_model="numpy")
-def _key_max(hi, lo, tp):
-    """The float max of a row from the max ``hi`` and min ``lo`` of its bit patterns.
-
-    Read as signed integers, the patterns of non-negative floats sort like the floats and
-    those of negative floats in reverse (-0 is the smallest). So the max is the largest
-    pattern if that is >= 0, else the smallest. A +NaN pattern is above +inf: NaN wins.
-    Integer max/min reductions vectorise; a float max (compare-and-select) does not, and
-    ``llvm.maximum`` only with a slow NaN fix-up per element: as a scalar loop the row max
-    cost more than the rest of the softmax.
-    """
-    wide = (tp(1.0) + tp(1e-10)) != tp(1.0)
-    if wide:
-        return tp(np.int64(hi if hi >= 0 else lo).view(np.float64))
-    return tp(np.int32(hi if hi >= 0 else lo).view(np.float32))
 
 
 # The row kernels are software-pipelined: sweep k over the columns works on three rows at
