@@ -97,14 +97,25 @@ def _max_pool2d_2x2(x, out, argmax, sh, sw):
 
 @njit(cache=True)
 def _max_pool2d_scatter(grad_out, argmax, gx):
-    """gx (P, H·W) = 0, then += grad_out (P, L) at argmax (P, L), one plane at a time."""
+    """gx (P, H·W) = 0, then += grad_out (P, L) at argmax (P, L), one plane at a time.
+
+    Flat views and unsigned offsets (2-D indexing with a signed index kept this 4x slower);
+    an argmax outside its plane raises instead of writing out of bounds."""
     P, L = grad_out.shape
     HW = gx.shape[1]
-    for p in range(P):
-        for t in range(HW):
-            gx[p, t] = 0
-        for t in range(L):
-            gx[p, argmax[p, t]] += grad_out[p, t]
+    gf, of, af = gx.reshape(-1), grad_out.reshape(-1), argmax.reshape(-1)
+    zero = gx.dtype.type(0)
+    uHW, uL = np.uint64(HW), np.uint64(L)
+    for p in range(np.uint64(P)):
+        d = p * uHW
+        for t in range(uHW):
+            gf[d + t] = zero
+        s = p * uL
+        for t in range(uL):
+            a = np.uint64(af[s + t])  # a negative index wraps to a huge one: caught here
+            if a >= uHW:
+                raise IndexError("max_pool backward: argmax outside its plane")
+            gf[d + a] += of[s + t]
 
 
 @njit(cache=True, inline="always")

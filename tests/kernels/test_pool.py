@@ -314,3 +314,15 @@ def test_avg_pool2d_2x2_fast_path_matches_reference(dtype):
                 np.testing.assert_array_equal(gx["numba"], gx["numpy"])
             assert np.all(gx["numba"][:, :, 2 * (H // 2):, :] == 0)
             assert np.all(gx["numba"][:, :, :, 2 * (W // 2):] == 0)
+
+
+@numba_only
+def test_max_pool_scatter_refuses_an_argmax_outside_the_plane():
+    from tinymm.kernels.jit import pool as jit
+
+    g = np.ones((1, 1, 2, 2), np.float32)
+    bad = np.array([[[[0, 1], [2, 16]]]], np.int64)  # the plane has 4x4 = 16 entries
+    with pytest.raises(IndexError, match="argmax outside"):
+        jit.max_pool2d_backward(g, bad, (1, 1, 4, 4))
+    with pytest.raises(IndexError, match="argmax outside"):
+        jit.max_pool2d_backward(g, -bad, (1, 1, 4, 4))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from .. import kernels
 from ..autograd import Function
 from ..tensor import DEFAULT_FLOAT, Tensor, _infer_array, is_scalar
 
@@ -262,16 +263,23 @@ class Sigmoid(Function):
         return g * out * (1 - out)
 
 
+def _relu_backend(a: np.ndarray) -> str | None:
+    """The jit kernels take float32/float64; anything else runs the reference twin."""
+    return None if a.dtype in (np.float32, np.float64) else "numpy"
+
+
 class ReLU(Function):
     @staticmethod
     def forward(ctx, a):
+        if a.dtype.kind != "f":  # integer tensors: no gradient to keep
+            return np.maximum(a, 0)
         ctx.save_for_backward(a)
-        return np.maximum(a, 0)
+        return kernels.get("relu_forward", _relu_backend(a))(a)
 
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
-        return g * (a > 0)
+        return kernels.get("relu_backward", _relu_backend(a))(g, a)
 
 
 class GELU(Function):
