@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from multimodal_support import single_thread  # noqa: F401 (autouse fixture)
 
 import tinymm as tm
 from tinymm.data import MultimodalDataset
@@ -21,14 +22,6 @@ from tinymm.train import (
     save_plots,
     write_report,
 )
-from tinymm.train.threads import num_threads
-
-
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    """Small models train fastest with one thread per pool (see tinymm.train.threads)."""
-    with num_threads(1):
-        yield
 
 
 def bits_dataset(n: int, seed: int = 0, dim: int = 6) -> MultimodalDataset:

@@ -4,36 +4,11 @@ import io
 
 import numpy as np
 import pytest
+from multimodal_support import bits_dataset, single_thread  # noqa: F401 (autouse fixture)
 
 import tinymm as tm
-from tinymm.data import MultimodalDataset
 from tinymm.models import build_model
 from tinymm.train import NonFiniteLossError, Reporter, TextBar, Trainer
-from tinymm.train.threads import num_threads
-
-
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    """Small models train fastest with one thread per pool (see tinymm.train.threads)."""
-    with num_threads(1):
-        yield
-
-
-def bits_dataset(n: int, seed: int = 0, dim: int = 6) -> MultimodalDataset:
-    """4 classes = 2 bits; vector modality "a" shows the first bit, "b" the second."""
-    rng = np.random.default_rng(seed)
-    label = rng.permutation(np.arange(n) % 4)
-    bits = np.stack([label // 2, label % 2], axis=1)
-    arrays = {}
-    for j, name in enumerate(("a", "b")):
-        centres = np.random.default_rng(100 + j).standard_normal((2, dim)) * 1.5
-        arrays[name] = (centres[bits[:, j]] + 0.4 * rng.standard_normal((n, dim))).astype(
-            np.float32)
-    arrays["label"] = label
-    return MultimodalDataset(arrays, name="bits", modalities=("a", "b"), num_classes=4,
-                             class_names=["00", "01", "10", "11"],
-                             ceilings={"a": 0.5, "b": 0.5, "a+b": 1.0})
-
 
 TRAIN, VAL = bits_dataset(128), bits_dataset(64, seed=1)
 QUIET = Reporter(quiet=True)
