@@ -252,11 +252,23 @@ def _grad_to_gemm(grad_y, g, gb):
 # kernels
 
 
+def _same_width(sh: int, sw: int, Wo: int, W: int) -> bool:
+    """Stride 1 and as many output as input columns: the whole-plane im2col/col2im apply."""
+    return sh == sw == 1 and Wo == W
+
+
 def _im2col_any(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo) -> None:
-    if sh == sw == 1 and Wo == x.shape[3]:
+    if _same_width(sh, sw, Wo, x.shape[3]):
         _im2col_same_width(x, cols, kh, kw, ph, pw, dh, dw, Ho)
     else:
         _im2col(x, cols, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)
+
+
+def _col2im_any(gcols, gx, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo) -> None:
+    if _same_width(sh, sw, Wo, gx.shape[3]):
+        _col2im_same_width(gcols, gx, kh, kw, ph, pw, dh, dw, Ho)
+    else:
+        _col2im(gcols, gx, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)
 
 
 def _out_size(size: int, k: int, s: int, p: int, d: int) -> int:
@@ -325,10 +337,7 @@ def conv2d_backward(grad_y: np.ndarray, x: np.ndarray, weight: np.ndarray,
         if needs[0]:
             gcols = workspace("conv.cols", (K, n * L), x.dtype)  # cols is done with
             np.matmul(weight.reshape(O, K).T, g, out=gcols)  # (K, O) @ (O, n·L) -> ∂L/∂cols
-            if sh == sw == 1 and Wo == W:
-                _col2im_same_width(gcols, gx[n0:n1], kh, kw, ph, pw, dh, dw, Ho)
-            else:
-                _col2im(gcols, gx[n0:n1], kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)  # (n, C, H, W)
+            _col2im_any(gcols, gx[n0:n1], kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo)  # (n, C, H, W)
     gw = None
     if gw_t is not None:
         gw = np.empty(weight.shape, x.dtype)
