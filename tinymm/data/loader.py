@@ -55,7 +55,8 @@ def _check_bool(name: str, value) -> bool:
 class DataLoader:
     """Batches of a dataset, as dicts (or tuples) of stacked numpy arrays.
 
-    DataLoader(dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, collate_fn=None)
+    DataLoader(dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, collate_fn=None,
+               sampler=None)
 
     - Array-backed datasets (those with ``get_batch(indices)``, e.g. the built-ins, DictDataset,
       Subset of them) are batched by one fancy-indexing per key; others sample by sample
@@ -65,6 +66,9 @@ class DataLoader:
       epochs; with ``seed=None`` each epoch draws from tinymm's global generator
       (``tm.manual_seed`` makes that repeatable).
     - ``drop_last``: drop the final incomplete batch.
+    - ``sampler``: an iterable of indices with a length (e.g.
+      :class:`tinymm.distributed.DistributedSampler`) that decides which samples, in which
+      order; it excludes ``shuffle=True``, as in PyTorch.
 
     >>> from tinymm.data import ArrayDataset
     >>> [b[0].tolist() for b in DataLoader(ArrayDataset(np.arange(5)), batch_size=2)]
@@ -73,7 +77,7 @@ class DataLoader:
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, seed: int | None = None,
-                 collate_fn: Callable | None = None):
+                 collate_fn: Callable | None = None, sampler=None):
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: dataset must have __len__ and __getitem__, got "
                             f"{type(dataset).__name__}")
@@ -84,20 +88,30 @@ class DataLoader:
             raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError("DataLoader: collate_fn must be callable or None")
+        if sampler is not None:
+            if not (hasattr(sampler, "__iter__") and hasattr(sampler, "__len__")):
+                raise TypeError(f"DataLoader: sampler must be iterable with a length (e.g. a "
+                                f"DistributedSampler), got {type(sampler).__name__}")
+            if shuffle:
+                raise ValueError("DataLoader: sampler and shuffle=True are mutually exclusive "
+                                 "(the sampler decides the order; e.g. DistributedSampler(shuffle=True))")
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = _check_bool("shuffle", shuffle)
         self.drop_last = _check_bool("drop_last", drop_last)
         self.seed = seed
         self.collate_fn = collate_fn
+        self.sampler = sampler
         # validate the seed now; an int seed gives the loader its own stream of epochs
         self._generator = None if seed is None else resolve_generator("DataLoader", seed)
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _order(self) -> np.ndarray:
+        if self.sampler is not None:
+            return np.fromiter(iter(self.sampler), dtype=np.int64)
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)
