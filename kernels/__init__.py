@@ -38,6 +38,7 @@ FAMILIES = (
     "norm",
     "embedding",
     "optim",
+    "quant",
 )
 BACKENDS = ("numba", "numpy")
 
