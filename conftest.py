@@ -1,0 +1,27 @@
+"""Examples are tests: every docstring example in tinymm/ and every code block in docs/ runs.
+
+- Docstrings (``>>>`` examples) in ``tinymm/`` and ``kernels/`` run as doctests.
+- Markdown pages in ``docs/``: each ```` ```python ```` block runs, top to bottom, in one
+  namespace per page (later blocks see earlier ones). A block meant only for reading is
+  marked explicitly with ``<!-- skip: next -->`` on the line before it.
+
+Collected by Sybil (https://sybil.readthedocs.io); the suite's own tests live in ``tests/``.
+"""
+
+from doctest import ELLIPSIS, NORMALIZE_WHITESPACE
+
+try:
+    from sybil import Sybil
+    from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser
+    from sybil.parsers.rest import DocTestParser
+    from sybil.sybil import SybilCollection
+except ImportError:  # the docs examples need the `dev` extra; the rest of tinymm does not
+    Sybil = None
+
+if Sybil is not None:
+    _docstrings = Sybil(parsers=[DocTestParser(optionflags=ELLIPSIS | NORMALIZE_WHITESPACE)],
+                        patterns=["*.py"], path="tinymm", excludes=["__main__.py"])
+    _kernel_docstrings = Sybil(parsers=[DocTestParser(optionflags=ELLIPSIS | NORMALIZE_WHITESPACE)],
+                               patterns=["*.py"], path="kernels")
+    _pages = Sybil(parsers=[PythonCodeBlockParser(), SkipParser()], patterns=["*.md"], path="docs")
+    pytest_collect_file = SybilCollection((_docstrings, _kernel_docstrings, _pages)).pytest()
