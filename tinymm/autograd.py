@@ -25,6 +25,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .kernels import workspace as _workspace
+
 _grad_enabled = True
 
 
@@ -118,6 +120,8 @@ class Function:
         out = cls.forward(ctx, *raw)
         multiple = isinstance(out, tuple)
         outs = out if multiple else (out,)
+        if _workspace.checking_enabled():  # TINYMM_CHECK_WORKSPACE=1: see kernels/workspace.py
+            _workspace.check_no_escape(f"{cls.__name__}.forward", (*outs, *ctx.saved_tensors))
         record = _grad_enabled and any(needs)
         tensors = tuple(Tensor._wrap(o, record and o.dtype.kind == "f") for o in outs)
         if record:
@@ -215,6 +219,8 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
             in_grads = node.fn.backward(node.ctx, *grads)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
+            if _workspace.checking_enabled():
+                _workspace.check_no_escape(f"{node.name}.backward", in_grads)
             if len(in_grads) != len(node.inputs):
                 raise RuntimeError(f"{node.name}.backward returned {len(in_grads)} gradients "
                                    f"for {len(node.inputs)} forward arguments")

@@ -88,7 +88,11 @@ class HeadsProjection(Function):
         order = (2, 0, 3, 1, 4) if batch_first else (2, 1, 3, 0, 4)
         # One copy into head-major order: the attention's batched matmuls then read
         # contiguous (L, d) blocks, which is faster than the strided views (0.3-0.6 ms each).
-        heads = np.ascontiguousarray(split.transpose(order))  # (c, N, H, L, d)
+        # Always into a fresh array: the heads are returned and saved by the attention, and
+        # for one token or one head the transposed view is already contiguous, so
+        # np.ascontiguousarray would hand out the workspace itself (kernels/workspace.py).
+        heads = np.empty((count,) + tuple(split.shape[i] for i in order[1:]), x.dtype)
+        np.copyto(heads, split.transpose(order))  # (c, N, H, L, d)
         ctx.save_for_backward(x2, weight)
         ctx.rows, ctx.split_shape, ctx.order, ctx.x_shape = rows, split.shape, order, x.shape
         return tuple(heads[i] for i in range(count))

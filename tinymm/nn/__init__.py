@@ -4,7 +4,7 @@ from . import init
 from .activation import GELU, Dropout, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 
 # --- layers from the kernel families (one import line per module) ---
-from .attention import MultiheadAttention, TransformerEncoderLayer
+from .attention import MultiheadAttention
 from .containers import ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d
 from .linear import Flatten, Identity, Linear
@@ -15,6 +15,12 @@ from .parameter import Parameter
 from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool1d, MaxPool2d
 from .recurrent import GRU, LSTM, RNN
 from .sparse import Embedding
+from .transformer import (
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
 __all__ = [
     "init", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity",
@@ -22,5 +28,5 @@ __all__ = [
     "CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss",
     "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
     "Embedding", "LayerNorm", "RNN", "LSTM", "GRU", "MultiheadAttention",
-    "TransformerEncoderLayer",
+    "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder",
 ]

@@ -1,4 +1,4 @@
-"""``MultiheadAttention`` and ``TransformerEncoderLayer`` with PyTorch's names and layouts.
+"""``MultiheadAttention`` with PyTorch's names and layouts (the Transformer blocks: transformer.py).
 
 Multi-head attention splits E = num_heads · head_dim and runs the seed's
 ``Attention(Q,K,V) = softmax(Q Kᵀ / √d_k) V`` (d_k = head_dim) once per head::
@@ -12,11 +12,9 @@ with W_q, W_k, W_v stacked in ``in_proj_weight`` (3E, E) as PyTorch stores them.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 
-from .. import functional as F
 from .._validation import (
     as_tensor_arg,
     check_float,
@@ -27,10 +25,8 @@ from .._validation import (
 from ..functional.attention import HeadsProjection, additive_mask, attend
 from ..tensor import Tensor
 from . import init
-from .activation import Dropout
 from .linear import Linear
 from .module import Module
-from .norm import LayerNorm
 from .parameter import Parameter
 
 _MHA = "MultiheadAttention"
@@ -201,65 +197,10 @@ class MultiheadAttention(Module):
                 f"dropout={self.dropout}, batch_first={self.batch_first}")
 
 
-def _activation(value) -> Callable:
-    if value == "relu":
-        return F.relu
-    if value == "gelu":
-        return F.gelu
-    if callable(value) and not isinstance(value, str):
-        return value
-    raise ValueError(f"TransformerEncoderLayer: activation must be 'relu', 'gelu' or a "
-                     f"callable, got {value!r}")
+def __getattr__(name: str):
+    """``TransformerEncoderLayer`` moved to nn/transformer.py; this import path still works."""
+    if name == "TransformerEncoderLayer":
+        from .transformer import TransformerEncoderLayer
 
-
-class TransformerEncoderLayer(Module):
-    """Self-attention then a feed-forward block, each with a residual and a LayerNorm.
-
-    Post-norm (default)::  x = norm1(x + SA(x));  x = norm2(x + FF(x))
-    Pre-norm (``norm_first``): x = x + SA(norm1(x));  x = x + FF(norm2(x))
-    with SA(x) = dropout1(self_attn(x, x, x)) and
-    FF(x) = dropout2(linear2(dropout(activation(linear1(x))))).
-    Submodule names as PyTorch (``self_attn``, ``linear1``, ``dropout``, ``linear2``,
-    ``norm1``, ``norm2``, ``dropout1``, ``dropout2``), so state dicts copy across.
-
-    >>> import tinymm as tm
-    >>> layer = TransformerEncoderLayer(16, 4, dim_feedforward=32)
-    >>> layer(tm.randn(5, 2, 16)).shape
-    (5, 2, 16)
-    """
-
-    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
-                 dropout: float = 0.1, activation="relu", layer_norm_eps: float = 1e-5,
-                 batch_first: bool = False, norm_first: bool = False, bias: bool = True,
-                 dtype=None):
-        super().__init__()
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, dtype=dtype)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
-        self.norm_first = bool(norm_first)
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.activation = _activation(activation)
-
-    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           need_weights=False, is_causal=is_causal)[0]
-        return self.dropout1(x)
-
-    def _ff_block(self, x):
-        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
-        return self.dropout2(x)
-
-    def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal: bool = False):
-        x = as_tensor_arg("TransformerEncoderLayer", "src", src)
-        if self.norm_first:
-            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
-            x = x + self._ff_block(self.norm2(x))
-        else:
-            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
-            x = self.norm2(x + self._ff_block(x))
-        return x
+        return TransformerEncoderLayer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

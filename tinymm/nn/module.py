@@ -1,4 +1,4 @@
-"""``Module``: the base of every layer — parameters, submodules, state dicts, train/eval."""
+"""``Module``: the base of every layer — parameters, submodules, state dicts, train/eval, hooks."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..tensor import Tensor
+from . import hooks
 from .parameter import Parameter
 
 
@@ -48,6 +49,12 @@ class Module:
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        for name in ("_forward_pre_hooks", "_forward_hooks", "_backward_hooks",
+                     "_backward_pre_hooks"):
+            object.__setattr__(self, name, OrderedDict())
+        for name in ("_forward_pre_hooks_with_kwargs", "_forward_hooks_with_kwargs",
+                     "_forward_hooks_always_called"):
+            object.__setattr__(self, name, set())
 
     # ------------------------------------------------------------------ registration
     def _registries(self):
@@ -123,7 +130,96 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        d = self.__dict__
+        if not (d.get("_forward_pre_hooks") or d.get("_forward_hooks")
+                or d.get("_backward_hooks") or d.get("_backward_pre_hooks")):
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict):
+        """``__call__`` when hooks are registered; the order is PyTorch's (see nn/hooks.py)."""
+        result, called = None, set()
+        always, with_kw = self._forward_hooks_always_called, self._forward_hooks_with_kwargs
+        try:
+            for hook_id, hook in list(self._forward_pre_hooks.items()):
+                if hook_id in self._forward_pre_hooks_with_kwargs:
+                    res = hook(self, args, kwargs)
+                    if res is not None:
+                        if not (isinstance(res, tuple) and len(res) == 2):
+                            raise RuntimeError("forward pre-hook must return None or a tuple of "
+                                               f"(new_args, new_kwargs), but got {res}.")
+                        args, kwargs = res
+                else:
+                    res = hook(self, args)
+                    if res is not None:
+                        args = res if isinstance(res, tuple) else (res,)
+            state = None
+            if self._backward_hooks or self._backward_pre_hooks:
+                state = hooks.backward_hook_state(self, list(self._backward_hooks.values()),
+                                                  list(self._backward_pre_hooks.values()))
+                args = hooks.setup_input_hook(state, args)
+            result = self.forward(*args, **kwargs)
+            for hook_id, hook in list(self._forward_hooks.items()):
+                if hook_id in always:
+                    called.add(hook_id)
+                if hook_id in with_kw:
+                    res = hook(self, args, kwargs, result)
+                else:
+                    res = hook(self, args, result)
+                if res is not None:
+                    result = res
+            if state is not None:
+                result = hooks.setup_output_hook(state, result)
+            return result
+        except Exception:
+            hooks.run_always_called(self, self._forward_hooks, with_kw, always, called, args,
+                                    kwargs, result)
+            raise
+
+    # ------------------------------------------------------------------ hooks
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> hooks.RemovableHandle:
+        """Run ``hook(module, args)`` before forward; it may return new args (a non-tuple is
+        taken as the only argument). With ``with_kwargs=True``: ``hook(module, args, kwargs)``
+        returning None or ``(new_args, new_kwargs)``. ``prepend`` runs it before the others."""
+        handle = hooks.add_hook(self._forward_pre_hooks, hook, prepend,
+                                self._forward_pre_hooks_with_kwargs)
+        if with_kwargs:
+            self._forward_pre_hooks_with_kwargs.add(handle.id)
+        return handle
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> hooks.RemovableHandle:
+        """Run ``hook(module, args, output)`` after forward; it may return a new output.
+        ``with_kwargs=True``: ``hook(module, args, kwargs, output)``. ``always_call=True``:
+        run it even when forward raised. ``prepend`` runs it before the others.
+
+        >>> import tinymm as tm
+        >>> lin = tm.nn.Linear(2, 3)
+        >>> seen = []
+        >>> handle = lin.register_forward_hook(lambda m, args, out: seen.append(out.shape))
+        >>> _ = lin(tm.randn(4, 2)); handle.remove(); _ = lin(tm.randn(1, 2))
+        >>> seen
+        [(4, 3)]
+        """
+        handle = hooks.add_hook(self._forward_hooks, hook, prepend,
+                                self._forward_hooks_with_kwargs, self._forward_hooks_always_called)
+        if with_kwargs:
+            self._forward_hooks_with_kwargs.add(handle.id)
+        if always_call:
+            self._forward_hooks_always_called.add(handle.id)
+        return handle
+
+    def register_full_backward_hook(self, hook, prepend: bool = False) -> hooks.RemovableHandle:
+        """Run ``hook(module, grad_input, grad_output)`` once the gradients with respect to the
+        module's positional inputs are known; it may return a new ``grad_input`` (a tuple of
+        the same length) that flows on instead. See nn/hooks.py for the tuples' contents."""
+        return hooks.add_hook(self._backward_hooks, hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook, prepend: bool = False) -> hooks.RemovableHandle:
+        """Run ``hook(module, grad_output)`` when the gradients reach the module's outputs;
+        it may return a new ``grad_output`` (a tuple of the same length)."""
+        return hooks.add_hook(self._backward_pre_hooks, hook, prepend)
 
     # ------------------------------------------------------------------ traversal
     def named_modules(self, prefix: str = "", memo: set | None = None) -> Iterator[tuple[str, Module]]:
