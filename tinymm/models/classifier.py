@@ -16,8 +16,9 @@ def _as_input(name: str, x) -> Tensor:
     if isinstance(x, Tensor):
         return x
     arr = np.asarray(x)
-    if arr.dtype.kind == "f":
-        return Tensor._wrap(np.ascontiguousarray(arr, dtype=np.float32))
+    if arr.dtype.kind == "f":  # float64 stays float64 (a .double() model), others -> float32
+        keep = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float32
+        return Tensor._wrap(np.ascontiguousarray(arr, dtype=keep))
     if arr.dtype.kind in "iu":
         return Tensor._wrap(np.ascontiguousarray(arr, dtype=np.int64))
     raise TypeError(f"MultimodalClassifier: input {name!r} must be a float or integer array, "
