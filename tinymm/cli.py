@@ -6,7 +6,9 @@
     tinymm datasets
     tinymm info
 
-Bad arguments print a message and exit with status 2; a diverged run (NaN loss) exits 1.
+Bad arguments print the usage and a message and exit with status 2; a runtime error (a
+missing, damaged or foreign checkpoint, an option ``--resume`` cannot apply) prints one line
+and exits 2; a diverged run (NaN loss) exits 1.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ TRAIN_DEFAULTS = {"epochs": 20, "batch_size": 32, "lr": 3e-3, "seed": 0, "optimi
 
 
 # ----------------------------------------------------------------------------- arguments
+class CommandError(Exception):
+    """A runtime error of a command: printed as one line ``tinymm <command>: error: ...``."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but every error names the command and exits 2 (argparse's convention)."""
 
@@ -95,12 +101,14 @@ def _dataset_names() -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
     from .models.encoders import TEXT_KINDS
     from .models.factory import FUSIONS
     from .train.trainer import OPTIMIZERS, SCHEDULERS
 
     parser = _Parser(prog="tinymm", description="Train and evaluate multimodal models with "
                      "tinymm (NumPy autograd + Numba kernels).")
+    parser.add_argument("--version", action="version", version=f"tinymm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -139,12 +147,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default=None, metavar="DIR",
                    help="output folder (default ./runs/<dataset>-<fusion>)")
     t.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its last checkpoint")
+                   help="continue the run in --out from its last.npz: weights, optimizer "
+                   "state, schedule, history and random state come from the checkpoint. "
+                   "--epochs (extends the run; a cosine schedule is stretched to the new "
+                   "length), --lr (new base learning rate from the next epoch on), "
+                   "--batch-size, --weight-decay, --modality-dropout and --patience apply to "
+                   "the rest of the run; --dataset, --fusion, --text-encoder, --train-size, "
+                   "--test-size, --optimizer, --scheduler and --seed define the run and are "
+                   "refused with another value than the run's")
     _common(t)
 
     e = sub.add_parser("evaluate", help="evaluate a checkpoint (ablation table, report)",
                        description="Rebuild the model of a checkpoint written by `tinymm "
-                       "train`, evaluate it and write report.json next to it (or in --out).")
+                       "train`, evaluate it on one split and write "
+                       "evaluate-<checkpoint>-<split>.json (and its plots) next to it or in "
+                       "--out; the training run's report.json and plots are never touched.")
     e.add_argument("checkpoint", metavar="CHECKPOINT", help="a best.npz or last.npz file")
     e.add_argument("--split", default="test", choices=("train", "val", "test"))
     e.add_argument("--batch-size", type=_positive_int, default=256)
@@ -179,6 +196,7 @@ def _train(args, parser) -> int:
     from . import manual_seed
     from .models import build_model
     from .train import NonFiniteLossError, Reporter, Trainer
+    from .train.runfile import merge_resume_options, one_line, read_run_checkpoint
 
     out = Path(args.out) if args.out else None
     checkpoint = None
@@ -188,16 +206,13 @@ def _train(args, parser) -> int:
             out = Path("runs") / f"{name}-{args.fusion or DEFAULT_FUSION}"
         last = out / "last.npz"
         if not last.is_file():
-            parser.error(f"--resume: no checkpoint at {last} (train once without --resume)")
-        from .serialization import load
-
-        checkpoint = load(last)
-        run = checkpoint["config"]["run"]
-        for key in ("dataset", "fusion", "text_encoder"):
-            given = getattr(args, key)
-            if given is not None and given != run[key]:
-                parser.error(f"--resume: the run in {out} used --{key.replace('_', '-')} "
-                             f"{run[key]}, not {given}")
+            raise CommandError(f"--resume: no checkpoint at {last} (train once without --resume)")
+        checkpoint = read_run_checkpoint(last, resume=True)
+        run = merge_resume_options(checkpoint["config"]["run"], vars(args), out,
+                                   int(checkpoint["epoch"]))
+        if run["dataset"] not in _dataset_names():
+            raise CommandError(f"{last}: its run config names the unknown dataset "
+                               f"{run['dataset']!r}")
     else:
         run = {"dataset": args.dataset or DEFAULT_DATASET,
                "fusion": args.fusion or DEFAULT_FUSION,
@@ -205,11 +220,9 @@ def _train(args, parser) -> int:
                "data_seed": 0, "train_size": args.train_size, "test_size": args.test_size,
                **{k: getattr(args, k) if getattr(args, k) is not None else v
                   for k, v in TRAIN_DEFAULTS.items()}}
-    if run["dataset"] not in _dataset_names():
-        parser.error(f"unknown dataset {run['dataset']!r}; choose from "
-                     f"{', '.join(_dataset_names())}")
-    if checkpoint is not None and args.epochs is not None:
-        run["epochs"] = args.epochs  # extend (or shorten) a resumed run
+        if run["dataset"] not in _dataset_names():
+            parser.error(f"unknown dataset {run['dataset']!r}; choose from "
+                         f"{', '.join(_dataset_names())}")
     if out is None:
         out = Path("runs") / f"{run['dataset']}-{run['fusion']}"
     reporter = Reporter(quiet=args.quiet)
@@ -228,7 +241,7 @@ def _train(args, parser) -> int:
                           weight_decay=run["weight_decay"], patience=run["patience"],
                           out_dir=out, config={"run": run}, reporter=reporter)
     except (TypeError, ValueError) as exc:
-        parser.error(str(exc))
+        raise CommandError(one_line(exc)) from None
     reporter.log(f"tinymm train: {run['dataset']} ({len(train_set)} train / {len(val_set)} val "
                  f"/ {len(test_set)} test), fusion={run['fusion']}, "
                  f"text_encoder={run['text_encoder']}, {model.num_parameters():,} parameters, "
@@ -236,10 +249,9 @@ def _train(args, parser) -> int:
     if checkpoint is not None:
         try:
             trainer.load_state_dict(checkpoint)
-        except ValueError as exc:
-            parser.error(f"--resume: {out / 'last.npz'} does not fit the model its config "
-                         f"builds: {exc}")
-        trainer.config["run"] = run
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise CommandError(f"--resume: {out / 'last.npz'} does not fit the model and "
+                               f"optimizer its config builds: {one_line(exc)}") from None
         reporter.log(f"resumed from {out / 'last.npz'} after epoch {trainer.epoch}")
     try:
         trainer.fit()
@@ -252,7 +264,7 @@ def _train(args, parser) -> int:
         return 130
     train_seconds = time.perf_counter() - started
     _report(model, test_set, trainer.history, trainer.config, out, reporter,
-            plots=not args.no_plots, header=f"best epoch {trainer.best_epoch} (val accuracy "
+            plots=not args.no_plots, split="test", header=f"best epoch {trainer.best_epoch} (val accuracy "
             f"{trainer.best_accuracy:.4f}); data and training took {train_seconds:.1f} s")
     reporter.log(f"total {time.perf_counter() - started:.1f} s; outputs in {out}/")
     return 0
@@ -264,20 +276,27 @@ def _backend() -> str:
     return kernels.get_backend()
 
 
-def _report(model, dataset, history, config, out: Path, reporter, plots: bool,
-            header: str = "") -> dict:
+def _report(model, dataset, history, config, out: Path, reporter, plots: bool, split: str,
+            header: str = "", name: str = "report", extra: dict | None = None) -> dict:
+    """Evaluate on ``dataset`` (the ``split`` split), write ``out/<name>.json`` and plots
+    (prefixed ``<name>-`` unless ``name`` is ``report``), print the ablation table."""
     from .train import build_report, format_ablation, save_plots, write_report
 
     report = build_report(model, dataset, history=history, config=config)
-    out.mkdir(parents=True, exist_ok=True)
-    write_report(report, out / "report.json")
-    written = save_plots(report, out) if plots else []
+    report = {"split": split, **(extra or {}), **report}
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_report(report, out / f"{name}.json")
+        prefix = "" if name == "report" else f"{name}-"
+        written = save_plots(report, out, prefix=prefix) if plots else []
+    except OSError as exc:
+        raise CommandError(f"cannot write the report into {out}: {exc.strerror or exc}") from None
     table = format_ablation(report["ablation"], report.get("chance"))
     lines = [header] if header else []
-    lines += [f"test accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f} "
-              f"on {report['num_samples']} samples of {report['dataset']}",
+    lines += [f"{split} accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f} "
+              f"on {report['num_samples']} {split} samples of {report['dataset']}",
               "modality ablation (other modalities masked; ceiling = Bayes-optimal accuracy):",
-              table, f"report: {out / 'report.json'}"]
+              table, f"report: {out / f'{name}.json'}"]
     if written:
         lines.append("plots: " + ", ".join(p.name for p in written))
     text = "\n".join(lines)
@@ -291,20 +310,16 @@ def _report(model, dataset, history, config, out: Path, reporter, plots: bool,
 def _evaluate(args, parser) -> int:
     from . import manual_seed
     from .models import build_model
-    from .serialization import load
     from .train import Reporter
-    from .train.trainer import CHECKPOINT_FORMAT
+    from .train.runfile import one_line, read_run_checkpoint
 
     path = Path(args.checkpoint)
     if not path.is_file():
-        parser.error(f"no checkpoint at {path}")
-    try:
-        state = load(path)
-    except ValueError as exc:
-        parser.error(str(exc))
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        parser.error(f"{path} is not a checkpoint written by `tinymm train`")
+        raise CommandError(f"no checkpoint at {path}")
+    state = read_run_checkpoint(path)
     run = state["config"]["run"]
+    if run["dataset"] not in _dataset_names():
+        raise CommandError(f"{path}: its run config names the unknown dataset {run['dataset']!r}")
     manual_seed(int(run["seed"]))
     size = run["train_size"] if args.split == "train" else run["test_size"]
     dataset = _load_split(run["dataset"], args.split, size, run["data_seed"])
@@ -312,13 +327,16 @@ def _evaluate(args, parser) -> int:
                         modality_dropout=run["modality_dropout"])
     try:
         model.load_state_dict(state["model"])
-    except ValueError as exc:
-        parser.error(f"{path} does not fit the model its config builds: {exc}")
+    except (ValueError, TypeError) as exc:
+        raise CommandError(f"{path} does not fit the model its config builds: "
+                           f"{one_line(exc)}") from None
     out = Path(args.out) if args.out else path.parent
     reporter = Reporter(quiet=args.quiet)
-    _report(model, dataset, state.get("history"), state["config"], out, reporter,
-            plots=not args.no_plots, header=f"{path}: epoch {state['epoch']}, "
-            f"{args.split} split")
+    # its own file names: never the training run's report.json / curves.png
+    _report(model, dataset, None, state["config"], out, reporter, plots=not args.no_plots,
+            split=args.split, name=f"evaluate-{path.stem}-{args.split}",
+            extra={"checkpoint": str(path), "epoch": int(state["epoch"])},
+            header=f"{path}: epoch {state['epoch']}, {args.split} split")
     return 0
 
 
@@ -379,6 +397,8 @@ COMMANDS = {"train": _train, "evaluate": _evaluate, "datasets": _datasets, "info
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tinymm`` command; returns the exit status."""
+    from .train.runfile import RunFileError, one_line
+
     parser = build_parser()
     args = parser.parse_args(argv)
     sub = parser._subparsers._group_actions[0].choices[args.command]
@@ -398,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
             stack.enter_context(num_threads(threads))
         try:
             return COMMANDS[args.command](args, sub)
+        except (CommandError, RunFileError) as exc:
+            print(f"{sub.prog}: error: {one_line(exc)}", file=sys.stderr)
+            return 2
         except BrokenPipeError:  # e.g. `tinymm datasets | head`: stop quietly
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())

@@ -104,6 +104,9 @@ class StepLR(LRScheduler):
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
 
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs]
+
 
 class CosineAnnealingLR(LRScheduler):
     """Anneal the learning rate from ``base_lr`` to ``eta_min`` along a half cosine.
@@ -122,6 +125,8 @@ class CosineAnnealingLR(LRScheduler):
     def get_lr(self) -> list[float]:
         epoch, t_max, eta_min = self.last_epoch, self.T_max, self.eta_min
         if self._is_initial:
+            if epoch > 0:  # resumed with last_epoch >= 0: the closed form at this epoch
+                return self._get_closed_form_lr()
             return self._current_lrs()
         if (epoch - 1 - t_max) % (2 * t_max) == 0:
             # At the trough the ratio below would divide by zero: climb by one step instead.
@@ -130,3 +135,8 @@ class CosineAnnealingLR(LRScheduler):
         ratio = ((1 + math.cos(math.pi * epoch / t_max))
                  / (1 + math.cos(math.pi * (epoch - 1) / t_max)))
         return [ratio * (lr - eta_min) + eta_min for lr in self._current_lrs()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [self.eta_min + (base - self.eta_min)
+                * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
+                for base in self.base_lrs]
