@@ -201,25 +201,53 @@ class Trainer:
         if int(epoch) > self.epochs:
             raise ValueError(f"Trainer.resume: the checkpoint has already trained {int(epoch)} "
                              f"epochs, more than epochs={self.epochs}")
+        history, best, rng = self._check_progress(state)
+        # load the model and the optimizer together or not at all
+        weights = {k: np.array(v, copy=True) for k, v in self.model.state_dict().items()}
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except BaseException:
+            self.model.load_state_dict(weights)
+            raise
         self.epoch = int(epoch)
         saved = state.get("config", {}).get("trainer", {}) if isinstance(
             state.get("config"), Mapping) else {}
+        saved = saved if isinstance(saved, Mapping) else {}
         for group in self.optimizer.param_groups:
             group["weight_decay"] = self.weight_decay
         same_schedule = (saved.get("lr") == self.lr and saved.get("scheduler") == self.scheduler_name
                          and (self.scheduler_name != "cosine" or saved.get("epochs") == self.epochs))
-        if same_schedule and self.scheduler is not None and state.get("scheduler") is not None:
+        if same_schedule and self.scheduler is not None and isinstance(state.get("scheduler"), dict):
             self.scheduler.load_state_dict(state["scheduler"])
-        elif not same_schedule:
+        elif not same_schedule or self.scheduler is not None:
             self._restart_schedule()
-        self.history = {k: list(state["history"].get(k, [])) for k in HISTORY_KEYS}
-        best = state["best"]
-        self.best_accuracy, self.best_epoch = float(best["accuracy"]), int(best["epoch"])
-        self.bad_epochs = int(best["bad_epochs"])
+        self.history = history
+        self.best_accuracy, self.best_epoch, self.bad_epochs = best
         self.stopped_early = self.patience is not None and self.bad_epochs >= self.patience
-        generator().bit_generator.state = state["rng"]
+        generator().bit_generator.state = rng
+
+    @staticmethod
+    def _check_progress(state: Mapping) -> tuple[dict, tuple[float, int, int], dict]:
+        """The history, (best accuracy, best epoch, bad epochs) and generator state of a
+        checkpoint, checked before anything is loaded."""
+        history = state["history"]
+        if not isinstance(history, Mapping) or not all(
+                isinstance(history.get(k, []), list) for k in HISTORY_KEYS):
+            raise ValueError("Trainer.resume: the checkpoint's history is not a dict of lists")
+        best = state["best"]
+        try:
+            progress = (float(best["accuracy"]), int(best["epoch"]), int(best["bad_epochs"]))
+        except (TypeError, KeyError, ValueError):
+            raise ValueError("Trainer.resume: the checkpoint's 'best' entry is not a dict with "
+                             "accuracy, epoch and bad_epochs") from None
+        rng = state["rng"]
+        try:  # try it on a spare generator first
+            type(generator().bit_generator)().state = rng
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"Trainer.resume: the checkpoint's random state is invalid "
+                             f"({type(exc).__name__}: {exc})") from None
+        return {k: list(history.get(k, [])) for k in HISTORY_KEYS}, progress, rng
 
     def _restart_schedule(self) -> None:
         """The learning rate of epoch ``self.epoch + 1`` under this Trainer's lr and schedule."""
