@@ -272,3 +272,23 @@ def test_a_damaged_checkpoint_is_one_line_and_exit_2(kind, cmd, run, capsys):
 
 def test_the_subprocess_cases_are_cases():
     assert REAL_COMMAND <= set(CASES)
+
+
+def test_an_output_folder_that_is_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "taken").write_text("")
+    code, out, err = in_process(["train", "--out", tmp_path / "taken", "--epochs", 1, *TINY],
+                                capsys)
+    assert_one_line_error(code, out, err, "train", "cannot use", "as the output folder")
+
+
+def test_a_failing_checkpoint_write_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
+    import tinymm.train.trainer as trainer_module
+
+    def disk_full(obj, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(trainer_module, "save", disk_full)
+    code, out, err = in_process(["train", "--out", tmp_path, "--epochs", 1, "--no-plots", *TINY],
+                                capsys)
+    assert code == 1 and err.count("\n") == 1 and "No space left on device" in err
+    assert "Traceback" not in err and not (tmp_path / "report.json").exists()

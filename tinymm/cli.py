@@ -225,6 +225,10 @@ def _train(args, parser) -> int:
                          f"{', '.join(_dataset_names())}")
     if out is None:
         out = Path("runs") / f"{run['dataset']}-{run['fusion']}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(f"cannot use {out} as the output folder: {exc.strerror or exc}") from None
     reporter = Reporter(quiet=args.quiet)
 
     started = time.perf_counter()
@@ -257,6 +261,10 @@ def _train(args, parser) -> int:
         trainer.fit()
     except NonFiniteLossError as exc:
         print(f"tinymm train: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. the disk filled up while writing a checkpoint
+        print(f"tinymm train: error: cannot write into {out}: {exc.strerror or exc}; the "
+              f"last checkpoint written is intact", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"\ntinymm train: interrupted; continue with `tinymm train --out {out} "
