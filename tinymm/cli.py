@@ -265,8 +265,9 @@ def main(argv: list[str] | None = None) -> int:
 
             try:
                 stack.enter_context(kernels.backend(backend))
-            except ValueError as exc:
-                sub.error(str(exc))
+            except ValueError as exc:  # e.g. numba requested but not installed
+                print(f"{sub.prog}: error: {one_line(exc)}", file=sys.stderr)
+                return 2
         threads = getattr(args, "threads", None)
         if threads is not None:
             from .train.threads import num_threads
