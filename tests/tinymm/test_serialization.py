@@ -243,3 +243,31 @@ def test_archive_is_a_valid_zip_of_npy_members(tmp_path):
     with zipfile.ZipFile(path) as zf:
         assert zf.testzip() is None
         assert sorted(zf.namelist()) == ["__tinymm__.npy", "a0.npy", "a1.npy"]
+
+
+def test_layouts_numpy_can_write_come_back_unchanged(tmp_path):
+    fortran = np.asfortranarray(np.arange(12.0).reshape(3, 4))
+    state = {"f": fortran, "t": np.arange(6, dtype=np.int32).reshape(2, 3).T,
+             "big_endian": np.arange(3, dtype=">f4"), "zero_d": np.array(7, np.int16),
+             "empty": np.zeros((0, 2), np.float32), "bools": np.array([[True], [False]])}
+    tm.save(state, tmp_path / "ck.npz")
+    back = tm.load(tmp_path / "ck.npz")
+    for key, value in state.items():
+        assert back[key].dtype == value.dtype and back[key].shape == value.shape, key
+        np.testing.assert_array_equal(back[key], value)
+        assert back[key].flags.writeable, key
+
+
+def test_files_without_the_array_table_and_compressed_members_load(tmp_path):
+    """Checkpoints written before the manifest recorded dtypes and shapes, and archives a
+    user recompressed (np.savez_compressed), are still read."""
+    import json
+
+    tree = {"__dict__": [["w", {"__array__": "a0", "scalar": False}], ["lr", {"__float__": "0.5"}]]}
+    manifest = json.dumps({"format": "tinymm-state", "version": 1, "tree": tree}).encode()
+    for save in (np.savez, np.savez_compressed):
+        path = tmp_path / f"{save.__name__}.npz"
+        save(path, a0=np.arange(5.0), __tinymm__=np.frombuffer(manifest, np.uint8))
+        back = tm.load(path)
+        assert back["lr"] == 0.5
+        np.testing.assert_array_equal(back["w"], np.arange(5.0))
