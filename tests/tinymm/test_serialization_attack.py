@@ -3,7 +3,8 @@
 Every damaged file must end in one ``ValueError`` whose one-line message names the path
 and never suggests ``allow_pickle`` (tm.load never unpickles); a crash or a kill during
 ``tm.save`` must leave the previous checkpoint loadable. Files attacked: one per
-``FILE_DAMAGE`` kind, plus one per byte of the checkpoint flipped and one per truncation.
+``FILE_DAMAGE`` kind, one per byte of the checkpoint flipped, 500 with random bytes
+overwritten and one per truncation.
 """
 
 from __future__ import annotations
@@ -86,6 +87,27 @@ def test_every_byte_flipped_is_refused_or_harmless(valid_bytes, tmp_path):
             harmless += 1
     assert refused + harmless == len(valid_bytes)
     assert refused > len(valid_bytes) // 2  # the CRC and the header checks see most flips
+
+
+def test_random_multi_byte_damage_is_refused_or_harmless(valid_bytes, tmp_path):
+    """500 files with 1 to 16 random bytes overwritten at random places."""
+    rng = np.random.default_rng(2024)
+    path = tmp_path / "scrambled.npz"
+    outcomes = {"refused": 0, "harmless": 0}
+    for _ in range(500):
+        data = bytearray(valid_bytes)
+        for i in rng.integers(0, len(data), size=rng.integers(1, 17)):
+            data[i] = int(rng.integers(0, 256))
+        path.write_bytes(bytes(data))
+        try:
+            loaded = tm.load(path)
+        except ValueError as exc:
+            check_message(str(exc), path)
+            outcomes["refused"] += 1
+        else:
+            assert_same_state(loaded)
+            outcomes["harmless"] += 1
+    assert outcomes["refused"] > 400
 
 
 def test_every_truncation_is_refused(valid_bytes, tmp_path):
