@@ -18,7 +18,9 @@ One deliberate difference: ``CosineAnnealingLR`` built with ``last_epoch >= 0`` 
 sets the closed-form learning rate of that epoch, as PyTorch did up to 2.x (PyTorch 2.13
 keeps the optimizer's current lr there, which shifts the rest of the schedule).
 
-ReduceLROnPlateau and OneCycleLR live in ``lr_scheduler_adaptive.py`` and are exported here.
+ReduceLROnPlateau and OneCycleLR live in ``lr_scheduler_adaptive.py``, MultiplicativeLR,
+ConstantLR, PolynomialLR, CosineAnnealingWarmRestarts and ChainedScheduler in
+``lr_scheduler_extra.py``; all are exported here.
 """
 
 from __future__ import annotations
@@ -144,15 +146,16 @@ class LambdaLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable | list[Callable],
                  last_epoch: int = -1) -> None:
-        check_optimizer("LambdaLR", optimizer)
+        name = type(self).__name__
+        check_optimizer(name, optimizer)
         lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else \
             [lr_lambda] * len(optimizer.param_groups)
         if len(lambdas) != len(optimizer.param_groups):
-            raise ValueError(f"LambdaLR: expected {len(optimizer.param_groups)} lr_lambdas (one "
+            raise ValueError(f"{name}: expected {len(optimizer.param_groups)} lr_lambdas (one "
                              f"per param group), got {len(lambdas)}")
         for fn in lambdas:
             if not callable(fn):
-                raise TypeError(f"LambdaLR: lr_lambda must be callable, got {type(fn).__name__}")
+                raise TypeError(f"{name}: lr_lambda must be callable, got {type(fn).__name__}")
         self.lr_lambdas = lambdas
         super().__init__(optimizer, last_epoch)
 
@@ -166,7 +169,7 @@ class LambdaLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
-        check_state("LambdaLR", state_dict)
+        check_state(type(self).__name__, state_dict)
         saved = state_dict.get("lr_lambdas", [None] * len(self.lr_lambdas))
         super().load_state_dict({k: v for k, v in state_dict.items() if k != "lr_lambdas"})
         for fn, attrs in zip(self.lr_lambdas, saved):
@@ -386,6 +389,15 @@ class SequentialLR(LRScheduler):
 
 
 from .lr_scheduler_adaptive import OneCycleLR, ReduceLROnPlateau  # noqa: E402
+from .lr_scheduler_extra import (  # noqa: E402
+    ChainedScheduler,
+    ConstantLR,
+    CosineAnnealingWarmRestarts,
+    MultiplicativeLR,
+    PolynomialLR,
+)
 
-__all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "LinearLR",
-           "CosineAnnealingLR", "SequentialLR", "OneCycleLR", "ReduceLROnPlateau"]
+__all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
+           "ExponentialLR", "LinearLR", "PolynomialLR", "CosineAnnealingLR",
+           "CosineAnnealingWarmRestarts", "SequentialLR", "ChainedScheduler", "OneCycleLR",
+           "ReduceLROnPlateau"]

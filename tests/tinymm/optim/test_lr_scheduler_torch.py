@@ -67,6 +67,17 @@ SCHEDULES = {
         three_phase=True, div_factor=10.0, final_div_factor=100.0)),
     "OneCycleLR-no-momentum": ("sgd", lambda lib, o: lib.optim.lr_scheduler.OneCycleLR(
         o, max_lr=0.3, total_steps=STEPS + 5, cycle_momentum=False)),
+    "MultiplicativeLR": ("sgd", lambda lib, o: lib.optim.lr_scheduler.MultiplicativeLR(
+        o, [lambda e: 0.9, Warmup(3)])),
+    "ConstantLR": ("sgd", lambda lib, o: lib.optim.lr_scheduler.ConstantLR(
+        o, factor=0.25, total_iters=4)),
+    "PolynomialLR": ("adam", lambda lib, o: lib.optim.lr_scheduler.PolynomialLR(
+        o, total_iters=20, power=2.0)),
+    "CosineAnnealingWarmRestarts": ("sgd", lambda lib, o: lib.optim.lr_scheduler.
+                                    CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.001)),
+    "ChainedScheduler": ("sgd", lambda lib, o: lib.optim.lr_scheduler.ChainedScheduler(
+        [lib.optim.lr_scheduler.ConstantLR(o, factor=0.5, total_iters=3),
+         lib.optim.lr_scheduler.ExponentialLR(o, gamma=0.9)])),
     "SequentialLR-warmup-cosine": ("sgd", linear_then_cosine),
     "SequentialLR-three-stages": ("adam", three_stage),
 }
@@ -205,7 +216,7 @@ def test_cosine_resumed_with_last_epoch_follows_the_closed_form(last_epoch):
 
 
 @pytest.mark.parametrize("name", ["StepLR", "MultiStepLR", "ExponentialLR", "LinearLR-decay",
-                                  "CosineAnnealingLR"])
+                                  "CosineAnnealingLR", "ConstantLR", "PolynomialLR"])
 def test_step_with_an_epoch_uses_pytorchs_closed_form(name):
     ours, theirs = build(tm, name)[1], build(torch, name)[1]
     for epoch in (3, 11, 4):
@@ -214,6 +225,18 @@ def test_step_with_an_epoch_uses_pytorchs_closed_form(name):
         with pytest.warns(UserWarning):
             theirs.step(epoch)
         assert ours.get_last_lr() == theirs.get_last_lr()
+
+
+def test_warm_restarts_with_fractional_epochs_equal_pytorch():
+    ours, theirs = build(tm, "CosineAnnealingWarmRestarts")[1], build(torch, "CosineAnnealingWarmRestarts")[1]
+    for epoch in (0.5, 1.25, 2.0, 3.75, 9.5, 20.0, 4.0):
+        ours.step(epoch)
+        theirs.step(epoch)
+        assert ours.get_last_lr() == theirs.get_last_lr()
+        assert (ours.T_cur, ours.T_i, ours.last_epoch) == (theirs.T_cur, theirs.T_i, theirs.last_epoch)
+    with pytest.raises(ValueError, match=r"CosineAnnealingWarmRestarts.step: epoch must be a "
+                                         r"number >= 0, got -1"):
+        ours.step(-1)
 
 
 def test_lambda_state_dict_keeps_callable_objects_state():
@@ -259,6 +282,18 @@ def test_bad_arguments_name_the_scheduler():
         (lambda: s.ReduceLROnPlateau([opt]), TypeError,
          r"ReduceLROnPlateau: optimizer must be a tinymm Optimizer, got list"),
         (lambda: s.SequentialLR(opt, [], []), ValueError, r"SequentialLR: schedulers must be a"),
+        (lambda: s.MultiplicativeLR(opt, [1.0, 2.0]), TypeError,
+         r"MultiplicativeLR: lr_lambda must be callable"),
+        (lambda: s.ConstantLR(opt, factor=1.5), ValueError, r"ConstantLR: factor must be in"),
+        (lambda: s.PolynomialLR(opt, total_iters=0), ValueError,
+         r"PolynomialLR: total_iters must be >= 1"),
+        (lambda: s.CosineAnnealingWarmRestarts(opt, T_0=0), ValueError,
+         r"CosineAnnealingWarmRestarts: T_0 must be >= 1"),
+        (lambda: s.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=1.5), TypeError,
+         r"CosineAnnealingWarmRestarts: T_mult must be an int"),
+        (lambda: s.ChainedScheduler([]), ValueError, r"ChainedScheduler: schedulers must be a"),
+        (lambda: s.ChainedScheduler([s.ReduceLROnPlateau(opt)]), ValueError,
+         r"ChainedScheduler: schedulers\[0\] is a ReduceLROnPlateau"),
         (lambda: s.SequentialLR(opt, [s.StepLR(opt, 2), s.StepLR(opt, 3)], []), ValueError,
          r"SequentialLR: expected 1 milestones"),
         (lambda: s.SequentialLR(opt, [s.ReduceLROnPlateau(opt)], []), ValueError,
