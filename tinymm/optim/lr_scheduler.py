@@ -18,7 +18,7 @@ One deliberate difference: ``CosineAnnealingLR`` built with ``last_epoch >= 0`` 
 sets the closed-form learning rate of that epoch, as PyTorch did up to 2.x (PyTorch 2.13
 keeps the optimizer's current lr there, which shifts the rest of the schedule).
 
-ReduceLROnPlateau and OneCycleLR live in ``lr_scheduler_adaptive.py``, MultiplicativeLR,
+ReduceLROnPlateau, OneCycleLR and CyclicLR live in ``lr_scheduler_adaptive.py``, MultiplicativeLR,
 ConstantLR, PolynomialLR, CosineAnnealingWarmRestarts and ChainedScheduler in
 ``lr_scheduler_extra.py``; all are exported here.
 """
@@ -388,7 +388,7 @@ class SequentialLR(LRScheduler):
             s.load_state_dict(state)
 
 
-from .lr_scheduler_adaptive import OneCycleLR, ReduceLROnPlateau  # noqa: E402
+from .lr_scheduler_adaptive import CyclicLR, OneCycleLR, ReduceLROnPlateau  # noqa: E402
 from .lr_scheduler_extra import (  # noqa: E402
     ChainedScheduler,
     ConstantLR,
@@ -399,5 +399,5 @@ from .lr_scheduler_extra import (  # noqa: E402
 
 __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
            "ExponentialLR", "LinearLR", "PolynomialLR", "CosineAnnealingLR",
-           "CosineAnnealingWarmRestarts", "SequentialLR", "ChainedScheduler", "OneCycleLR",
+           "CosineAnnealingWarmRestarts", "SequentialLR", "ChainedScheduler", "OneCycleLR", "CyclicLR",
            "ReduceLROnPlateau"]

@@ -1,4 +1,5 @@
-"""``ReduceLROnPlateau`` and ``OneCycleLR``: the schedules that follow a metric or a batch count.
+"""``ReduceLROnPlateau``, ``OneCycleLR`` and ``CyclicLR``: schedules that follow a metric or
+count batches.
 
 Exported by ``tinymm.optim.lr_scheduler`` with PyTorch's names, signatures and rules.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import types
 
 from .._validation import check_int
 from .lr_scheduler import LRScheduler, check_optimizer, check_state, per_group
@@ -216,3 +218,120 @@ class OneCycleLR(LRScheduler):
                 else:
                     group["momentum"] = momentum
         return lrs
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates (Smith), stepped once per batch: the lr climbs from
+    ``base_lr`` to ``max_lr`` over ``step_size_up`` steps and back over ``step_size_down``.
+
+    The height of each cycle is scaled by ``scale_fn`` (of the cycle number, or of the
+    step for ``scale_mode="iterations"``): 1 ("triangular"), 1/2^(cycle−1) ("triangular2")
+    or gamma^step ("exp_range"). With ``cycle_momentum`` the momentum (or Adam's beta1)
+    moves the opposite way between ``max_momentum`` and ``base_momentum``.
+    """
+
+    def __init__(self, optimizer: Optimizer, base_lr: float | list[float],
+                 max_lr: float | list[float], step_size_up: int = 2000,
+                 step_size_down: int | None = None, mode: str = "triangular", gamma: float = 1.0,
+                 scale_fn=None, scale_mode: str = "cycle", cycle_momentum: bool = True,
+                 base_momentum: float = 0.8, max_momentum: float = 0.9,
+                 last_epoch: int = -1) -> None:
+        name = "CyclicLR"
+        check_optimizer(name, optimizer)
+        self.optimizer = optimizer
+        real = lambda arg: lambda v: check_real(name, arg, v)  # noqa: E731
+        base_lrs = per_group(name, "base_lr", optimizer, base_lr, real("base_lr"))
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups):
+                group["lr"] = lr
+        self.max_lrs = per_group(name, "max_lr", optimizer, max_lr, real("max_lr"))
+        up = float(check_int(name, "step_size_up", step_size_up, minimum=1))
+        down = up if step_size_down is None else \
+            float(check_int(name, "step_size_down", step_size_down, minimum=1))
+        self.total_size = up + down
+        self.step_ratio = up / self.total_size
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError(f"{name}: mode must be 'triangular', 'triangular2' or 'exp_range' "
+                             f"(or give scale_fn), got {mode!r}")
+        if scale_fn is not None and not callable(scale_fn):
+            raise TypeError(f"{name}: scale_fn must be callable, got {type(scale_fn).__name__}")
+        if scale_mode not in ("cycle", "iterations"):
+            raise ValueError(f"{name}: scale_mode must be 'cycle' or 'iterations', got "
+                             f"{scale_mode!r}")
+        self.mode, self.gamma = mode, check_real(name, "gamma", gamma)
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode
+        self._init_scale_fn()
+        self.cycle_momentum = bool(cycle_momentum)
+        if self.cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(f"{name}: cycle_momentum=True needs an optimizer with momentum "
+                                 f"or betas; {type(optimizer).__name__} has neither")
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = per_group(name, "base_momentum", optimizer, base_momentum,
+                                            real("base_momentum"))
+            self.max_momentums = per_group(name, "max_momentum", optimizer, max_momentum,
+                                           real("max_momentum"))
+            if last_epoch == -1:
+                for high, low, group in zip(self.max_momentums, self.base_momentums,
+                                            optimizer.param_groups):
+                    if self.use_beta1:
+                        group["betas"] = (high, *group["betas"][1:])
+                    else:
+                        group["momentum"] = high
+                    group["max_momentum"], group["base_momentum"] = high, low
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _init_scale_fn(self) -> None:
+        if self._scale_fn_custom is not None:
+            return
+        if self.mode in ("triangular", "triangular2"):
+            self.scale_mode = "cycle"
+        else:
+            self.scale_mode = "iterations"
+
+    def scale_fn(self, x: float) -> float:
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def get_lr(self) -> list[float]:
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        if x <= self.step_ratio:
+            scale = x / self.step_ratio
+        else:
+            scale = (x - 1) / (self.step_ratio - 1)
+        at = cycle if self.scale_mode == "cycle" else self.last_epoch
+        lrs = [base + (top - base) * scale * self.scale_fn(at)
+               for base, top in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, low, high in zip(self.optimizer.param_groups, self.base_momentums,
+                                        self.max_momentums):
+                momentum = high - (high - low) * scale * self.scale_fn(at)
+                if self.use_beta1:
+                    group["betas"] = (momentum, *group["betas"][1:])
+                else:
+                    group["momentum"] = momentum
+        return lrs
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        fn = state.pop("_scale_fn_custom", None)
+        state["_scale_fn_custom"] = None if fn is None or isinstance(fn, types.FunctionType) \
+            else dict(vars(fn))
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        check_state("CyclicLR", state_dict)
+        saved = state_dict.get("_scale_fn_custom")
+        self.__dict__.update({k: v for k, v in state_dict.items()
+                              if k not in ("optimizer", "_scale_fn_custom")})
+        if saved is not None and self._scale_fn_custom is not None:
+            vars(self._scale_fn_custom).update(saved)
+        self._init_scale_fn()

@@ -78,6 +78,17 @@ SCHEDULES = {
     "ChainedScheduler": ("sgd", lambda lib, o: lib.optim.lr_scheduler.ChainedScheduler(
         [lib.optim.lr_scheduler.ConstantLR(o, factor=0.5, total_iters=3),
          lib.optim.lr_scheduler.ExponentialLR(o, gamma=0.9)])),
+    "CyclicLR-triangular": ("sgd-momentum", lambda lib, o: lib.optim.lr_scheduler.CyclicLR(
+        o, base_lr=0.01, max_lr=[0.1, 0.5], step_size_up=4)),
+    "CyclicLR-triangular2-adam": ("adam", lambda lib, o: lib.optim.lr_scheduler.CyclicLR(
+        o, base_lr=[0.001, 0.002], max_lr=0.05, step_size_up=3, step_size_down=5,
+        mode="triangular2", base_momentum=0.7, max_momentum=0.95)),
+    "CyclicLR-exp-range": ("sgd", lambda lib, o: lib.optim.lr_scheduler.CyclicLR(
+        o, base_lr=0.01, max_lr=0.2, step_size_up=2, mode="exp_range", gamma=0.97,
+        cycle_momentum=False)),
+    "CyclicLR-scale-fn": ("sgd", lambda lib, o: lib.optim.lr_scheduler.CyclicLR(
+        o, base_lr=0.01, max_lr=0.2, step_size_up=3, scale_fn=Warmup(4),
+        scale_mode="iterations")),
     "SequentialLR-warmup-cosine": ("sgd", linear_then_cosine),
     "SequentialLR-three-stages": ("adam", three_stage),
 }
@@ -292,6 +303,13 @@ def test_bad_arguments_name_the_scheduler():
         (lambda: s.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=1.5), TypeError,
          r"CosineAnnealingWarmRestarts: T_mult must be an int"),
         (lambda: s.ChainedScheduler([]), ValueError, r"ChainedScheduler: schedulers must be a"),
+        (lambda: s.CyclicLR(opt, 0.01, 0.1, mode="sine"), ValueError, r"CyclicLR: mode must be"),
+        (lambda: s.CyclicLR(opt, 0.01, 0.1, step_size_up=0), ValueError,
+         r"CyclicLR: step_size_up must be >= 1"),
+        (lambda: s.CyclicLR(opt, 0.01, [0.1]), ValueError,
+         r"CyclicLR: max_lr has 1 values but the optimizer has 2 param groups"),
+        (lambda: s.CyclicLR(opt, 0.01, 0.1, scale_fn=3), TypeError,
+         r"CyclicLR: scale_fn must be callable"),
         (lambda: s.ChainedScheduler([s.ReduceLROnPlateau(opt)]), ValueError,
          r"ChainedScheduler: schedulers\[0\] is a ReduceLROnPlateau"),
         (lambda: s.SequentialLR(opt, [s.StepLR(opt, 2), s.StepLR(opt, 3)], []), ValueError,
