@@ -6,166 +6,31 @@
     tinymm datasets
     tinymm info
 
-Bad arguments print a message and exit with status 2; a diverged run (NaN loss) exits 1.
+Bad arguments print the usage and a message and exit with status 2; a runtime error (a
+missing, damaged or foreign checkpoint, an option ``--resume`` cannot apply) prints one line
+and exits 2; a diverged run (NaN loss) exits 1.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import math
 import os
 import sys
 import time
 from pathlib import Path
 
-# The defaults of `tinymm train`, chosen so that it finishes in well under two minutes on a
-# 2-core machine and ends with each modality near its ceiling and the fusion far above both.
-DEFAULT_DATASET = "shapes_captions"
-DEFAULT_FUSION = "concat"
-DEFAULT_TEXT_ENCODER = "gru"
-TRAIN_DEFAULTS = {"epochs": 20, "batch_size": 32, "lr": 3e-3, "seed": 0, "optimizer": "adam",
-                  "scheduler": "cosine", "modality_dropout": 0.3, "patience": None,
-                  "weight_decay": 0.0}
+from .cli_parser import (  # noqa: F401  (re-exported: benchmarks read the defaults here)
+    DEFAULT_DATASET,
+    DEFAULT_FUSION,
+    DEFAULT_TEXT_ENCODER,
+    TRAIN_DEFAULTS,
+    build_parser,
+    dataset_names,
+)
 
 
-# ----------------------------------------------------------------------------- arguments
-class _Parser(argparse.ArgumentParser):
-    """argparse, but every error names the command and exits 2 (argparse's convention)."""
-
-    def error(self, message: str):  # noqa: D401
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
-
-def _nonneg_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
-
-
-def _dataset_names() -> list[str]:
-    from .data import list_datasets
-
-    return list(list_datasets())
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from .models.encoders import TEXT_KINDS
-    from .models.factory import FUSIONS
-    from .train.trainer import OPTIMIZERS, SCHEDULERS
-
-    parser = _Parser(prog="tinymm", description="Train and evaluate multimodal models with "
-                     "tinymm (NumPy autograd + Numba kernels).")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
-
-    t = sub.add_parser("train", help="train a multimodal model on a built-in data set",
-                       description="Train a model and end with the modality ablation table. "
-                       "Outputs (checkpoints, report.json, plots) go to --out.")
-    t.add_argument("--dataset", default=None, metavar="NAME",
-                   help=f"built-in data set (default {DEFAULT_DATASET}; see `tinymm datasets`)")
-    t.add_argument("--fusion", default=None, choices=FUSIONS,
-                   help=f"fusion method (default {DEFAULT_FUSION})")
-    t.add_argument("--text-encoder", default=None, choices=TEXT_KINDS,
-                   help=f"text encoder (default {DEFAULT_TEXT_ENCODER})")
-    t.add_argument("--epochs", type=_positive_int, default=None,
-                   help=f"number of epochs (default {TRAIN_DEFAULTS['epochs']})")
-    t.add_argument("--batch-size", type=_positive_int, default=None,
-                   help=f"batch size (default {TRAIN_DEFAULTS['batch_size']})")
-    t.add_argument("--lr", type=_positive_float, default=None,
-                   help=f"learning rate (default {TRAIN_DEFAULTS['lr']:g})")
-    t.add_argument("--optimizer", default=None, choices=OPTIMIZERS,
-                   help=f"optimizer (default {TRAIN_DEFAULTS['optimizer']})")
-    t.add_argument("--scheduler", default=None, choices=SCHEDULERS,
-                   help=f"learning-rate schedule per epoch (default {TRAIN_DEFAULTS['scheduler']})")
-    t.add_argument("--weight-decay", type=_nonneg_float, default=None)
-    t.add_argument("--modality-dropout", type=_fraction, default=None,
-                   help="probability of dropping each modality in training (default "
-                   f"{TRAIN_DEFAULTS['modality_dropout']})")
-    t.add_argument("--patience", type=_positive_int, default=None,
-                   help="early stopping after this many epochs without improvement")
-    t.add_argument("--seed", type=_nonneg_int, default=None,
-                   help=f"random seed for initialisation and shuffling (default "
-                   f"{TRAIN_DEFAULTS['seed']})")
-    t.add_argument("--train-size", type=_positive_int, default=None,
-                   help="training samples (default: the data set's own)")
-    t.add_argument("--test-size", type=_positive_int, default=None,
-                   help="validation and test samples (default: the data set's own)")
-    t.add_argument("--out", default=None, metavar="DIR",
-                   help="output folder (default ./runs/<dataset>-<fusion>)")
-    t.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its last checkpoint")
-    _common(t)
-
-    e = sub.add_parser("evaluate", help="evaluate a checkpoint (ablation table, report)",
-                       description="Rebuild the model of a checkpoint written by `tinymm "
-                       "train`, evaluate it and write report.json next to it (or in --out).")
-    e.add_argument("checkpoint", metavar="CHECKPOINT", help="a best.npz or last.npz file")
-    e.add_argument("--split", default="test", choices=("train", "val", "test"))
-    e.add_argument("--batch-size", type=_positive_int, default=256)
-    e.add_argument("--out", default=None, metavar="DIR", help="where to write the report")
-    _common(e)
-
-    sub.add_parser("datasets", help="list the built-in data sets with their ceilings")
-    i = sub.add_parser("info", help="versions, kernel backend and kernel warm-up time")
-    i.add_argument("--backend", choices=("numba", "numpy"), default=None)
-    return parser
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", choices=("numba", "numpy"), default=None,
-                   help="kernel backend (default numba when available)")
-    p.add_argument("--threads", type=_positive_int, default=1,
-                   help="threads for Numba kernels and BLAS (default 1: the default models "
-                   "are small, and competing thread pools cost more than they give on few "
-                   "cores)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar, only the results")
-    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+class CommandError(Exception):
+    """A runtime error of a command: printed as one line ``tinymm <command>: error: ...``."""
 
 
 # ----------------------------------------------------------------------------- commands
@@ -179,6 +44,7 @@ def _train(args, parser) -> int:
     from . import manual_seed
     from .models import build_model
     from .train import NonFiniteLossError, Reporter, Trainer
+    from .train.runfile import merge_resume_options, one_line, read_run_checkpoint
 
     out = Path(args.out) if args.out else None
     checkpoint = None
@@ -188,16 +54,13 @@ def _train(args, parser) -> int:
             out = Path("runs") / f"{name}-{args.fusion or DEFAULT_FUSION}"
         last = out / "last.npz"
         if not last.is_file():
-            parser.error(f"--resume: no checkpoint at {last} (train once without --resume)")
-        from .serialization import load
-
-        checkpoint = load(last)
-        run = checkpoint["config"]["run"]
-        for key in ("dataset", "fusion", "text_encoder"):
-            given = getattr(args, key)
-            if given is not None and given != run[key]:
-                parser.error(f"--resume: the run in {out} used --{key.replace('_', '-')} "
-                             f"{run[key]}, not {given}")
+            raise CommandError(f"--resume: no checkpoint at {last} (train once without --resume)")
+        checkpoint = read_run_checkpoint(last, resume=True)
+        run = merge_resume_options(checkpoint["config"]["run"], vars(args), out,
+                                   int(checkpoint["epoch"]))
+        if run["dataset"] not in dataset_names():
+            raise CommandError(f"{last}: its run config names the unknown dataset "
+                               f"{run['dataset']!r}")
     else:
         run = {"dataset": args.dataset or DEFAULT_DATASET,
                "fusion": args.fusion or DEFAULT_FUSION,
@@ -205,13 +68,15 @@ def _train(args, parser) -> int:
                "data_seed": 0, "train_size": args.train_size, "test_size": args.test_size,
                **{k: getattr(args, k) if getattr(args, k) is not None else v
                   for k, v in TRAIN_DEFAULTS.items()}}
-    if run["dataset"] not in _dataset_names():
-        parser.error(f"unknown dataset {run['dataset']!r}; choose from "
-                     f"{', '.join(_dataset_names())}")
-    if checkpoint is not None and args.epochs is not None:
-        run["epochs"] = args.epochs  # extend (or shorten) a resumed run
+        if run["dataset"] not in dataset_names():
+            parser.error(f"unknown dataset {run['dataset']!r}; choose from "
+                         f"{', '.join(dataset_names())}")
     if out is None:
         out = Path("runs") / f"{run['dataset']}-{run['fusion']}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(f"cannot use {out} as the output folder: {exc.strerror or exc}") from None
     reporter = Reporter(quiet=args.quiet)
 
     started = time.perf_counter()
@@ -228,7 +93,7 @@ def _train(args, parser) -> int:
                           weight_decay=run["weight_decay"], patience=run["patience"],
                           out_dir=out, config={"run": run}, reporter=reporter)
     except (TypeError, ValueError) as exc:
-        parser.error(str(exc))
+        raise CommandError(one_line(exc)) from None
     reporter.log(f"tinymm train: {run['dataset']} ({len(train_set)} train / {len(val_set)} val "
                  f"/ {len(test_set)} test), fusion={run['fusion']}, "
                  f"text_encoder={run['text_encoder']}, {model.num_parameters():,} parameters, "
@@ -236,15 +101,18 @@ def _train(args, parser) -> int:
     if checkpoint is not None:
         try:
             trainer.load_state_dict(checkpoint)
-        except ValueError as exc:
-            parser.error(f"--resume: {out / 'last.npz'} does not fit the model its config "
-                         f"builds: {exc}")
-        trainer.config["run"] = run
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise CommandError(f"--resume: {out / 'last.npz'} does not fit the model and "
+                               f"optimizer its config builds: {one_line(exc)}") from None
         reporter.log(f"resumed from {out / 'last.npz'} after epoch {trainer.epoch}")
     try:
         trainer.fit()
     except NonFiniteLossError as exc:
         print(f"tinymm train: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. the disk filled up while writing a checkpoint
+        print(f"tinymm train: error: cannot write into {out}: {exc.strerror or exc}; the "
+              f"last checkpoint written is intact", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"\ntinymm train: interrupted; continue with `tinymm train --out {out} "
@@ -252,7 +120,7 @@ def _train(args, parser) -> int:
         return 130
     train_seconds = time.perf_counter() - started
     _report(model, test_set, trainer.history, trainer.config, out, reporter,
-            plots=not args.no_plots, header=f"best epoch {trainer.best_epoch} (val accuracy "
+            plots=not args.no_plots, split="test", header=f"best epoch {trainer.best_epoch} (val accuracy "
             f"{trainer.best_accuracy:.4f}); data and training took {train_seconds:.1f} s")
     reporter.log(f"total {time.perf_counter() - started:.1f} s; outputs in {out}/")
     return 0
@@ -264,20 +132,27 @@ def _backend() -> str:
     return kernels.get_backend()
 
 
-def _report(model, dataset, history, config, out: Path, reporter, plots: bool,
-            header: str = "") -> dict:
+def _report(model, dataset, history, config, out: Path, reporter, plots: bool, split: str,
+            header: str = "", name: str = "report", extra: dict | None = None) -> dict:
+    """Evaluate on ``dataset`` (the ``split`` split), write ``out/<name>.json`` and plots
+    (prefixed ``<name>-`` unless ``name`` is ``report``), print the ablation table."""
     from .train import build_report, format_ablation, save_plots, write_report
 
     report = build_report(model, dataset, history=history, config=config)
-    out.mkdir(parents=True, exist_ok=True)
-    write_report(report, out / "report.json")
-    written = save_plots(report, out) if plots else []
+    report = {"split": split, **(extra or {}), **report}
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_report(report, out / f"{name}.json")
+        prefix = "" if name == "report" else f"{name}-"
+        written = save_plots(report, out, prefix=prefix) if plots else []
+    except OSError as exc:
+        raise CommandError(f"cannot write the report into {out}: {exc.strerror or exc}") from None
     table = format_ablation(report["ablation"], report.get("chance"))
     lines = [header] if header else []
-    lines += [f"test accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f} "
-              f"on {report['num_samples']} samples of {report['dataset']}",
+    lines += [f"{split} accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f} "
+              f"on {report['num_samples']} {split} samples of {report['dataset']}",
               "modality ablation (other modalities masked; ceiling = Bayes-optimal accuracy):",
-              table, f"report: {out / 'report.json'}"]
+              table, f"report: {out / f'{name}.json'}"]
     if written:
         lines.append("plots: " + ", ".join(p.name for p in written))
     text = "\n".join(lines)
@@ -291,20 +166,16 @@ def _report(model, dataset, history, config, out: Path, reporter, plots: bool,
 def _evaluate(args, parser) -> int:
     from . import manual_seed
     from .models import build_model
-    from .serialization import load
     from .train import Reporter
-    from .train.trainer import CHECKPOINT_FORMAT
+    from .train.runfile import one_line, read_run_checkpoint
 
     path = Path(args.checkpoint)
     if not path.is_file():
-        parser.error(f"no checkpoint at {path}")
-    try:
-        state = load(path)
-    except ValueError as exc:
-        parser.error(str(exc))
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        parser.error(f"{path} is not a checkpoint written by `tinymm train`")
+        raise CommandError(f"no checkpoint at {path}")
+    state = read_run_checkpoint(path)
     run = state["config"]["run"]
+    if run["dataset"] not in dataset_names():
+        raise CommandError(f"{path}: its run config names the unknown dataset {run['dataset']!r}")
     manual_seed(int(run["seed"]))
     size = run["train_size"] if args.split == "train" else run["test_size"]
     dataset = _load_split(run["dataset"], args.split, size, run["data_seed"])
@@ -312,13 +183,16 @@ def _evaluate(args, parser) -> int:
                         modality_dropout=run["modality_dropout"])
     try:
         model.load_state_dict(state["model"])
-    except ValueError as exc:
-        parser.error(f"{path} does not fit the model its config builds: {exc}")
+    except (ValueError, TypeError) as exc:
+        raise CommandError(f"{path} does not fit the model its config builds: "
+                           f"{one_line(exc)}") from None
     out = Path(args.out) if args.out else path.parent
     reporter = Reporter(quiet=args.quiet)
-    _report(model, dataset, state.get("history"), state["config"], out, reporter,
-            plots=not args.no_plots, header=f"{path}: epoch {state['epoch']}, "
-            f"{args.split} split")
+    # its own file names: never the training run's report.json / curves.png
+    _report(model, dataset, None, state["config"], out, reporter, plots=not args.no_plots,
+            split=args.split, name=f"evaluate-{path.stem}-{args.split}",
+            extra={"checkpoint": str(path), "epoch": int(state["epoch"])},
+            header=f"{path}: epoch {state['epoch']}, {args.split} split")
     return 0
 
 
@@ -379,6 +253,8 @@ COMMANDS = {"train": _train, "evaluate": _evaluate, "datasets": _datasets, "info
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tinymm`` command; returns the exit status."""
+    from .train.runfile import RunFileError, one_line
+
     parser = build_parser()
     args = parser.parse_args(argv)
     sub = parser._subparsers._group_actions[0].choices[args.command]
@@ -389,8 +265,9 @@ def main(argv: list[str] | None = None) -> int:
 
             try:
                 stack.enter_context(kernels.backend(backend))
-            except ValueError as exc:
-                sub.error(str(exc))
+            except ValueError as exc:  # e.g. numba requested but not installed
+                print(f"{sub.prog}: error: {one_line(exc)}", file=sys.stderr)
+                return 2
         threads = getattr(args, "threads", None)
         if threads is not None:
             from .train.threads import num_threads
@@ -398,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
             stack.enter_context(num_threads(threads))
         try:
             return COMMANDS[args.command](args, sub)
+        except (CommandError, RunFileError) as exc:
+            print(f"{sub.prog}: error: {one_line(exc)}", file=sys.stderr)
+            return 2
         except BrokenPipeError:  # e.g. `tinymm datasets | head`: stop quietly
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())

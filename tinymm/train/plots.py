@@ -92,8 +92,11 @@ def _robustness(plt, curves: Mapping, path: Path) -> None:
     plt.close(fig)
 
 
-def save_plots(report: Mapping, out_dir: str | os.PathLike) -> list[Path]:
-    """Write the PNGs the report allows into ``out_dir``; [] when matplotlib is missing."""
+def save_plots(report: Mapping, out_dir: str | os.PathLike, prefix: str = "") -> list[Path]:
+    """Write the PNGs the report allows into ``out_dir``; [] when matplotlib is missing.
+
+    ``prefix`` starts every file name (``tinymm evaluate`` uses it so that evaluating a
+    checkpoint never overwrites the plots of the training run next to it)."""
     if not matplotlib_available():
         return []
     plt = _pyplot()
@@ -104,7 +107,7 @@ def save_plots(report: Mapping, out_dir: str | os.PathLike) -> list[Path]:
     for filename, key, draw in jobs:
         if not report.get(key):
             continue
-        path = out / filename
+        path = out / f"{prefix}{filename}"
         if draw is None:
             _confusion(plt, report, path)
         else:

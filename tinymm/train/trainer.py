@@ -67,16 +67,18 @@ def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0,
     raise ValueError(f"Trainer: optimizer must be one of {OPTIMIZERS}, got {name!r}")
 
 
-def make_scheduler(name: str, optimizer, epochs: int, step_size: int, gamma: float):
+def make_scheduler(name: str, optimizer, epochs: int, step_size: int, gamma: float,
+                   last_epoch: int = -1):
     """``"none"``, ``"step"`` (StepLR every ``step_size`` epochs) or ``"cosine"`` (``epochs``)."""
     from ..optim import lr_scheduler
 
     if name == "none":
         return None
     if name == "step":
-        return lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma)
+        return lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma,
+                                   last_epoch=last_epoch)
     if name == "cosine":
-        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, last_epoch=last_epoch)
     raise ValueError(f"Trainer: scheduler must be one of {SCHEDULERS}, got {name!r}")
 
 
@@ -131,9 +133,12 @@ class Trainer:
         self.optimizer = make_optimizer(optimizer, list(model.parameters()), self.lr,
                                         _positive("weight_decay", weight_decay, allow_zero=True),
                                         _positive("momentum", momentum, allow_zero=True))
-        self.scheduler = make_scheduler(scheduler, self.optimizer, self.epochs,
-                                        _positive("step_size", step_size, int),
-                                        _positive("gamma", gamma))
+        self.weight_decay = _positive("weight_decay", weight_decay, allow_zero=True)
+        self.scheduler_name = scheduler
+        self.step_size = _positive("step_size", step_size, int)
+        self.gamma = _positive("gamma", gamma)
+        self.scheduler = make_scheduler(scheduler, self.optimizer, self.epochs, self.step_size,
+                                        self.gamma)
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.reporter = reporter if reporter is not None else Reporter()
         self.config = {
@@ -174,19 +179,89 @@ class Trainer:
         }
 
     def load_state_dict(self, state: Mapping) -> None:
-        if state.get("format") != CHECKPOINT_FORMAT:
+        """Continue the run a checkpoint holds, under this Trainer's own settings.
+
+        Weights, optimizer moments, epoch, history, early-stopping state and the random
+        generator come from ``state``. The settings this Trainer was built with win over the
+        checkpoint's: ``epochs`` may extend the run (a cosine schedule is stretched to the
+        new length), ``lr`` becomes the new base learning rate from the next epoch on (the
+        schedule continues at the same epoch), ``weight_decay`` and ``patience`` apply from
+        the next step. With unchanged settings the run continues bit for bit as if it had
+        never stopped.
+        """
+        if not isinstance(state, Mapping) or state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError("Trainer.resume: not a tinymm training checkpoint")
+        missing = [k for k in ("model", "optimizer", "epoch", "history", "best", "rng")
+                   if k not in state]
+        if missing:
+            raise ValueError(f"Trainer.resume: the checkpoint lacks {missing}")
+        epoch = state["epoch"]
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ValueError(f"Trainer.resume: the checkpoint's epoch is {epoch!r}, not an int >= 0")
+        if int(epoch) > self.epochs:
+            raise ValueError(f"Trainer.resume: the checkpoint has already trained {int(epoch)} "
+                             f"epochs, more than epochs={self.epochs}")
+        history, best, rng = self._check_progress(state)
+        # load the model and the optimizer together or not at all
+        weights = {k: np.array(v, copy=True) for k, v in self.model.state_dict().items()}
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state.get("scheduler") is not None:
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except BaseException:
+            self.model.load_state_dict(weights)
+            raise
+        self.epoch = int(epoch)
+        saved = state.get("config", {}).get("trainer", {}) if isinstance(
+            state.get("config"), Mapping) else {}
+        saved = saved if isinstance(saved, Mapping) else {}
+        for group in self.optimizer.param_groups:
+            group["weight_decay"] = self.weight_decay
+        same_schedule = (saved.get("lr") == self.lr and saved.get("scheduler") == self.scheduler_name
+                         and (self.scheduler_name != "cosine" or saved.get("epochs") == self.epochs))
+        if same_schedule and self.scheduler is not None and isinstance(state.get("scheduler"), dict):
             self.scheduler.load_state_dict(state["scheduler"])
-        self.epoch = int(state["epoch"])
-        self.history = {k: list(state["history"].get(k, [])) for k in HISTORY_KEYS}
-        best = state["best"]
-        self.best_accuracy, self.best_epoch = float(best["accuracy"]), int(best["epoch"])
-        self.bad_epochs = int(best["bad_epochs"])
+        elif not same_schedule or self.scheduler is not None:
+            self._restart_schedule()
+        self.history = history
+        self.best_accuracy, self.best_epoch, self.bad_epochs = best
         self.stopped_early = self.patience is not None and self.bad_epochs >= self.patience
-        generator().bit_generator.state = state["rng"]
+        generator().bit_generator.state = rng
+
+    @staticmethod
+    def _check_progress(state: Mapping) -> tuple[dict, tuple[float, int, int], dict]:
+        """The history, (best accuracy, best epoch, bad epochs) and generator state of a
+        checkpoint, checked before anything is loaded."""
+        history = state["history"]
+        if not isinstance(history, Mapping) or not all(
+                isinstance(history.get(k, []), list) for k in HISTORY_KEYS):
+            raise ValueError("Trainer.resume: the checkpoint's history is not a dict of lists")
+        best = state["best"]
+        try:
+            progress = (float(best["accuracy"]), int(best["epoch"]), int(best["bad_epochs"]))
+        except (TypeError, KeyError, ValueError):
+            raise ValueError("Trainer.resume: the checkpoint's 'best' entry is not a dict with "
+                             "accuracy, epoch and bad_epochs") from None
+        rng = state["rng"]
+        try:  # try it on a spare generator first
+            type(generator().bit_generator)().state = rng
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"Trainer.resume: the checkpoint's random state is invalid "
+                             f"({type(exc).__name__}: {exc})") from None
+        return {k: list(history.get(k, [])) for k in HISTORY_KEYS}, progress, rng
+
+    def _restart_schedule(self) -> None:
+        """The learning rate of epoch ``self.epoch + 1`` under this Trainer's lr and schedule."""
+        for group in self.optimizer.param_groups:
+            group["initial_lr"] = group["lr"] = self.lr
+        if self.scheduler_name == "none":
+            self.scheduler = None
+            return
+        self.scheduler = make_scheduler(self.scheduler_name, self.optimizer, self.epochs,
+                                        self.step_size, self.gamma, last_epoch=self.epoch - 1)
+        lrs = self.scheduler._get_closed_form_lr()
+        for group, lr in zip(self.optimizer.param_groups, lrs):
+            group["lr"] = lr
+        self.scheduler._last_lr = list(lrs)
 
     def resume(self, path: str | os.PathLike | None = None) -> Trainer:
         """Load a checkpoint (default ``out_dir/last.npz``); ``fit`` then continues from it."""
