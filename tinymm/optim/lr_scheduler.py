@@ -293,8 +293,10 @@ class CosineAnnealingLR(LRScheduler):
 
     lr(epoch) = eta_min + (base_lr − eta_min) · (1 + cos(π · epoch / T_max)) / 2, computed
     recursively from the previous lr as PyTorch does (so it also rises again after
-    ``T_max``, periodically with period ``2·T_max``). Built with ``last_epoch >= 0`` it
-    starts from the closed form at ``last_epoch + 1``.
+    ``T_max``, periodically with period ``2·T_max``). Built with ``last_epoch >= 0`` it keeps
+    the optimizer's current lr and continues the recursion from it, exactly as PyTorch 2.13
+    does; to resume a run, load the scheduler's ``state_dict`` (and the optimizer's), or call
+    ``step(epoch)`` for the closed form at ``epoch``.
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,  # noqa: N803
@@ -305,9 +307,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         epoch, t_max, eta_min = self.last_epoch, self.T_max, self.eta_min
-        if self._is_initial:
-            if epoch > 0:  # resumed with last_epoch >= 0: the closed form at this epoch
-                return self._get_closed_form_lr()
+        if self._is_initial:  # PyTorch keeps the current lr, whatever last_epoch says
             return self._current_lrs()
         if (epoch - 1 - t_max) % (2 * t_max) == 0:
             # At the trough the ratio below would divide by zero: climb by one step instead.
