@@ -41,11 +41,20 @@ def _load_split(name: str, split: str, size: int | None, seed: int):
 
 
 def _train(args, parser) -> int:
-    from . import manual_seed
+    from . import distributed, manual_seed
     from .models import build_model
     from .train import NonFiniteLossError, Reporter, Trainer
     from .train.runfile import merge_resume_options, one_line, read_run_checkpoint
 
+    rank, world = distributed.init()  # from the MPI environment; (0, 1) outside mpiexec
+    if args.nproc > 1 and world == 1:
+        from .cli_launch import LaunchError, launch
+
+        try:
+            return launch(args.nproc, sys.argv[1:] if args.argv is None else args.argv,
+                          args.threads)
+        except LaunchError as exc:
+            raise CommandError(str(exc)) from None
     out = Path(args.out) if args.out else None
     checkpoint = None
     if args.resume:
@@ -77,7 +86,7 @@ def _train(args, parser) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CommandError(f"cannot use {out} as the output folder: {exc.strerror or exc}") from None
-    reporter = Reporter(quiet=args.quiet)
+    reporter = Reporter(quiet=args.quiet or rank != 0)  # only rank 0 prints
 
     started = time.perf_counter()
     manual_seed(int(run["seed"]))
@@ -97,7 +106,8 @@ def _train(args, parser) -> int:
     reporter.log(f"tinymm train: {run['dataset']} ({len(train_set)} train / {len(val_set)} val "
                  f"/ {len(test_set)} test), fusion={run['fusion']}, "
                  f"text_encoder={run['text_encoder']}, {model.num_parameters():,} parameters, "
-                 f"backend={_backend()}, threads={args.threads}, out={out}")
+                 f"backend={_backend()}, threads={args.threads}, out={out}"
+                 + (f", {world} MPI processes" if world > 1 else ""))
     if checkpoint is not None:
         try:
             trainer.load_state_dict(checkpoint)
@@ -119,6 +129,8 @@ def _train(args, parser) -> int:
               "--resume`", file=sys.stderr)
         return 130
     train_seconds = time.perf_counter() - started
+    if rank != 0:
+        return 0
     _report(model, test_set, trainer.history, trainer.config, out, reporter,
             plots=not args.no_plots, split="test", header=f"best epoch {trainer.best_epoch} (val accuracy "
             f"{trainer.best_accuracy:.4f}); data and training took {train_seconds:.1f} s")
@@ -248,6 +260,20 @@ def _info(args, parser) -> int:
     return 0
 
 
+def _end_mpi_job_on_failure(status: int) -> int:
+    """Under MPI, a rank that fails ends the whole job (the others would wait forever in
+    their next collective)."""
+    if status:
+        from . import distributed
+
+        if distributed.is_initialized() and distributed.get_world_size() > 1:
+            sys.stderr.flush()
+            from mpi4py import MPI
+
+            MPI.COMM_WORLD.Abort(status)
+    return status
+
+
 COMMANDS = {"train": _train, "evaluate": _evaluate, "datasets": _datasets, "info": _info}
 
 
@@ -257,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = argv
     sub = parser._subparsers._group_actions[0].choices[args.command]
     with contextlib.ExitStack() as stack:  # backend and threads only for this command
         backend = getattr(args, "backend", None)
@@ -274,14 +301,15 @@ def main(argv: list[str] | None = None) -> int:
 
             stack.enter_context(num_threads(threads))
         try:
-            return COMMANDS[args.command](args, sub)
+            status = COMMANDS[args.command](args, sub)
         except (CommandError, RunFileError) as exc:
             print(f"{sub.prog}: error: {one_line(exc)}", file=sys.stderr)
-            return 2
+            status = 2
         except BrokenPipeError:  # e.g. `tinymm datasets | head`: stop quietly
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             return 1
+        return _end_mpi_job_on_failure(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -130,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="validation and test samples (default: the data set's own)")
     t.add_argument("--out", default=None, metavar="DIR",
                    help="output folder (default ./runs/<dataset>-<fusion>)")
+    t.add_argument("--nproc", type=_positive_int, default=1, metavar="N",
+                   help="train on N MPI processes (data parallel; launches `mpiexec -n N` "
+                   "itself, needs `pip install mpich mpi4py`); the batch size stays the "
+                   "global one. Under `mpiexec -n N tinymm train` this is not needed")
     t.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last.npz: weights, optimizer "
                    "state, schedule, history and random state come from the checkpoint. "

@@ -28,7 +28,7 @@ from .. import functional as F
 from ..autograd import no_grad
 from ..random import generator
 from ..serialization import load, save
-from .metrics import accuracy
+from .parallel import DataParallelPlan
 from .progress import Reporter
 
 CHECKPOINT_FORMAT = "tinymm-checkpoint"
@@ -140,7 +140,13 @@ class Trainer:
         self.scheduler = make_scheduler(scheduler, self.optimizer, self.epochs, self.step_size,
                                         self.gamma)
         self.out_dir = None if out_dir is None else Path(out_dir)
+        self.plan = DataParallelPlan()  # see train/parallel.py: a world of one changes nothing
+        self.net = self.plan.wrap(model)
         self.reporter = reporter if reporter is not None else Reporter()
+        if not self.plan.is_main:
+            self.reporter = Reporter(quiet=True)  # only rank 0 talks
+        self._sampler_seed = self.plan.shared_seed(
+            int(generator().integers(2**31)) if self.plan.parallel else 0)
         self.config = {
             "trainer": {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
                         "optimizer": optimizer, "weight_decay": float(weight_decay),
@@ -273,8 +279,10 @@ class Trainer:
         return self
 
     def _save(self, path: Path) -> None:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        save(self.state_dict(), path)
+        if self.plan.is_main:  # rank 0 writes; the others wait until the file is there
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            save(self.state_dict(), path)
+        self.plan.barrier()
 
     # ------------------------------------------------------------------ loops
     def _current_lr(self) -> float:
@@ -283,7 +291,8 @@ class Trainer:
     def train_epoch(self) -> tuple[float, float]:
         """One pass over the training data; returns (mean loss, accuracy)."""
         self.model.train()
-        loader = _batch_loader(self.train_data, self.batch_size, shuffle=True)
+        loader = self.plan.train_loader(self.train_data, self.batch_size, self.epoch,
+                                        self._sampler_seed)
         bar = self.reporter.bar(len(loader), f"epoch {self.epoch + 1}/{self.epochs}")
         total_loss, correct, seen = 0.0, 0, 0
         params = list(self.model.parameters())
@@ -292,10 +301,10 @@ class Trainer:
                 # overflow on the way to a non-finite loss is reported once, below, not as
                 # a stream of NumPy warnings from every kernel it passes through
                 with np.errstate(over="ignore", invalid="ignore"):
-                    logits = self.model(batch)
+                    logits = self.net(batch)
                     loss = F.cross_entropy(logits, batch["label"])
                 value = float(loss.item())
-                if not math.isfinite(value):
+                if self.plan.any(not math.isfinite(value)):  # every rank stops together
                     raise NonFiniteLossError(self._nan_message(value, step))
                 self.optimizer.zero_grad()
                 loss.backward()
@@ -311,6 +320,7 @@ class Trainer:
                 bar.update(1)
         finally:
             bar.close()
+        total_loss, correct, seen = self.plan.sums(total_loss, correct, seen)
         return total_loss / max(seen, 1), correct / max(seen, 1)
 
     def _nan_message(self, value: float, step: int) -> str:
@@ -325,17 +335,18 @@ class Trainer:
     def evaluate(self, dataset, batch_size: int | None = None) -> tuple[float, float]:
         """(mean cross-entropy, accuracy) of the model in eval mode on ``dataset``."""
         self.model.eval()
-        loader = _batch_loader(dataset, batch_size or max(self.batch_size, 256), shuffle=False)
-        total_loss, preds, labels = 0.0, [], []
+        share = self.plan.eval_share(dataset)  # this rank's samples (all, in a world of one)
+        loader = _batch_loader(share, batch_size or max(self.batch_size, 256), shuffle=False)
+        total_loss, correct, count = 0.0, 0, 0
         with no_grad():
             for batch in loader:
                 logits = self.model(batch)
                 total_loss += float(F.cross_entropy(logits, batch["label"],
                                                     reduction="sum").item())
-                preds.append(logits.data.argmax(axis=1))
-                labels.append(batch["label"])
-        pred, label = np.concatenate(preds), np.concatenate(labels)
-        return total_loss / max(len(label), 1), accuracy(pred, label)
+                correct += int((logits.data.argmax(axis=1) == batch["label"]).sum())
+                count += len(batch["label"])
+        total_loss, correct, count = self.plan.sums(total_loss, correct, count)
+        return total_loss / max(count, 1), correct / max(count, 1)
 
     def fit(self, restore_best: bool = True) -> dict[str, list]:
         """Train from epoch ``self.epoch + 1`` to ``epochs``; return the history.
