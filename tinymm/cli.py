@@ -3,6 +3,8 @@
     tinymm train                      # default data set and model, ends with the ablation table
     tinymm train --dataset video_events --fusion attention --epochs 5
     tinymm evaluate runs/shapes_captions-concat/best.npz
+    tinymm explain runs/shapes_captions-concat/best.npz --samples 8
+    tinymm compress runs/shapes_captions-concat/best.npz --prune 0.5 --quantize int8
     tinymm datasets
     tinymm info
 
@@ -176,12 +178,27 @@ def _report(model, dataset, history, config, out: Path, reporter, plots: bool, s
 
 
 def _evaluate(args, parser) -> int:
+    from .train import Reporter
+
+    model, state, _, path = load_run_model(args.checkpoint, args.split)
+    out = Path(args.out) if args.out else path.parent
+    reporter = Reporter(quiet=args.quiet)
+    # its own file names: never the training run's report.json / curves.png
+    _report(model, model.dataset, None, state["config"], out, reporter, plots=not args.no_plots,
+            split=args.split, name=f"evaluate-{path.stem}-{args.split}",
+            extra={"checkpoint": str(path), "epoch": int(state["epoch"])},
+            header=f"{path}: epoch {state['epoch']}, {args.split} split")
+    return 0
+
+
+def load_run_model(checkpoint: str, split: str):
+    """(model with the checkpoint's weights, state, run config, path) of a `tinymm train`
+    checkpoint; ``model.dataset`` is the ``split`` split it was trained for."""
     from . import manual_seed
     from .models import build_model
-    from .train import Reporter
     from .train.runfile import one_line, read_run_checkpoint
 
-    path = Path(args.checkpoint)
+    path = Path(checkpoint)
     if not path.is_file():
         raise CommandError(f"no checkpoint at {path}")
     state = read_run_checkpoint(path)
@@ -189,8 +206,7 @@ def _evaluate(args, parser) -> int:
     if run["dataset"] not in dataset_names():
         raise CommandError(f"{path}: its run config names the unknown dataset {run['dataset']!r}")
     manual_seed(int(run["seed"]))
-    size = run["train_size"] if args.split == "train" else run["test_size"]
-    dataset = _load_split(run["dataset"], args.split, size, run["data_seed"])
+    dataset = load_run_model.split(split, run)
     model = build_model(dataset, run["fusion"], run["text_encoder"],
                         modality_dropout=run["modality_dropout"])
     try:
@@ -198,14 +214,25 @@ def _evaluate(args, parser) -> int:
     except (ValueError, TypeError) as exc:
         raise CommandError(f"{path} does not fit the model its config builds: "
                            f"{one_line(exc)}") from None
-    out = Path(args.out) if args.out else path.parent
-    reporter = Reporter(quiet=args.quiet)
-    # its own file names: never the training run's report.json / curves.png
-    _report(model, dataset, None, state["config"], out, reporter, plots=not args.no_plots,
-            split=args.split, name=f"evaluate-{path.stem}-{args.split}",
-            extra={"checkpoint": str(path), "epoch": int(state["epoch"])},
-            header=f"{path}: epoch {state['epoch']}, {args.split} split")
-    return 0
+    object.__setattr__(model, "dataset", dataset)
+    return model.eval(), state, run, path
+
+
+load_run_model.split = lambda split, run: _load_split(
+    run["dataset"], split, run["train_size"] if split == "train" else run["test_size"],
+    run["data_seed"])
+
+
+def _explain(args, parser) -> int:
+    from .cli_explain import run_explain
+
+    return run_explain(args, parser)
+
+
+def _compress(args, parser) -> int:
+    from .cli_compress import run_compress
+
+    return run_compress(args, parser)
 
 
 def _datasets(args, parser) -> int:
@@ -274,7 +301,8 @@ def _end_mpi_job_on_failure(status: int) -> int:
     return status
 
 
-COMMANDS = {"train": _train, "evaluate": _evaluate, "datasets": _datasets, "info": _info}
+COMMANDS = {"train": _train, "evaluate": _evaluate, "explain": _explain, "compress": _compress,
+            "datasets": _datasets, "info": _info}
 
 
 def main(argv: list[str] | None = None) -> int:

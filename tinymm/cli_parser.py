@@ -156,6 +156,41 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default=None, metavar="DIR", help="where to write the report")
     _common(e)
 
+    x = sub.add_parser("explain", help="explain a checkpoint's predictions (attributions, "
+                       "modality Shapley values, attention maps)",
+                       description="Integrated gradients for every modality, exact modality "
+                       "Shapley values with the interaction index, attention maps; writes "
+                       "explain.json and PNG figures into <checkpoint folder>/explain-<name> "
+                       "(or --out), never the training run's files.")
+    x.add_argument("checkpoint", metavar="CHECKPOINT", help="a best.npz or last.npz file")
+    x.add_argument("--samples", type=_positive_int, default=8,
+                   help="samples to attribute and draw (default 8)")
+    x.add_argument("--shapley-samples", type=_positive_int, default=256,
+                   help="samples for the per-class modality contributions (default 256)")
+    x.add_argument("--steps", type=_positive_int, default=50,
+                   help="integrated-gradients steps (default 50)")
+    x.add_argument("--split", default="test", choices=("train", "val", "test"))
+    x.add_argument("--out", default=None, metavar="DIR", help="where to write")
+    _common(x)
+
+    c = sub.add_parser("compress", help="prune and/or quantise a checkpoint; before/after table",
+                       description="Magnitude pruning (global, or --structured channels "
+                       "physically removed), optional fine-tuning with the masks kept, int8 "
+                       "quantisation; prints and writes a table of size on disk, parameters, "
+                       "accuracy (paired 95%% interval) and ablation, latency per batch.")
+    c.add_argument("checkpoint", metavar="CHECKPOINT", help="a best.npz or last.npz file")
+    c.add_argument("--prune", type=_fraction, default=None, metavar="AMOUNT",
+                   help="share of the Linear/Conv weights (or channels) to prune, in [0, 1)")
+    c.add_argument("--structured", action="store_true",
+                   help="prune whole channels/units and remove them from the layers")
+    c.add_argument("--quantize", choices=("int8",), default=None, help="post-training int8")
+    c.add_argument("--finetune-epochs", type=_nonneg_int, default=0, metavar="N",
+                   help="fine-tune the pruned model for N epochs (masks kept)")
+    c.add_argument("--batch-size", type=_positive_int, default=64,
+                   help="batch size of the latency measurement (default 64)")
+    c.add_argument("--out", default=None, metavar="DIR", help="where to write")
+    _common(c)
+
     sub.add_parser("datasets", help="list the built-in data sets with their ceilings")
     i = sub.add_parser("info", help="versions, kernel backend and kernel warm-up time")
     i.add_argument("--backend", choices=("numba", "numpy"), default=None)

@@ -28,10 +28,11 @@ import numpy as np
 
 from .. import kernels
 from ..autograd import no_grad
-from ..nn import LSTM, Conv1d, Conv2d, Embedding, Linear, Module
+from ..nn import GRU, LSTM, RNN, Conv1d, Conv2d, Embedding, Linear, Module
 from ..tensor import Tensor
 
-__all__ = ["QuantizedLinear", "QuantizedConv1d", "QuantizedConv2d", "QuantizedLSTM", "QuantizedEmbedding",
+__all__ = ["QuantizedLinear", "QuantizedConv1d", "QuantizedConv2d", "QuantizedLSTM", "QuantizedGRU",
+           "QuantizedRNN", "QuantizedEmbedding",
            "quantize_dynamic", "quantize_static", "weight_bytes", "DEFAULT_DYNAMIC"]
 
 MAX_K = 66_000  # 255 · 127 · K < 2³¹: the int32 accumulator cannot overflow below this
@@ -193,7 +194,8 @@ class QuantizedConv1d(_QuantizedConv):
 
 
 class QuantizedLSTM(Module):
-    """An LSTM whose weight matrices are stored as int8 + per-row float32 scales.
+    """An LSTM (or, as its subclasses, a GRU or RNN) whose weight matrices are stored as
+    int8 + per-row float32 scales.
 
     The forward pass dequantises them into a float32 LSTM (weight-only quantisation: the
     recurrence runs in float, as the size, not the speed, is what int8 buys here).
@@ -215,7 +217,7 @@ class QuantizedLSTM(Module):
         return cls(lstm)
 
     def forward(self, input, hx=None):  # noqa: A002
-        for name, p in self._float.named_parameters():
+        for name, p in self._float.named_parameters():  # dequantise: s_w[row] · W_q[row]
             if name.startswith("weight"):
                 p.data[...] = self._buffers[name + "_int8"].astype(np.float32) * \
                     self._buffers[name + "_scale"][:, None]
@@ -252,8 +254,17 @@ class QuantizedEmbedding(Module):
         return Tensor(rows)
 
 
+class QuantizedGRU(QuantizedLSTM):
+    """A GRU with int8 weights (see :class:`QuantizedLSTM`)."""
+
+
+class QuantizedRNN(QuantizedLSTM):
+    """An Elman RNN with int8 weights (see :class:`QuantizedLSTM`)."""
+
+
 _QUANTIZED = {Linear: QuantizedLinear, Conv2d: QuantizedConv2d, Conv1d: QuantizedConv1d,
-              LSTM: QuantizedLSTM, Embedding: QuantizedEmbedding}
+              LSTM: QuantizedLSTM, GRU: QuantizedGRU, RNN: QuantizedRNN,
+              Embedding: QuantizedEmbedding}
 DEFAULT_DYNAMIC = (Linear, LSTM)
 
 
