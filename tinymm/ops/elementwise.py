@@ -6,6 +6,7 @@ import numpy as np
 from scipy import special
 
 from .. import kernels
+from .._promotion import result_type
 from ..autograd import Function
 from ..tensor import DEFAULT_FLOAT, Tensor, _infer_array, is_scalar
 
@@ -20,6 +21,25 @@ def operand(x: object, op: str):
     if isinstance(x, (np.ndarray, list, tuple)):
         return Tensor._wrap(_infer_array(x, None, op))
     raise TypeError(f"{op}: unsupported operand of type {type(x).__name__}")
+
+
+def to_dtype(x, dtype: np.dtype):
+    """An operand converted to the op's dtype: a Tensor is cast (differentiably), a scalar
+    becomes a 0-d array of ``dtype`` (out-of-range integers wrap, as PyTorch's
+    ``uint8 + 300`` does)."""
+    if isinstance(x, Tensor):
+        return cast(x, dtype)
+    return np.asarray(x).astype(dtype)
+
+
+def promoted(name: str, *xs, floating: bool = False):
+    """``xs`` as operands of op ``name`` in their ``result_type`` (float32 for integer
+    results when ``floating``, as true division does)."""
+    xs = [operand(x, name) for x in xs]
+    dtype = result_type(*xs)
+    if floating and dtype.kind != "f":
+        dtype = DEFAULT_FLOAT
+    return [to_dtype(x, dtype) for x in xs]
 
 
 # ----------------------------------------------------------------------------- binary
@@ -76,7 +96,7 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        out = np.power(a, b)
+        out = np.power(a, b).astype(np.result_type(a, b), copy=False)  # NumPy: bool ** bool is int8
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -123,7 +143,7 @@ class MatMul(Function):
         return ga, gb
 
 
-def _binary(fn, a, b, name):
+def _binary(fn, a, b, name, floating=False):
     a, b = operand(a, name), operand(b, name)
     if not (is_scalar(a) or is_scalar(b)):
         try:
@@ -131,6 +151,11 @@ def _binary(fn, a, b, name):
         except ValueError:
             raise ValueError(f"{name}: shapes {tuple(a.shape)} and {tuple(b.shape)} "
                              "do not broadcast") from None
+    if fn is Sub and any(isinstance(x, (bool, np.bool_)) or getattr(x, "dtype", None) == np.bool_
+                         for x in (a, b)):
+        raise TypeError("sub: subtraction with a bool operand is not supported (as in PyTorch); "
+                        "to invert a mask use ~, or convert to an integer dtype first")
+    a, b = promoted(name, a, b, floating=floating)
     return fn.apply(a, b)
 
 
@@ -147,15 +172,19 @@ def mul(a, b):
 
 
 def div(a, b):
-    a, b = operand(a, "div"), operand(b, "div")
-    if all(np.asarray(x.data if isinstance(x, Tensor) else x).dtype.kind in "biu" for x in (a, b)):
-        # true division of integers gives float32, as in PyTorch
-        a, b = (cast(x, DEFAULT_FLOAT) if isinstance(x, Tensor) else float(x) for x in (a, b))
-    return _binary(Div, a, b, "div")
+    """True division; integer and bool operands give float32, as in PyTorch."""
+    return _binary(Div, a, b, "div", floating=True)
 
 
 def pow(a, b):  # noqa: A001
-    return _binary(Pow, a, b, "pow")
+    """``a ** b`` in ``result_type(a, b)``; integers to negative integer powers are refused."""
+    a_, b_ = operand(a, "pow"), operand(b, "pow")
+    if result_type(a_, b_).kind in "biu":
+        exponent = b_.data if isinstance(b_, Tensor) else np.asarray(b_)
+        if (exponent < 0).any():
+            raise ValueError("pow: integers to negative integer powers are not allowed; "
+                             "convert the base to a float dtype first")
+    return _binary(Pow, a_, b_, "pow")
 
 
 def matmul(a, b):
@@ -175,15 +204,21 @@ def matmul(a, b):
     except ValueError:
         raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} "
                          "do not broadcast") from None
-    return MatMul.apply(a, b)
+    return MatMul.apply(*promoted("matmul", a, b))
 
 
 def compare(ufunc, a, b):
-    """Comparisons and logical ops: boolean results that carry no gradient."""
-    a = operand(a, ufunc.__name__)
-    b = operand(b, ufunc.__name__)
-    out = ufunc(a.data if isinstance(a, Tensor) else a, b.data if isinstance(b, Tensor) else b)
-    return Tensor._wrap(np.asarray(out))
+    """Comparisons and logical ops: boolean results that carry no gradient.
+
+    Comparisons compare in ``result_type(a, b)`` (``int tensor < 0.5`` compares as floats);
+    a Python scalar is left to NumPy, which compares out-of-range integers exactly.
+    """
+    name = ufunc.__name__
+    a, b = operand(a, name), operand(b, name)
+    dtype = result_type(a, b) if ufunc not in (np.logical_and, np.logical_or) else None
+    a, b = (x.data.astype(dtype or x.dtype, copy=False) if isinstance(x, Tensor) else x
+            for x in (a, b))
+    return Tensor._wrap(np.asarray(ufunc(a, b)))
 
 
 # ----------------------------------------------------------------------------- unary
@@ -393,7 +428,11 @@ def clamp(a, min=None, max=None):  # noqa: A002
             raise TypeError(f"clamp: {name} must be a number or None, got {type(v).__name__}")
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    return Clamp.apply(a, min, max)
+    if not isinstance(a, Tensor):
+        raise TypeError(f"clamp: input must be a Tensor, got {type(a).__name__}")
+    dtype = result_type(a, min, max)
+    a, lo, hi = (to_dtype(x, dtype) if x is not None else None for x in (a, min, max))
+    return Clamp.apply(a, lo, hi)
 
 
 def cast(a, dtype):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._promotion import dtype_of_all
 from .._validation import check_int, normalize_dim
 from ..autograd import Function
 from ..tensor import Tensor, is_scalar
-from .elementwise import operand
+from .elementwise import cast, operand, promoted
 
 
 class Reshape(Function):
@@ -228,7 +229,8 @@ def cat(tensors, dim=0):
         if t.ndim != ts[0].ndim or t.shape[:d] + t.shape[d + 1:] != ts[0].shape[:d] + ts[0].shape[d + 1:]:
             raise ValueError(f"cat: tensors[{i}] has shape {t.shape}, which does not match "
                              f"tensors[0]'s shape {ts[0].shape} outside dim {dim}")
-    return Cat.apply(d, *ts)
+    dtype = dtype_of_all(t.dtype for t in ts)  # mixed dtypes promote, as torch.cat does
+    return Cat.apply(d, *(cast(t, dtype) for t in ts))
 
 
 def stack(tensors, dim=0):
@@ -238,7 +240,8 @@ def stack(tensors, dim=0):
         if t.shape != ts[0].shape:
             raise ValueError(f"stack: tensors[{i}] has shape {t.shape}, expected {ts[0].shape}")
     d = normalize_dim("stack", dim, ts[0].ndim + 1)
-    return Stack.apply(d, *ts)
+    dtype = dtype_of_all(t.dtype for t in ts)
+    return Stack.apply(d, *(cast(t, dtype) for t in ts))
 
 
 def where(condition, input, other):  # noqa: A002  (PyTorch's names)
@@ -252,4 +255,4 @@ def where(condition, input, other):  # noqa: A002  (PyTorch's names)
         np.broadcast_shapes(*shapes)
     except ValueError:
         raise ValueError(f"where: shapes {shapes} do not broadcast") from None
-    return Where.apply(cond, a, b)
+    return Where.apply(cond, *promoted("where", a, b))
