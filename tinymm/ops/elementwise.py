@@ -14,6 +14,8 @@ from ..tensor import DEFAULT_FLOAT, Tensor, _infer_array, is_scalar
 def operand(x: object, op: str):
     """A Tensor stays; a Python/NumPy scalar stays a scalar (NumPy's weak promotion);
     anything else array-like becomes a constant Tensor."""
+    if isinstance(x, Tensor):
+        return x
     if isinstance(x, np.generic):
         return x.item()  # NumPy scalars promote like Python scalars, as in PyTorch
     if isinstance(x, Tensor) or is_scalar(x):
@@ -23,12 +25,15 @@ def operand(x: object, op: str):
     raise TypeError(f"{op}: unsupported operand of type {type(x).__name__}")
 
 
-def to_dtype(x, dtype: np.dtype):
-    """An operand converted to the op's dtype: a Tensor is cast (differentiably), a scalar
-    becomes a 0-d array of ``dtype`` (out-of-range integers wrap, as PyTorch's
-    ``uint8 + 300`` does)."""
+def to_dtype(x, dtype: np.dtype, weak: bool = True):
+    """An operand converted to the op's dtype: a Tensor is cast (differentiably). A scalar
+    stays a Python scalar for a float ``dtype`` when ``weak`` (NumPy then computes it in the
+    array operand's float dtype), else becomes a 0-d array of ``dtype`` (out-of-range
+    integers wrap, as PyTorch's ``uint8 + 300`` does)."""
     if isinstance(x, Tensor):
         return cast(x, dtype)
+    if weak and dtype.kind == "f":
+        return x
     return np.asarray(x).astype(dtype)
 
 
@@ -36,10 +41,13 @@ def promoted(name: str, *xs, floating: bool = False):
     """``xs`` as operands of op ``name`` in their ``result_type`` (float32 for integer
     results when ``floating``, as true division does)."""
     xs = [operand(x, name) for x in xs]
+    dtypes = {x.dtype for x in xs if isinstance(x, Tensor)}
+    if len(dtypes) == 1 and next(iter(dtypes)).kind == "f":
+        return xs  # one float dtype: no scalar or 0-dim tensor of it can change it
     dtype = result_type(*xs)
     if floating and dtype.kind != "f":
         dtype = DEFAULT_FLOAT
-    return [to_dtype(x, dtype) for x in xs]
+    return [to_dtype(x, dtype, weak=bool(dtypes)) for x in xs]
 
 
 # ----------------------------------------------------------------------------- binary
@@ -66,7 +74,8 @@ class Sub(Function):
 class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        need_a, need_b = ctx.needs_input_grad  # save only what the needed gradients use
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
         return np.multiply(a, b)
 
     @staticmethod
@@ -79,7 +88,7 @@ class Mul(Function):
 class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
         return np.true_divide(a, b)
 
     @staticmethod
@@ -117,28 +126,30 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        need_a, need_b = ctx.needs_input_grad  # d/da uses b, d/db uses a
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
+        ctx.a_vector, ctx.b_vector = a.ndim == 1, b.ndim == 1
         return np.matmul(a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        a2 = a[None, :] if a.ndim == 1 else a  # treat vectors as (1, n) / (n, 1) matrices
-        b2 = b[:, None] if b.ndim == 1 else b
         g2 = g  # restore the (..., m, n) dims that NumPy dropped for vector operands
-        if b.ndim == 1:
+        if ctx.b_vector:
             g2 = g2[..., None]
-        if a.ndim == 1:
+        if ctx.a_vector:
             g2 = np.expand_dims(g2, -2)
         ga = gb = None
-        if need_a:
+        if need_a:  # treat vectors as (1, n) / (n, 1) matrices
+            b2 = b[:, None] if ctx.b_vector else b
             ga = np.matmul(g2, np.swapaxes(b2, -1, -2))
-            if a.ndim == 1:
+            if ctx.a_vector:
                 ga = ga.squeeze(-2)
         if need_b:
+            a2 = a[None, :] if ctx.a_vector else a
             gb = np.matmul(np.swapaxes(a2, -1, -2), g2)
-            if b.ndim == 1:
+            if ctx.b_vector:
                 gb = gb.squeeze(-1)
         return ga, gb
 

@@ -139,6 +139,49 @@ def reshape(a, shape):
     return Reshape.apply(a, shape)
 
 
+def _view_possible(shape: tuple, strides: tuple, new_shape: tuple) -> bool:
+    """PyTorch's view rule: each run of ``new_shape`` dims must lie inside one contiguous run
+    of the old dims (a run: dims whose strides chain, stride[d] = size[d+1]·stride[d+1]).
+
+    ``strides`` in elements. Walks the old dims from the last, closing a run where the
+    stride chain breaks, and checks that whole new dims fill it exactly.
+    """
+    if not shape or int(np.prod(shape)) == 0:
+        return True
+    view_d = len(new_shape) - 1
+    base_stride = strides[-1]
+    old_numel = new_numel = 1
+    for d in range(len(shape) - 1, -1, -1):
+        old_numel *= shape[d]
+        if d == 0 or (shape[d - 1] != 1 and strides[d - 1] != old_numel * base_stride):
+            while view_d >= 0 and (new_numel < old_numel or new_shape[view_d] == 1):
+                new_numel *= new_shape[view_d]
+                view_d -= 1
+            if new_numel != old_numel:
+                return False
+            if d > 0:
+                base_stride, old_numel, new_numel = strides[d - 1], 1, 1
+    return view_d == -1
+
+
+def view(a, shape):
+    """``a.view(*shape)``: like reshape, but refuses (as PyTorch does) where the result could
+    not share ``a``'s memory, e.g. flattening a transposed matrix."""
+    shape = _shape_args("view", shape)
+    try:
+        target = np.empty(a.shape, dtype=np.bool_).reshape(shape).shape  # resolves a -1
+    except ValueError:
+        raise ValueError(f"view: cannot view a tensor of shape {a.shape} "
+                         f"({a.data.size} elements) as {shape}") from None
+    strides = tuple(s // a.data.itemsize for s in a.data.strides)
+    if not _view_possible(a.shape, strides, target):
+        raise ValueError(f"view: shape {target} is not compatible with the input's shape "
+                         f"{a.shape} and strides {strides} (at least one dimension spans "
+                         "across two contiguous subspaces, e.g. after transpose or permute); "
+                         "use .reshape(...) instead, which copies when it must")
+    return Reshape.apply(a, target)
+
+
 def flatten(a, start_dim=0, end_dim=-1):
     if a.ndim == 0:
         return reshape(a, (1,))
