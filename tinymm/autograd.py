@@ -141,13 +141,15 @@ class Function:
         outs = out if multiple else (out,)
         record = _grad_enabled and any(needs)
         tensors = tuple(Tensor._wrap(o, record and o.dtype.kind == "f") for o in outs)
-        if any(o.base is not None for o in outs):
-            _share_view_counters(_owners(args), tensors)
+        for o in outs:
+            if o.base is not None:  # a view (maybe of an input's memory)
+                _share_view_counters(_owners(args), tensors)
+                break
         if record:
             inputs = tuple(a if n else None for a, n in zip(args, needs))
             node = Node(cls, ctx, inputs, [(o.shape, o.dtype) for o in outs])
             if ctx.saved_tensors:
-                node.saved_versions = _saved_versions(ctx.saved_tensors, args, tensors)
+                node.saved_versions = _saved_versions(ctx.saved_tensors, args, raw, tensors)
             for i, t in enumerate(tensors):
                 if t.requires_grad:
                     t._node, t._out_index = node, i
@@ -181,7 +183,7 @@ def _share_view_counters(owners: dict, outputs) -> None:
                 t._vc = src[0]._version_counter()
 
 
-def _saved_versions(saved, args, outputs) -> tuple:
+def _saved_versions(saved, args, raw, outputs) -> tuple:
     """(counter, version now, shape, dtype, output index or None) of every input or output
     Tensor whose memory a saved array lives in: the array itself (the common case, found
     by identity) or a view of the same memory."""
@@ -191,9 +193,9 @@ def _saved_versions(saved, args, outputs) -> tuple:
         if not isinstance(v, np.ndarray):
             continue
         hit = None
-        for a in args:
-            if isinstance(a, Tensor) and a.data is v:
-                hit = (a, None)
+        for i, r in enumerate(raw):
+            if r is v and isinstance(args[i], Tensor):
+                hit = (args[i], None)
                 break
         else:
             for i, t in enumerate(outputs):

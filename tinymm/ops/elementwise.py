@@ -154,8 +154,19 @@ class MatMul(Function):
         return ga, gb
 
 
+def _same_float(a, b) -> bool:
+    """Two float Tensors of one dtype and shape, or a float Tensor and a Python number."""
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            return a.shape == b.shape and a.dtype == b.dtype and a.dtype.kind == "f"
+        return a.dtype.kind == "f" and type(b) in (float, int)
+    return isinstance(b, Tensor) and b.dtype.kind == "f" and type(a) in (float, int)
+
+
 def _binary(fn, a, b, name, floating=False):
     a, b = operand(a, name), operand(b, name)
+    if _same_float(a, b):
+        return fn.apply(a, b)  # the common cases: nothing to promote or broadcast
     if not (is_scalar(a) or is_scalar(b)):
         try:
             np.broadcast_shapes(a.shape, b.shape)
@@ -215,7 +226,7 @@ def matmul(a, b):
     except ValueError:
         raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} "
                          "do not broadcast") from None
-    return MatMul.apply(*promoted("matmul", a, b))
+    return MatMul.apply(a, b) if a.dtype == b.dtype else MatMul.apply(*promoted("matmul", a, b))
 
 
 def compare(ufunc, a, b):
