@@ -118,6 +118,8 @@ class _Pass:
 
     def deliver(self, t: Tensor, g: np.ndarray) -> None:
         """A leaf's gradient is complete: hooks, then ``.grad`` (or capture), then post hooks."""
+        if self.wanted is not None and id(t) not in self.wanted:
+            return  # autograd.grad: a leaf nobody asked for (its hooks do not run, as in PyTorch)
         if t._hooks:
             g, changed = _apply_hooks(t._hooks, g)
             if changed:

@@ -163,9 +163,10 @@ def test_autograd_grad_runs_tensor_hooks_but_no_post_accumulate_hooks():
     calls = []
     x.register_hook(lambda g: g * 3)
     x.register_post_accumulate_grad_hook(lambda p: calls.append(p))
+    w.register_hook(lambda g: calls.append(g))  # w is not asked for: its hook does not run
     (gx,) = tm.autograd.grad((x * w).sum(), x)
     np.testing.assert_allclose(gx.numpy(), 3 * W)
-    assert calls == [] and x.grad is None
+    assert calls == [] and x.grad is None and w.grad is None
 
 
 def test_grad_fn_names_the_op():
