@@ -156,3 +156,29 @@ def test_parameter_from_a_tensor_shares_its_counter():
     with tm.no_grad():
         p.add_(1.0)
     assert t._version == 1
+
+
+class _SavesAView(tm.Function):
+    """Saves a transposed view of its input: found through the memory it lives in."""
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a.T)
+        return a * a
+
+    @staticmethod
+    def backward(ctx, g):
+        (at,) = ctx.saved_tensors
+        return 2 * g * at.T
+
+
+def test_a_saved_view_of_an_input_is_checked_too():
+    x = tm.randn(2, 3, requires_grad=True)
+    y = _SavesAView.apply(x).sum()
+    with tm.no_grad():
+        x.mul_(2.0)
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}.* which _SavesAView saved for backward"):
+        y.backward()
+    z = _SavesAView.apply(x).sum()
+    z.backward()  # no write in between: fine
+    np.testing.assert_allclose(x.grad, 2 * x.numpy(), rtol=1e-6)
