@@ -21,6 +21,7 @@ backward pass is not itself recorded.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterator
 
 import numpy as np
@@ -85,9 +86,17 @@ class Context:
 
 
 class Node:
-    """One recorded call of a Function: its context, inputs and output metadata."""
+    """One recorded call of a Function: its context, inputs and output metadata.
 
-    __slots__ = ("fn", "ctx", "inputs", "out_meta", "freed")
+    ``saved_versions`` holds, for each Tensor whose array the forward saved, its version
+    counter and the version it had then (see :func:`check_saved_versions`). ``hooks`` and
+    ``retained`` hold the ``register_hook`` / ``retain_grad`` of the node's outputs, by
+    output index. A backward without ``retain_graph`` drops ``ctx``, ``inputs`` and
+    ``saved_versions``, so a kept output (a loss) holds no activation arrays.
+    """
+
+    __slots__ = ("fn", "ctx", "inputs", "out_meta", "freed", "saved_versions", "hooks",
+                 "retained")
 
     def __init__(self, fn, ctx, inputs, out_meta):
         self.fn = fn
@@ -95,10 +104,22 @@ class Node:
         self.inputs = inputs  # one entry per forward argument: the Tensor if it needs grad, else None
         self.out_meta = out_meta  # [(shape, dtype)] per output
         self.freed = False
+        self.saved_versions: tuple = ()
+        self.hooks: dict[int, dict] | None = None
+        self.retained: dict[int, object] | None = None
 
     @property
     def name(self) -> str:
         return self.fn.__name__
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+    def release(self) -> None:
+        """Free what only backward needed (the graph cannot be walked through it again)."""
+        self.ctx = self.inputs = None
+        self.saved_versions = ()
+        self.freed = True
 
 
 class Function:
@@ -124,127 +145,195 @@ class Function:
             _workspace.check_no_escape(f"{cls.__name__}.forward", (*outs, *ctx.saved_tensors))
         record = _grad_enabled and any(needs)
         tensors = tuple(Tensor._wrap(o, record and o.dtype.kind == "f") for o in outs)
+        for o in outs:
+            if o.base is not None:  # a view (maybe of an input's memory)
+                _share_view_counters(_owners(args), tensors)
+                break
         if record:
             inputs = tuple(a if n else None for a, n in zip(args, needs))
             node = Node(cls, ctx, inputs, [(o.shape, o.dtype) for o in outs])
+            if ctx.saved_tensors:
+                node.saved_versions = _saved_versions(ctx.saved_tensors, args, raw, tensors)
             for i, t in enumerate(tensors):
                 if t.requires_grad:
                     t._node, t._out_index = node, i
         return tensors if multiple else tensors[0]
 
 
-def sum_to_shape(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Undo broadcasting: sum ``grad`` over the axes along which ``shape`` was stretched."""
-    if grad.shape == shape:
-        return grad
-    if grad.ndim < len(shape):
-        raise RuntimeError(f"backward: gradient of shape {grad.shape} cannot be summed to {shape}")
-    extra = grad.ndim - len(shape)
-    if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    if grad.shape != shape:
-        raise RuntimeError(f"backward: gradient of shape {grad.shape} cannot be summed to {shape}")
-    return grad
+# ----------------------------------------------------------------------------- versions
+def _root(a: np.ndarray) -> np.ndarray:
+    """The array that owns ``a``'s memory (``a`` itself unless ``a`` is a view)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
 
 
-def _topological_order(root: Node) -> list[Node]:
-    """Nodes reachable from ``root``, each after every node that consumes its outputs.
+def _owners(args) -> dict[int, tuple]:
+    """id(memory owner) -> (the Tensor argument whose array lives there, None)."""
+    owners: dict[int, tuple] = {}
+    for a in args:
+        if isinstance(a, Tensor):
+            owners.setdefault(id(_root(a.data)), (a, None))
+    return owners
 
-    Iterative depth-first post-order, so graphs of any depth work (no recursion limit).
+
+def _share_view_counters(owners: dict, outputs) -> None:
+    """An output that is a view of an input shares its version counter, as PyTorch's views do:
+    writing either in place changes both."""
+    for t in outputs:
+        if t.data.base is not None:
+            src = owners.get(id(_root(t.data)))
+            if src is not None:
+                t._vc = src[0]._version_counter()
+
+
+def _saved_versions(saved, args, raw, outputs) -> tuple:
+    """(counter, version now, shape, dtype, output index or None) of every input or output
+    Tensor whose memory a saved array lives in: the array itself (the common case, found
+    by identity) or a view of the same memory."""
+    found: dict[int, tuple] = {}
+    owners = None
+    for v in saved:
+        if not isinstance(v, np.ndarray):
+            continue
+        hit = None
+        for i, r in enumerate(raw):
+            if r is v and isinstance(args[i], Tensor):
+                hit = (args[i], None)
+                break
+        else:
+            for i, t in enumerate(outputs):
+                if t.data is v:
+                    hit = (t, i)
+                    break
+        if hit is None and v.base is not None:
+            if owners is None:
+                owners = _owners(args)
+                for i, t in enumerate(outputs):
+                    owners.setdefault(id(_root(t.data)), (t, i))
+            hit = owners.get(id(_root(v)))
+        if hit is not None and id(hit[0]) not in found:
+            t, index = hit
+            vc = t._version_counter()
+            found[id(t)] = (vc, vc[0], t.shape, t.dtype, index)
+    return tuple(found.values())
+
+
+def check_saved_versions(node: Node) -> None:
+    """Raise PyTorch's error if an array ``node`` saved was written in place since its forward."""
+    for vc, expected, shape, dtype, index in node.saved_versions:
+        if vc[0] != expected:
+            what = f"which is output {index} of {node.name}" if index is not None \
+                else f"which {node.name} saved for backward"
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: [{dtype} tensor of shape {list(shape)}], {what}, is at "
+                f"version {vc[0]}; expected version {expected} instead. Hint: an optimizer "
+                "step, load_state_dict, __setitem__ or an in-place method (add_, mul_, ...) "
+                "wrote to it between the forward and this backward; call backward first or "
+                "clone() the tensor before writing to it.")
+
+
+# ----------------------------------------------------------------------------- public API
+class RemovableHandle:
+    """Returned by ``register_hook`` and friends: ``handle.remove()`` unregisters the hook
+    (also usable as ``with handle: ...``)."""
+
+    _next_id = itertools.count()
+
+    def __init__(self, hooks: dict):
+        self.id = next(RemovableHandle._next_id)
+        self._hooks = hooks
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+def _as_tensors(fn: str, name: str, values) -> tuple:
+    values = (values,) if isinstance(values, Tensor) else tuple(values)
+    for i, t in enumerate(values):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{fn}: {name}[{i}] must be a Tensor, got {type(t).__name__}")
+    if not values:
+        raise ValueError(f"{fn}: {name} is empty")
+    return values
+
+
+def _root_gradient(fn: str, t: Tensor, i: int, gradient) -> np.ndarray:
+    """d loss / d ``t`` for a backward starting at ``t``: ``gradient``, or 1 for one element."""
+    if not t.requires_grad:
+        raise RuntimeError(f"{fn}: element {i} of tensors does not require grad and has no "
+                           "graph (was it computed under no_grad, or from tensors without "
+                           "requires_grad=True?)")
+    if gradient is None:
+        if t.data.size != 1:
+            raise ValueError(f"{fn}: gradient can be omitted only for a one-element tensor; "
+                             f"{'this one' if i == 0 else f'tensors[{i}]'} has shape {t.shape}")
+        return np.ones_like(t.data)
+    grad = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient)
+    if grad.shape != t.shape:
+        raise ValueError(f"{fn}: gradient has shape {grad.shape}, expected the tensor's shape "
+                         f"{t.shape}")
+    return grad.astype(t.dtype, copy=False)
+
+
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None) -> None:
+    """Accumulate d(tensors)/d(leaf) · grad_tensors into every leaf's ``.grad``
+    (``torch.autograd.backward``; ``Tensor.backward`` is the one-tensor case)."""
+    tensors = _as_tensors("backward", "tensors", tensors)
+    if grad_tensors is None or isinstance(grad_tensors, (Tensor, np.ndarray)):
+        grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
+    if len(grad_tensors) != len(tensors):
+        raise ValueError(f"backward: got {len(grad_tensors)} gradients for {len(tensors)} tensors")
+    grads = [_root_gradient("backward", t, i, g)
+             for i, (t, g) in enumerate(zip(tensors, grad_tensors))]
+    run_backward(tensors, grads, retain_graph=bool(retain_graph))
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple:
+    """d(outputs)/d(inputs) · grad_outputs as Tensors, leaving every ``.grad`` untouched.
+
+    As ``torch.autograd.grad`` (first order only): ``outputs`` and ``inputs`` are Tensors or
+    sequences of them; ``grad_outputs`` may be omitted for one-element outputs; an input the
+    outputs do not depend on raises unless ``allow_unused=True`` (its gradient is then None).
+
+    >>> import tinymm as tm
+    >>> x = tm.tensor([1.0, 2.0], requires_grad=True)
+    >>> tm.autograd.grad((x * x).sum(), x)[0]
+    tensor([2., 4.])
     """
-    order: list[Node] = []
-    visited: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for t in node.inputs or ():
-            if t is not None and t._node is not None and id(t._node) not in visited:
-                stack.append((t._node, False))
-    order.reverse()
-    return order
+    if create_graph:
+        raise ValueError("autograd.grad: create_graph=True is not supported (tinymm computes "
+                         "first-order gradients only)")
+    outputs = _as_tensors("autograd.grad", "outputs", outputs)
+    inputs = _as_tensors("autograd.grad", "inputs", inputs)
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"autograd.grad: inputs[{i}] does not require grad")
+    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"autograd.grad: got {len(grad_outputs)} grad_outputs for "
+                         f"{len(outputs)} outputs")
+    grads = [_root_gradient("autograd.grad", t, i, g)
+             for i, (t, g) in enumerate(zip(outputs, grad_outputs))]
+    captured = run_backward(outputs, grads, retain_graph=bool(retain_graph), inputs=inputs)
+    result = []
+    for i in range(len(inputs)):
+        g = captured.get(i)
+        if g is None and not allow_unused:
+            raise RuntimeError(f"autograd.grad: inputs[{i}] was not used to compute the "
+                               "outputs; pass allow_unused=True to get None for it")
+        result.append(None if g is None else Tensor._wrap(g))
+    return tuple(result)
 
 
-def _fresh(grad: np.ndarray, shared: set[int]) -> bool:
-    """True if ``grad`` owns its memory, or is a whole-array reshape of an array that does and
-    is not in ``shared`` (a kernel's result reshaped by its op). Views into anything else (a
-    kernel's reused workspace, a slice, a broadcast) are not."""
-    if not (grad.flags.writeable and grad.flags.c_contiguous):
-        return False
-    base = grad.base
-    if base is None:
-        return True
-    return (isinstance(base, np.ndarray) and base.base is None and id(base) not in shared
-            and base.dtype == grad.dtype and base.nbytes == grad.nbytes
-            and base.flags.c_contiguous)
-
-
-def _accumulate_leaf(t: Tensor, grad: np.ndarray, owned: bool = False) -> None:
-    """``t.grad += grad``; the first gradient is stored as is if ``owned`` says nothing else
-    holds it (copying a multi-MB parameter gradient costs as much as a small kernel)."""
-    grad = np.asarray(grad, dtype=t.dtype)
-    if t.grad is not None:
-        t.grad = t.grad + grad
-    else:
-        t.grad = grad if owned else grad.copy()
-
-
-def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:
-    """Propagate ``grad`` (d loss / d root) to every leaf that requires grad."""
-    if root._node is None:
-        _accumulate_leaf(root, grad)
-        return
-    pending: dict[int, list] = {id(root._node): [None] * len(root._node.out_meta)}
-    pending[id(root._node)][root._out_index] = grad
-    with _grad_mode(False):
-        for node in _topological_order(root._node):
-            grads = pending.pop(id(node), None)
-            if grads is None:
-                continue
-            if node.freed:
-                raise RuntimeError(
-                    f"backward: the graph through {node.name} was freed by an earlier "
-                    "backward; pass retain_graph=True to the first backward to go through it twice"
-                )
-            grads = [np.zeros(s, d) if g is None else g for g, (s, d) in zip(grads, node.out_meta)]
-            in_grads = node.fn.backward(node.ctx, *grads)
-            if not isinstance(in_grads, tuple):
-                in_grads = (in_grads,)
-            if _workspace.checking_enabled():
-                _workspace.check_no_escape(f"{node.name}.backward", in_grads)
-            if len(in_grads) != len(node.inputs):
-                raise RuntimeError(f"{node.name}.backward returned {len(in_grads)} gradients "
-                                   f"for {len(node.inputs)} forward arguments")
-            # A leaf may keep a returned array without a copy unless something else can hold
-            # it: one of this node's incoming gradients or their memory (an identity backward
-            # passes those through; the root's is the caller's array), an array already handed
-            # out by this node (``a + b`` returns (g, g)), or a retained graph that may return
-            # it again. See _fresh for which views count.
-            shared = {id(g) for g in grads} | {id(g.base) for g in grads if g.base is not None}
-            for t, g in zip(node.inputs, in_grads):
-                if t is None or g is None:
-                    continue
-                g = sum_to_shape(np.asarray(g), t.shape).astype(t.dtype, copy=False)
-                owned = not retain_graph and id(g) not in shared and _fresh(g, shared)
-                shared.add(id(g))
-                if t._node is None:
-                    _accumulate_leaf(t, g, owned)
-                else:
-                    slot = pending.setdefault(id(t._node), [None] * len(t._node.out_meta))
-                    i = t._out_index
-                    slot[i] = g if slot[i] is None else slot[i] + g
-            if not retain_graph:
-                node.ctx = None
-                node.freed = True
-
-
+from ._engine import _fresh, run_backward, sum_to_shape  # noqa: E402, F401
 from .tensor import Tensor  # noqa: E402  (Tensor's methods are built on Function)

@@ -2,6 +2,13 @@
 
 ``t.data`` and ``t.grad`` are plain ``numpy.ndarray``s. The arithmetic and shape methods
 below are thin: each calls one differentiable op from ``tinymm.ops``.
+
+Version counter: ``t._version`` counts the in-place writes the library makes to ``t``'s
+array (in-place methods such as ``add_``, ``t[i] = v``, optimizer steps,
+``load_state_dict``); views made by ops share their base's counter. A backward that needs an
+array written since its forward raises (see ``tinymm.autograd.check_saved_versions``).
+Writes straight into ``t.data`` (an ndarray) are not counted, as ``tensor.data`` writes are
+not in PyTorch: they bypass that check.
 """
 
 from __future__ import annotations
@@ -57,7 +64,8 @@ class Tensor:
     array([2., 4., 6.], dtype=float32)
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_out_index", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_out_index", "_vc", "_hooks",
+                 "_post_hooks", "__weakref__")
     __array_priority__ = 1000  # ndarray <op> Tensor defers to Tensor's reflected operators
     __hash__ = object.__hash__
 
@@ -76,6 +84,9 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self._node = None
         self._out_index = 0
+        self._vc: list[int] | None = None  # version counter, shared by views; made on demand
+        self._hooks: dict | None = None  # a leaf's gradient hooks (tinymm/_hooks.py)
+        self._post_hooks: dict | None = None  # a leaf's post-accumulate-grad hooks
 
     @classmethod
     def _make(cls, arr: np.ndarray, requires_grad: bool, fn: str) -> Tensor:
@@ -97,7 +108,9 @@ class Tensor:
     ndim = property(lambda self: self.data.ndim)
     dtype = property(lambda self: self.data.dtype)
     is_leaf = property(lambda self: self._node is None)
-    grad_fn = property(lambda self: self._node)
+    grad_fn = property(lambda self: self._node, doc="The node of the op that made this tensor "
+                       "(None for a leaf); ``repr`` shows the op's name, e.g. ``<Mul>``.")
+    _version = property(lambda self: 0 if self._vc is None else self._vc[0])
     T = property(lambda self: _shape.permute(self, tuple(reversed(range(self.ndim)))))
 
     def size(self, dim: int | None = None):
@@ -159,8 +172,10 @@ class Tensor:
         return self.data.tolist()
 
     def detach(self) -> Tensor:
-        """A tensor sharing this one's data, cut off from the graph."""
-        return Tensor._wrap(self.data)
+        """A tensor sharing this one's data (and version counter), cut off from the graph."""
+        t = Tensor._wrap(self.data)
+        t._vc = self._version_counter()
+        return t
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and self.data.dtype.kind not in "fc":
@@ -196,28 +211,71 @@ class Tensor:
 
     # ----------------------------------------------------------------- autograd
     def backward(self, gradient: object = None, retain_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) · ``gradient`` into every leaf's ``.grad``."""
+        """Accumulate d(self)/d(leaf) · ``gradient`` into every leaf's ``.grad``.
+
+        Without ``retain_graph`` the graph behind ``self`` is freed: a kept output (a
+        loss) then holds no activations, and a second backward through it raises.
+        """
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no graph "
                                "(was it computed under no_grad, or from tensors without "
                                "requires_grad=True?)")
-        if gradient is None:
-            if self.data.size != 1:
-                raise ValueError(
-                    f"backward: gradient can be omitted only for a one-element tensor; "
-                    f"this one has shape {self.shape}"
-                )
-            grad = np.ones_like(self.data)
-        else:
-            grad = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient)
-            if grad.shape != self.shape:
-                raise ValueError(f"backward: gradient has shape {grad.shape}, "
-                                 f"expected the tensor's shape {self.shape}")
-            grad = grad.astype(self.dtype, copy=False)
-        autograd.run_backward(self, grad, retain_graph=retain_graph)
+        autograd.backward(self, gradient, retain_graph=retain_graph)
 
     def zero_grad_(self) -> None:
         self.grad = None
+
+    def register_hook(self, hook):
+        """``hook(grad)`` runs when this tensor's gradient is computed; it may return a
+        replacement. Returns a handle with ``.remove()``."""
+        return _hooks.register_hook(self, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """(Leaves) ``hook(tensor)`` runs after a backward accumulated into ``.grad``."""
+        return _hooks.register_post_accumulate_grad_hook(self, hook)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf's gradient in ``.grad`` after backward."""
+        _hooks.retain_grad(self)
+
+    retains_grad = property(lambda self: _hooks.retains_grad(self))
+
+    def _version_counter(self) -> list[int]:
+        if self._vc is None:
+            self._vc = [0]
+        return self._vc
+
+    def _bump_version(self) -> None:
+        """Record an in-place write to ``self.data`` (seen by every view sharing the counter)."""
+        self._version_counter()[0] += 1
+
+    # ----------------------------------------------------------------- in place
+    def add_(self, other, *, alpha=1):
+        return _inplace.add_(self, other, alpha=alpha)
+
+    def sub_(self, other, *, alpha=1):
+        return _inplace.sub_(self, other, alpha=alpha)
+
+    def mul_(self, other):
+        return _inplace.mul_(self, other)
+
+    def div_(self, other):
+        return _inplace.div_(self, other)
+
+    def zero_(self):
+        return _inplace.zero_(self)
+
+    def fill_(self, value):
+        return _inplace.fill_(self, value)
+
+    def copy_(self, src):
+        return _inplace.copy_(self, src)
+
+    def clamp_(self, min=None, max=None):  # noqa: A002
+        return _inplace.clamp_(self, min, max)
+
+    def clamp_min_(self, min):  # noqa: A002
+        return _inplace.clamp_min_(self, min)
 
     # ----------------------------------------------------------------- arithmetic
     def __add__(self, other):
@@ -347,7 +405,9 @@ class Tensor:
     def reshape(self, *shape):
         return _shape.reshape(self, shape)
 
-    view = reshape
+    def view(self, *shape):
+        """A view with ``shape``; raises where PyTorch's stride rule needs a copy (use reshape)."""
+        return _shape.view(self, shape)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1):
         return _shape.flatten(self, start_dim, end_dim)
@@ -371,9 +431,7 @@ class Tensor:
         return _shape.getitem(self, index)
 
     def __setitem__(self, index, value) -> None:
-        if self.requires_grad:
-            raise RuntimeError("__setitem__: in-place assignment into a tensor that requires "
-                               "grad would corrupt its gradient; assign to .data instead")
+        _inplace.setitem(self, index, value)  # refuses what autograd cannot follow; bumps _version
         self.data[_shape.plain_index(index)] = value.data if isinstance(value, Tensor) else value
 
 
@@ -382,6 +440,8 @@ def is_scalar(x: object) -> bool:
 
 
 # The op modules build on Tensor and Function, so they are imported once both exist.
+from . import _hooks  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
+from .ops import inplace as _inplace  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402

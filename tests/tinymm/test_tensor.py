@@ -109,10 +109,14 @@ def test_setitem_writes_data_but_refuses_tensors_that_require_grad():
     t[1] = 5.0
     t[tm.tensor([0])] = tm.tensor([2.0])
     assert t.tolist() == [2.0, 5.0, 0.0]
+    assert t._version == 2
     x = tm.zeros(3, requires_grad=True)
-    with pytest.raises(RuntimeError, match="__setitem__: in-place assignment into a tensor "
-                                           "that requires grad"):
+    with pytest.raises(RuntimeError, match="__setitem__: a leaf Variable that requires grad "
+                                           "is being used in an in-place operation"):
         x[0] = 1.0
+    with tm.no_grad():  # as in PyTorch, a leaf may be written without recording
+        x[0] = 1.0
+    assert x.tolist() == [1.0, 0.0, 0.0] and x._version == 1
 
 
 def test_requires_grad_toggle():

@@ -21,6 +21,7 @@ def _check(fn: str, tensor) -> Tensor:
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
     tensor.data[...] = values.astype(tensor.dtype, copy=False)
+    tensor._bump_version()
     return tensor
 
 
@@ -64,6 +65,7 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
 def constant_(tensor, val: float) -> Tensor:
     _check("constant_", tensor)
     tensor.data[...] = val
+    tensor._bump_version()
     return tensor
 
 

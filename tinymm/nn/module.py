@@ -326,6 +326,8 @@ class Module:
             mod, name, is_param = targets[key]
             current = mod._parameters[name].data if is_param else mod._buffers[name]
             np.copyto(current, value, casting="unsafe")
+            if is_param:  # an in-place write: a backward that saved the old values raises
+                mod._parameters[name]._bump_version()
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ modes and dtypes

@@ -23,6 +23,8 @@ class Parameter(Tensor):
         if arr.dtype.kind != "f":
             raise TypeError(f"Parameter: data must have a floating dtype, got {arr.dtype}")
         self._init(arr, requires_grad)
+        if isinstance(data, Tensor):  # shares the Tensor's memory, so its version counter too
+            self._vc = data._version_counter()
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()

@@ -6,6 +6,7 @@ import numpy as np
 from scipy import special
 
 from .. import kernels
+from .._promotion import result_type
 from ..autograd import Function
 from ..tensor import DEFAULT_FLOAT, Tensor, _infer_array, is_scalar
 
@@ -13,6 +14,8 @@ from ..tensor import DEFAULT_FLOAT, Tensor, _infer_array, is_scalar
 def operand(x: object, op: str):
     """A Tensor stays; a Python/NumPy scalar stays a scalar (NumPy's weak promotion);
     anything else array-like becomes a constant Tensor."""
+    if isinstance(x, Tensor):
+        return x
     if isinstance(x, np.generic):
         return x.item()  # NumPy scalars promote like Python scalars, as in PyTorch
     if isinstance(x, Tensor) or is_scalar(x):
@@ -20,6 +23,31 @@ def operand(x: object, op: str):
     if isinstance(x, (np.ndarray, list, tuple)):
         return Tensor._wrap(_infer_array(x, None, op))
     raise TypeError(f"{op}: unsupported operand of type {type(x).__name__}")
+
+
+def to_dtype(x, dtype: np.dtype, weak: bool = True):
+    """An operand converted to the op's dtype: a Tensor is cast (differentiably). A scalar
+    stays a Python scalar for a float ``dtype`` when ``weak`` (NumPy then computes it in the
+    array operand's float dtype), else becomes a 0-d array of ``dtype`` (out-of-range
+    integers wrap, as PyTorch's ``uint8 + 300`` does)."""
+    if isinstance(x, Tensor):
+        return cast(x, dtype)
+    if weak and dtype.kind == "f":
+        return x
+    return np.asarray(x).astype(dtype)
+
+
+def promoted(name: str, *xs, floating: bool = False):
+    """``xs`` as operands of op ``name`` in their ``result_type`` (float32 for integer
+    results when ``floating``, as true division does)."""
+    xs = [operand(x, name) for x in xs]
+    dtypes = {x.dtype for x in xs if isinstance(x, Tensor)}
+    if len(dtypes) == 1 and next(iter(dtypes)).kind == "f":
+        return xs  # one float dtype: no scalar or 0-dim tensor of it can change it
+    dtype = result_type(*xs)
+    if floating and dtype.kind != "f":
+        dtype = DEFAULT_FLOAT
+    return [to_dtype(x, dtype, weak=bool(dtypes)) for x in xs]
 
 
 # ----------------------------------------------------------------------------- binary
@@ -46,7 +74,8 @@ class Sub(Function):
 class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        need_a, need_b = ctx.needs_input_grad  # save only what the needed gradients use
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
         return np.multiply(a, b)
 
     @staticmethod
@@ -59,7 +88,7 @@ class Mul(Function):
 class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
         return np.true_divide(a, b)
 
     @staticmethod
@@ -76,7 +105,7 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        out = np.power(a, b)
+        out = np.power(a, b).astype(np.result_type(a, b), copy=False)  # NumPy: bool ** bool is int8
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -97,40 +126,58 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        need_a, need_b = ctx.needs_input_grad  # d/da uses b, d/db uses a
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
+        ctx.a_vector, ctx.b_vector = a.ndim == 1, b.ndim == 1
         return np.matmul(a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        a2 = a[None, :] if a.ndim == 1 else a  # treat vectors as (1, n) / (n, 1) matrices
-        b2 = b[:, None] if b.ndim == 1 else b
         g2 = g  # restore the (..., m, n) dims that NumPy dropped for vector operands
-        if b.ndim == 1:
+        if ctx.b_vector:
             g2 = g2[..., None]
-        if a.ndim == 1:
+        if ctx.a_vector:
             g2 = np.expand_dims(g2, -2)
         ga = gb = None
-        if need_a:
+        if need_a:  # treat vectors as (1, n) / (n, 1) matrices
+            b2 = b[:, None] if ctx.b_vector else b
             ga = np.matmul(g2, np.swapaxes(b2, -1, -2))
-            if a.ndim == 1:
+            if ctx.a_vector:
                 ga = ga.squeeze(-2)
         if need_b:
+            a2 = a[None, :] if ctx.a_vector else a
             gb = np.matmul(np.swapaxes(a2, -1, -2), g2)
-            if b.ndim == 1:
+            if ctx.b_vector:
                 gb = gb.squeeze(-1)
         return ga, gb
 
 
-def _binary(fn, a, b, name):
+def _same_float(a, b) -> bool:
+    """Two float Tensors of one dtype and shape, or a float Tensor and a Python number."""
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            return a.shape == b.shape and a.dtype == b.dtype and a.dtype.kind == "f"
+        return a.dtype.kind == "f" and type(b) in (float, int)
+    return isinstance(b, Tensor) and b.dtype.kind == "f" and type(a) in (float, int)
+
+
+def _binary(fn, a, b, name, floating=False):
     a, b = operand(a, name), operand(b, name)
+    if _same_float(a, b):
+        return fn.apply(a, b)  # the common cases: nothing to promote or broadcast
     if not (is_scalar(a) or is_scalar(b)):
         try:
             np.broadcast_shapes(a.shape, b.shape)
         except ValueError:
             raise ValueError(f"{name}: shapes {tuple(a.shape)} and {tuple(b.shape)} "
                              "do not broadcast") from None
+    if fn is Sub and any(isinstance(x, (bool, np.bool_)) or getattr(x, "dtype", None) == np.bool_
+                         for x in (a, b)):
+        raise TypeError("sub: subtraction with a bool operand is not supported (as in PyTorch); "
+                        "to invert a mask use ~, or convert to an integer dtype first")
+    a, b = promoted(name, a, b, floating=floating)
     return fn.apply(a, b)
 
 
@@ -147,15 +194,19 @@ def mul(a, b):
 
 
 def div(a, b):
-    a, b = operand(a, "div"), operand(b, "div")
-    if all(np.asarray(x.data if isinstance(x, Tensor) else x).dtype.kind in "biu" for x in (a, b)):
-        # true division of integers gives float32, as in PyTorch
-        a, b = (cast(x, DEFAULT_FLOAT) if isinstance(x, Tensor) else float(x) for x in (a, b))
-    return _binary(Div, a, b, "div")
+    """True division; integer and bool operands give float32, as in PyTorch."""
+    return _binary(Div, a, b, "div", floating=True)
 
 
 def pow(a, b):  # noqa: A001
-    return _binary(Pow, a, b, "pow")
+    """``a ** b`` in ``result_type(a, b)``; integers to negative integer powers are refused."""
+    a_, b_ = operand(a, "pow"), operand(b, "pow")
+    if result_type(a_, b_).kind in "biu":
+        exponent = b_.data if isinstance(b_, Tensor) else np.asarray(b_)
+        if (exponent < 0).any():
+            raise ValueError("pow: integers to negative integer powers are not allowed; "
+                             "convert the base to a float dtype first")
+    return _binary(Pow, a_, b_, "pow")
 
 
 def matmul(a, b):
@@ -175,15 +226,21 @@ def matmul(a, b):
     except ValueError:
         raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} "
                          "do not broadcast") from None
-    return MatMul.apply(a, b)
+    return MatMul.apply(a, b) if a.dtype == b.dtype else MatMul.apply(*promoted("matmul", a, b))
 
 
 def compare(ufunc, a, b):
-    """Comparisons and logical ops: boolean results that carry no gradient."""
-    a = operand(a, ufunc.__name__)
-    b = operand(b, ufunc.__name__)
-    out = ufunc(a.data if isinstance(a, Tensor) else a, b.data if isinstance(b, Tensor) else b)
-    return Tensor._wrap(np.asarray(out))
+    """Comparisons and logical ops: boolean results that carry no gradient.
+
+    Comparisons compare in ``result_type(a, b)`` (``int tensor < 0.5`` compares as floats);
+    a Python scalar is left to NumPy, which compares out-of-range integers exactly.
+    """
+    name = ufunc.__name__
+    a, b = operand(a, name), operand(b, name)
+    dtype = result_type(a, b) if ufunc not in (np.logical_and, np.logical_or) else None
+    a, b = (x.data.astype(dtype or x.dtype, copy=False) if isinstance(x, Tensor) else x
+            for x in (a, b))
+    return Tensor._wrap(np.asarray(ufunc(a, b)))
 
 
 # ----------------------------------------------------------------------------- unary
@@ -393,7 +450,11 @@ def clamp(a, min=None, max=None):  # noqa: A002
             raise TypeError(f"clamp: {name} must be a number or None, got {type(v).__name__}")
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    return Clamp.apply(a, min, max)
+    if not isinstance(a, Tensor):
+        raise TypeError(f"clamp: input must be a Tensor, got {type(a).__name__}")
+    dtype = result_type(a, min, max)
+    a, lo, hi = (to_dtype(x, dtype) if x is not None else None for x in (a, min, max))
+    return Clamp.apply(a, lo, hi)
 
 
 def cast(a, dtype):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._promotion import dtype_of_all
 from .._validation import check_int, normalize_dim
 from ..autograd import Function
 from ..tensor import Tensor, is_scalar
-from .elementwise import operand
+from .elementwise import cast, operand, promoted
 
 
 class Reshape(Function):
@@ -138,6 +139,49 @@ def reshape(a, shape):
     return Reshape.apply(a, shape)
 
 
+def _view_possible(shape: tuple, strides: tuple, new_shape: tuple) -> bool:
+    """PyTorch's view rule: each run of ``new_shape`` dims must lie inside one contiguous run
+    of the old dims (a run: dims whose strides chain, stride[d] = size[d+1]·stride[d+1]).
+
+    ``strides`` in elements. Walks the old dims from the last, closing a run where the
+    stride chain breaks, and checks that whole new dims fill it exactly.
+    """
+    if not shape or int(np.prod(shape)) == 0:
+        return True
+    view_d = len(new_shape) - 1
+    base_stride = strides[-1]
+    old_numel = new_numel = 1
+    for d in range(len(shape) - 1, -1, -1):
+        old_numel *= shape[d]
+        if d == 0 or (shape[d - 1] != 1 and strides[d - 1] != old_numel * base_stride):
+            while view_d >= 0 and (new_numel < old_numel or new_shape[view_d] == 1):
+                new_numel *= new_shape[view_d]
+                view_d -= 1
+            if new_numel != old_numel:
+                return False
+            if d > 0:
+                base_stride, old_numel, new_numel = strides[d - 1], 1, 1
+    return view_d == -1
+
+
+def view(a, shape):
+    """``a.view(*shape)``: like reshape, but refuses (as PyTorch does) where the result could
+    not share ``a``'s memory, e.g. flattening a transposed matrix."""
+    shape = _shape_args("view", shape)
+    try:
+        target = np.empty(a.shape, dtype=np.bool_).reshape(shape).shape  # resolves a -1
+    except ValueError:
+        raise ValueError(f"view: cannot view a tensor of shape {a.shape} "
+                         f"({a.data.size} elements) as {shape}") from None
+    strides = tuple(s // a.data.itemsize for s in a.data.strides)
+    if not _view_possible(a.shape, strides, target):
+        raise ValueError(f"view: shape {target} is not compatible with the input's shape "
+                         f"{a.shape} and strides {strides} (at least one dimension spans "
+                         "across two contiguous subspaces, e.g. after transpose or permute); "
+                         "use .reshape(...) instead, which copies when it must")
+    return Reshape.apply(a, target)
+
+
 def flatten(a, start_dim=0, end_dim=-1):
     if a.ndim == 0:
         return reshape(a, (1,))
@@ -228,7 +272,8 @@ def cat(tensors, dim=0):
         if t.ndim != ts[0].ndim or t.shape[:d] + t.shape[d + 1:] != ts[0].shape[:d] + ts[0].shape[d + 1:]:
             raise ValueError(f"cat: tensors[{i}] has shape {t.shape}, which does not match "
                              f"tensors[0]'s shape {ts[0].shape} outside dim {dim}")
-    return Cat.apply(d, *ts)
+    dtype = dtype_of_all(t.dtype for t in ts)  # mixed dtypes promote, as torch.cat does
+    return Cat.apply(d, *(cast(t, dtype) for t in ts))
 
 
 def stack(tensors, dim=0):
@@ -238,7 +283,8 @@ def stack(tensors, dim=0):
         if t.shape != ts[0].shape:
             raise ValueError(f"stack: tensors[{i}] has shape {t.shape}, expected {ts[0].shape}")
     d = normalize_dim("stack", dim, ts[0].ndim + 1)
-    return Stack.apply(d, *ts)
+    dtype = dtype_of_all(t.dtype for t in ts)
+    return Stack.apply(d, *(cast(t, dtype) for t in ts))
 
 
 def where(condition, input, other):  # noqa: A002  (PyTorch's names)
@@ -252,4 +298,4 @@ def where(condition, input, other):  # noqa: A002  (PyTorch's names)
         np.broadcast_shapes(*shapes)
     except ValueError:
         raise ValueError(f"where: shapes {shapes} do not broadcast") from None
-    return Where.apply(cond, a, b)
+    return Where.apply(cond, *promoted("where", a, b))

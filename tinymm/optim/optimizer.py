@@ -170,8 +170,11 @@ class Optimizer:
 
     @staticmethod
     def _write_back(p: Tensor, work: np.ndarray) -> None:
+        """Finish an in-place update of ``p``: copy a contiguous working copy back, and bump
+        ``p._version`` (a backward through a graph that saved the old ``p`` then raises)."""
         if work is not p.data:
             p.data[...] = work
+        p._bump_version()
 
     def _buffer(self, state: dict, key: str, p: Tensor) -> np.ndarray:
         """``state[key]`` matching ``p``: created as zeros, or re-cast after ``model.to(dtype)``."""

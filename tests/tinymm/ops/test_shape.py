@@ -40,8 +40,40 @@ def test_reshape_and_view(data):
     x = data.draw(tst.tensors(tst.shapes(0, 3)), label="x")
     target = data.draw(reshape_target(x.shape))
     _both(lambda t: t.reshape(*target), x)
-    _both(lambda t: t.view(target), x)
+    _both(lambda t: t.contiguous().view(target), x)
     assert x.reshape(target).shape == np.empty(x.shape).reshape(target).shape
+
+
+@given(st.data())
+def test_view_refuses_exactly_where_torch_does(data):
+    """Same strides in both libraries (torch.from_numpy keeps them): view works or raises alike."""
+    torch = pytest.importorskip("torch")
+    shape = data.draw(tst.shapes(1, 4, max_side=4), label="shape")
+    base = np.arange(math.prod(shape) * 4, dtype=np.float32)
+    arr = base[: math.prod(shape)].reshape(shape)
+    perm = data.draw(st.permutations(range(len(shape))), label="perm")
+    arr = arr.transpose(perm)
+    if data.draw(st.booleans(), label="sliced") and arr.shape[-1] > 1:
+        arr = arr[..., ::2]
+    target = data.draw(reshape_target(arr.shape), label="target")
+    try:
+        expected = torch.from_numpy(arr).view(target)
+    except RuntimeError:
+        with pytest.raises(ValueError, match=r"view: .*use \.reshape"):
+            tm.from_numpy(arr).view(target)
+    else:
+        got = tm.from_numpy(arr).view(target)
+        assert got.shape == tuple(expected.shape)
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+        assert np.shares_memory(got.numpy(), arr)
+
+
+def test_view_after_transpose_points_to_reshape():
+    x = tm.randn(3, 4).T
+    with pytest.raises(ValueError, match=r"view: .*use \.reshape"):
+        x.view(12)
+    assert x.reshape(12).shape == (12,)
+    assert tm.randn(3, 4).T.view(4, 3).shape == (4, 3)
 
 
 @given(tst.tensors(tst.shapes(1, 4)), st.data())
