@@ -148,8 +148,8 @@ def _write_back(target, result: np.ndarray) -> None:
     arr = target.data if isinstance(target, Tensor) else target
     if result is not arr:
         arr[...] = result
-    if isinstance(target, Tensor) and hasattr(target, "_version"):
-        target._version += 1
+    if isinstance(target, Tensor):
+        target._bump_version()  # an in-place write, as torch.distributed's collectives
 
 
 def _mpi_op(fn: str, op: str):
