@@ -71,7 +71,7 @@ import numpy as np
 
 __all__ = [
     "SAFETY", "TRANSCENDENTAL_ULPS", "UNDERFLOW_OPS", "unit_roundoff", "gamma", "sum_bound", "dot_bound",
-    "multilinear_bound", "matmul_normwise_bound", "elementwise_bound",
+    "multilinear_bound", "multilinear_reference", "matmul_normwise_bound", "elementwise_bound",
     "assert_close_to_reference", "reference_inputs", "reference_dtype",
 ]
 
@@ -96,6 +96,10 @@ def gamma(n, dtype) -> float | np.ndarray:
         raise ValueError(f"gamma: n·u must be < 1 for a bound to exist, got n = {n.max():g}")
     out = n * u / (1 - n * u)
     return float(out) if out.ndim == 0 else out
+
+
+def _is_float(x) -> bool:
+    return isinstance(x, np.ndarray | np.floating) and np.asarray(x).dtype.kind == "f"
 
 
 def _abs64(a) -> np.ndarray:
@@ -128,11 +132,26 @@ def multilinear_bound(op: Callable, *inputs, n_terms: int, dtype=np.float32,
     quantity the componentwise bound needs. ``n_terms`` is the longest sum (count a bias
     as one more term). Non-floating inputs (indices) pass through unchanged.
     """
-    args = [_abs64(x) if np.asarray(x).dtype.kind == "f" else x for x in inputs]
+    args = [_abs64(x) if _is_float(x) else x for x in inputs]
     out = op(*args, **kwargs)
+    scale = SAFETY * gamma(n_terms, dtype)
     if isinstance(out, tuple):
-        return tuple(SAFETY * gamma(n_terms, dtype) * np.abs(o) for o in out)
-    return SAFETY * gamma(n_terms, dtype) * np.abs(out)
+        return tuple(None if o is None else scale * np.abs(o) for o in out)
+    return scale * np.abs(out)
+
+
+def multilinear_reference(op: Callable, *inputs, n_terms: int, **kwargs):
+    """(reference, bound) of a multilinear kernel ``op`` on ``inputs``.
+
+    The reference is ``op`` (a NumPy reference kernel) on the exactly widened inputs
+    (:func:`reference_inputs`); the bound is :func:`multilinear_bound` in the dtype of the
+    first floating input. Tuple outputs give tuples of both (``None`` entries stay ``None``).
+    """
+    dtype = next(np.asarray(x).dtype for x in inputs if _is_float(x))
+    wide = reference_inputs(*inputs)
+    wide = wide if isinstance(wide, tuple) and len(inputs) > 1 else (wide,)
+    reference = op(*wide, **kwargs)
+    return reference, multilinear_bound(op, *inputs, n_terms=n_terms, dtype=dtype, **kwargs)
 
 
 def matmul_normwise_bound(a, b, dtype=np.float32) -> float:
@@ -172,7 +191,7 @@ def reference_inputs(*arrays):
     arrays (indices) pass through.
     """
     out = tuple(np.asarray(a).astype(reference_dtype(np.asarray(a).dtype))
-                if np.asarray(a).dtype.kind == "f" else a for a in arrays)
+                if _is_float(a) else a for a in arrays)
     return out[0] if len(out) == 1 else out
 
 
