@@ -17,6 +17,7 @@ See ``docs/testing.md``.
 from . import strategies, tolerance
 from .assertions import (
     MissingDependency,
+    NoNumbaTwin,
     assert_backends_agree,
     assert_gradients_close,
     assert_matches_torch,
@@ -26,6 +27,6 @@ from .tolerance import assert_close_to_reference
 
 __all__ = [
     "strategies", "assert_gradients_close", "assert_matches_torch", "assert_backends_agree",
-    "MissingDependency", "register_profiles", "PROFILES", "ENV_VAR", "tolerance",
+    "MissingDependency", "NoNumbaTwin", "register_profiles", "PROFILES", "ENV_VAR", "tolerance",
     "assert_close_to_reference",
 ]

@@ -169,7 +169,8 @@ def test_dropout_identity_cases():
 
 def test_dropout_backends_agree():
     x = np.random.default_rng(0).standard_normal((5, 6))
-    assert_backends_agree(lambda t: F.dropout(t, 0.4), x, seed=3)
+    # dropout has no kernel: a softmax after it runs a Numba twin, so the masks are compared
+    assert_backends_agree(lambda t: F.softmax(F.dropout(t, 0.4), -1), x, seed=3)
 
 
 def test_dropout_eval_matches_torch():
