@@ -64,9 +64,9 @@ def _run(kind, backend, p, reverse, need_input_grad=True, backward_backend=None)
     return (y, h_n), (), grads
 
 
+@pytest.mark.parametrize("kind", KINDS)  # every cell gets its examples (not sampled_from)
 @settings(deadline=None)
 @given(
-    kind=st.sampled_from(KINDS),
     T=st.integers(1, 6),
     N=st.integers(1, 4),
     I=st.integers(1, 6),
@@ -158,9 +158,9 @@ def _numeric_grad(f, x, h=1e-6):
     return grad
 
 
+@pytest.mark.parametrize("kind", KINDS)  # every cell gets its examples (not sampled_from)
 @settings(deadline=None)
 @given(
-    kind=st.sampled_from(KINDS),
     T=st.integers(1, 4),
     N=st.integers(1, 3),
     I=st.integers(1, 3),
