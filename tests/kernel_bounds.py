@@ -385,3 +385,101 @@ def attention_backward_bound(go, q, k, v, probs, scale, drop, gw):
     e_dk = tol.gamma(L, dtype) * np.matmul(t(np.abs(ds), -1, -2), np.abs(q64)) \
         + np.matmul(t(e_ds, -1, -2), np.abs(q64))
     return grads, tuple(tol.SAFETY * e for e in (e_dq, e_dk, e_dv))
+
+
+# ------------------------------------------------------------------ recurrent forward
+def recurrent_forward_bound(kind, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
+    """Reference forward outputs of a recurrent kernel (wide precision) and their bounds.
+
+    ``kind``: "rnn_tanh", "rnn_relu", "lstm" or "gru". Returns (reference tuple, bound tuple)
+    in the kernel's output order: rnn (y, h_n); lstm (y, h_n, c_n, gates, c); gru (y, h_n,
+    gates, hn). First order, step by step, with e(·) the error carried into a step:
+    pre-activation a = W_ih x + b_ih + W_hh h + b_hh: γ_{I+H+3}(|W_ih||x| + |b| + |W_hh||h|)
+    + |W_hh| e(h); σ (computed as (tanh(a/2) + 1)/2): σ(1−σ) e(a) + (KE+3)u;
+    tanh: (1 − t²) e(a) + KE·u|t|; relu: e(a) (1-Lipschitz); LSTM c = f c' + i g:
+    |f| e(c') + |c'| e(f) + |g| e(i) + |i| e(g) + 3u(|f c'| + |i g|), h = o tanh(c);
+    GRU n = tanh(a_n + r·(W_hn h + b_hn)), h = (1 − z) n + z h' with the same rules.
+    The bound follows the recurrence, so it grows with T as the true error can.
+    """
+    from tinymm.kernels.reference import recurrent as ref
+
+    dtype = x.dtype
+    u = tol.unit_roundoff(dtype)
+    x64, h064, wi, wh = tol.reference_inputs(x, h0, w_ih, w_hh)
+    bi = None if b_ih is None else tol.reference_inputs(b_ih)
+    bh = None if b_hh is None else tol.reference_inputs(b_hh)
+    big = x64.shape[2] + wh.shape[1] + 3
+    ab = lambda b: 0.0 if b is None else np.abs(b)  # noqa: E731
+    sig_err = (KE + 3) * u
+
+    def mm(a, w):
+        return a @ w.T
+
+    steps = ref.time_steps(x.shape[0], reverse)
+    if kind.startswith("rnn"):
+        nl = kind[4:]
+        y, h_n = ref.rnn_forward(x64, h064, wi, wh, bi, bh, nl, reverse)
+        e_y = np.zeros_like(y)
+        h_prev, e_h = h064, np.zeros_like(h064)
+        for t in steps:
+            e_a = (tol.gamma(big, dtype) * (mm(np.abs(x64[t]), np.abs(wi)) + ab(bi) + ab(bh)
+                                           + mm(np.abs(h_prev), np.abs(wh)))
+                   + mm(e_h, np.abs(wh)))
+            h = y[t]
+            e_h = (1 - h * h) * e_a + KE * u * np.abs(h) if nl == "tanh" else e_a
+            e_y[t], h_prev = e_h, h
+        s = tol.SAFETY
+        return (y, h_n), (s * e_y, s * e_h)
+    if kind == "lstm":
+        c064 = tol.reference_inputs(c0)
+        y, h_n, c_n, gates, c = ref.lstm_forward(x64, h064, c064, wi, wh, bi, bh, reverse)
+        H = h0.shape[1]
+        e_y, e_c_all, e_gates = np.zeros_like(y), np.zeros_like(c), np.zeros_like(gates)
+        h_prev, c_prev = h064, c064
+        e_h, e_c = np.zeros_like(h064), np.zeros_like(c064)
+        for t in steps:
+            e_a = (tol.gamma(big, dtype) * (mm(np.abs(x64[t]), np.abs(wi)) + ab(bi) + ab(bh)
+                                           + mm(np.abs(h_prev), np.abs(wh)))
+                   + mm(e_h, np.abs(wh)))
+            i, f, g, o = (gates[t][:, k * H:(k + 1) * H] for k in range(4))
+            ea = [e_a[:, k * H:(k + 1) * H] for k in range(4)]
+            e_i, e_f, e_o = (s_ * (1 - s_) * e + sig_err for s_, e in ((i, ea[0]), (f, ea[1]),
+                                                                     (o, ea[3])))
+            e_g = (1 - g * g) * ea[2] + KE * u * np.abs(g)
+            e_c = (np.abs(f) * e_c + np.abs(c_prev) * e_f + np.abs(g) * e_i + np.abs(i) * e_g
+                   + 3 * u * (np.abs(f * c_prev) + np.abs(i * g)))
+            th = np.tanh(c[t])
+            e_th = (1 - th * th) * e_c + KE * u * np.abs(th)
+            e_h = np.abs(th) * e_o + np.abs(o) * e_th + u * np.abs(y[t])
+            e_gates[t] = np.concatenate([e_i, e_f, e_g, e_o], axis=1)
+            e_y[t], e_c_all[t] = e_h, e_c
+            h_prev, c_prev = y[t], c[t]
+        s = tol.SAFETY
+        return (y, h_n, c_n, gates, c), (s * e_y, s * e_h, s * e_c, s * e_gates, s * e_c_all)
+    y, h_n, gates, hn = ref.gru_forward(x64, h064, wi, wh, bi, bh, reverse)
+    H = h0.shape[1]
+    e_y, e_gates, e_hn_all = np.zeros_like(y), np.zeros_like(gates), np.zeros_like(hn)
+    h_prev, e_h = h064, np.zeros_like(h064)
+    for t in steps:
+        gi = mm(x64[t], wi) + (0 if bi is None else bi)
+        e_gi = tol.gamma(x64.shape[2] + 1, dtype) * (mm(np.abs(x64[t]), np.abs(wi)) + ab(bi))
+        ah = mm(h_prev, wh) + (0 if bh is None else bh)
+        e_ah = (tol.gamma(H + 1, dtype) * (mm(np.abs(h_prev), np.abs(wh)) + ab(bh))
+                + mm(e_h, np.abs(wh)))
+        r, z, n = (gates[t][:, k * H:(k + 1) * H] for k in range(3))
+        part = lambda a, k: a[:, k * H:(k + 1) * H]  # noqa: E731
+        e_r, e_z = (s_ * (1 - s_) * (part(e_gi, k) + part(e_ah, k)
+                                     + u * np.abs(part(gi, k) + part(ah, k))) + sig_err
+                    for k, s_ in ((0, r), (1, z)))
+        hn_t, e_hn = part(ah, 2), part(e_ah, 2)
+        a_n = part(gi, 2) + r * hn_t
+        e_an = (part(e_gi, 2) + np.abs(r) * e_hn + np.abs(hn_t) * e_r
+                + 2 * u * (np.abs(r * hn_t) + np.abs(a_n)))
+        e_n = (1 - n * n) * e_an + KE * u * np.abs(n)
+        e_h = (np.abs(1 - z) * e_n + (np.abs(n) + np.abs(h_prev)) * e_z + np.abs(z) * e_h
+               + 4 * u * (np.abs((1 - z) * n) + np.abs(z * h_prev) + np.abs(n)))
+        e_gates[t] = np.concatenate([e_r, e_z, e_n], axis=1)
+        e_y[t], e_hn_all[t] = e_h, e_hn
+        h_prev = y[t]
+    s = tol.SAFETY
+    return (y, h_n, gates, hn), (s * e_y, s * e_h, s * e_gates, s * e_hn_all)

@@ -1,7 +1,11 @@
 """Recurrent kernels: Numba twin == NumPy reference; reference backward == finite differences.
 
-Tolerances: numba vs reference rtol/atol 1e-4 / 1e-5 in float32 (the Numba cells use a
-rational tanh, relative error < 3e-7), 1e-10 / 1e-12 in float64 (same libm maths);
+Tolerances: the forward outputs and saved arrays of both twins are compared with the
+reference run in wider precision on the same inputs, within first-order rounding-error
+bounds carried through the recurrence step by step (``tests/kernel_bounds.py``:
+recurrent_forward_bound; the Numba cells' rational tanh, relative error < 3e-7, is inside
+the transcendental allowance). The backward kernels are still compared twin to twin with
+rtol/atol 1e-4 / 1e-5 in float32 and 1e-10 / 1e-12 in float64 (no bound derived yet);
 finite differences (float64, central, h=1e-6) rtol 1e-6, atol 1e-8.
 """
 
@@ -9,9 +13,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kernel_bounds import recurrent_forward_bound
 from tinymm.kernels.reference import recurrent as ref
 
 from tinymm import kernels
+from tinymm.testing import tolerance as tol
 
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
@@ -84,7 +90,19 @@ def test_numba_matches_reference(kind, T, N, I, H, dtype, reverse, bias, final_g
         assert len(got) == len(want)
         for a, b in zip(got, want):
             assert a.dtype == dtype and a.shape == b.shape
-            np.testing.assert_allclose(a, b, **TOL[dtype])
+    _check_forward(kind, p, reverse, outs)
+    for a, b in zip(outs["numba"][2], outs["numpy"][2]):  # backward: twin to twin
+        np.testing.assert_allclose(a, b, **TOL[dtype])
+
+
+def _check_forward(kind, p, reverse, outs):
+    """Forward outputs and saved arrays of each backend within their wide-reference bounds."""
+    refs, bounds = recurrent_forward_bound(kind, p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"],
+                                           p["b_ih"], p["b_hh"], reverse)
+    for backend, (fwd, saved, _) in outs.items():
+        for k, (got, want, bound) in enumerate(zip(fwd + saved, refs, bounds)):
+            tol.assert_close_to_reference(got, want, bound,
+                                          name=f"{kind} forward output {k} ({backend})")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -93,10 +111,10 @@ def test_numba_matches_reference_wide(kind, dtype):
     """H = 37 runs the cells' vector loops and their remainders; T = 9 compounds errors."""
     p = _problem(kind, 9, 5, 11, 37, dtype, seed=3)
     for reverse in (False, True):
-        got, want = _run(kind, "numba", p, reverse), _run(kind, "numpy", p, reverse)
-        for g, w in zip(got, want):
-            for a, b in zip(g, w):
-                np.testing.assert_allclose(a, b, **TOL[dtype])
+        outs = {b: _run(kind, b, p, reverse) for b in ("numba", "numpy")}
+        _check_forward(kind, p, reverse, outs)
+        for a, b in zip(outs["numba"][2], outs["numpy"][2]):  # backward: twin to twin
+            np.testing.assert_allclose(a, b, **TOL[dtype])
 
 
 @pytest.mark.parametrize("kind", KINDS)
