@@ -483,3 +483,86 @@ def recurrent_forward_bound(kind, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
         h_prev = y[t]
     s = tol.SAFETY
     return (y, h_n, gates, hn), (s * e_y, s * e_h, s * e_gates, s * e_hn_all)
+
+
+# ------------------------------------------------------------------ recurrent backward
+def recurrent_backward_bound(kind, grads_in, x, h0, c0, w_ih, w_hh, y, saved, reverse):
+    """Reference gradients of a recurrent backward kernel and their bounds.
+
+    Given its inputs (the saved forward arrays are inputs, exact), backprop through time is
+    a straight-line program of +, −, × (and tanh(c) in the LSTM, charged KE roundings).
+    For such a program the computed value differs from the exact one by at most γ_K times
+    the same program run on absolute values with every − turned into + (each operation's
+    (1+δ) compounds along a path of at most K operations; Higham §3.1). K counts the
+    roundings along the longest path: per step the gate coefficients (<= 12 + KE) and the
+    W_hh product (G terms), then the weight-gradient sums over T·N rows and gx over G.
+    ``grads_in`` is (grad_y, grad_h_n[, grad_c_n]). Returns (reference, bounds) in the
+    kernel's output order; ``None`` entries stay ``None``.
+    """
+    from tinymm.kernels.reference import recurrent as ref
+
+    dtype = x.dtype
+    T, N, _ = x.shape
+    H = h0.shape[1]
+    G = w_hh.shape[0]
+    wide = lambda a: None if a is None else tol.reference_inputs(a)  # noqa: E731
+    gy, ghn = wide(grads_in[0]), wide(grads_in[1])
+    x64, h064, wi, wh, y64 = (wide(a) for a in (x, h0, w_ih, w_hh, y))
+    sv = [wide(a) for a in saved]
+    order = ref.time_steps(T, reverse)
+    a_gy, a_wh = np.abs(gy), np.abs(wh)
+    dh = np.zeros_like(h064) if ghn is None else np.abs(ghn)
+    if kind.startswith("rnn"):
+        nl = kind[4:]
+        reference = ref.rnn_backward(gy, ghn, x64, h064, wi, wh, y64, nl, reverse, True)
+        d_pre = np.empty_like(y64)
+        for t in reversed(order):
+            dh = dh + a_gy[t]
+            coef = 1 + y64[t] * y64[t] if nl == "tanh" else (y64[t] > 0).astype(y64.dtype)
+            d_pre[t] = dh * coef
+            dh = d_pre[t] @ a_wh
+        d_in = d_hid = d_pre
+        extra = ()
+    elif kind == "lstm":
+        gates, c = sv
+        gcn, c064 = wide(grads_in[2]), wide(c0)
+        reference = ref.lstm_backward(gy, ghn, gcn, x64, h064, c064, wi, wh, y64, gates, c,
+                                      reverse, True)
+        dc = np.zeros_like(c064) if gcn is None else np.abs(gcn)
+        d_pre = np.empty_like(gates)
+        for k in reversed(range(T)):
+            t = order[k]
+            c_prev = np.abs(c[order[k - 1]] if k > 0 else c064)
+            i, f, g, o = (np.abs(gates[t, :, j * H:(j + 1) * H]) for j in range(4))
+            th = np.abs(np.tanh(c[t]))
+            dh = dh + a_gy[t]
+            dc = dc + dh * o * (1 + th * th)
+            d_pre[t] = np.concatenate([dc * g * i * (1 + i), dc * c_prev * f * (1 + f),
+                                       dc * i * (1 + g * g), dh * th * o * (1 + o)], axis=1)
+            dc = dc * f
+            dh = d_pre[t] @ a_wh
+        d_in = d_hid = d_pre
+        extra = (dc,)
+    else:
+        gates, hn = sv
+        reference = ref.gru_backward(gy, ghn, x64, h064, wi, wh, y64, gates, hn, reverse, True)
+        d_in, d_hid = np.empty_like(gates), np.empty_like(gates)
+        for k in reversed(range(T)):
+            t = order[k]
+            h_prev = np.abs(y64[order[k - 1]] if k > 0 else h064)
+            r, z, n = (np.abs(gates[t, :, j * H:(j + 1) * H]) for j in range(3))
+            dh = dh + a_gy[t]
+            da_n = dh * (1 + z) * (1 + n * n)
+            da_r = da_n * np.abs(hn[t]) * r * (1 + r)
+            da_z = dh * (h_prev + n) * z * (1 + z)
+            d_in[t] = np.concatenate([da_r, da_z, da_n], axis=1)
+            d_hid[t] = np.concatenate([da_r, da_z, da_n * r], axis=1)
+            dh = dh * z + d_hid[t] @ a_wh
+        extra = ()
+    gx, gw_ih, gb_ih = ref.input_grads(d_in, np.abs(x64), np.abs(wi), True)
+    gw_hh = ref.hidden_weight_grad(d_hid, np.abs(y64), np.abs(h064), reverse)
+    gb_hh = d_hid.reshape(-1, G).sum(axis=0)
+    magnitudes = (gx, dh, *extra, gw_ih, gw_hh, gb_ih, gb_hh)
+    depth = T * (G + tol.TRANSCENDENTAL_ULPS * 2 + 12) + T * N + G + 4
+    scale = tol.SAFETY * tol.gamma(depth, dtype)
+    return reference, tuple(scale * m for m in magnitudes)

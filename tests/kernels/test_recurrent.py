@@ -4,16 +4,17 @@ Tolerances: the forward outputs and saved arrays of both twins are compared with
 reference run in wider precision on the same inputs, within first-order rounding-error
 bounds carried through the recurrence step by step (``tests/kernel_bounds.py``:
 recurrent_forward_bound; the Numba cells' rational tanh, relative error < 3e-7, is inside
-the transcendental allowance). The backward kernels are still compared twin to twin with
-rtol/atol 1e-4 / 1e-5 in float32 and 1e-10 / 1e-12 in float64 (no bound derived yet);
-finite differences (float64, central, h=1e-6) rtol 1e-6, atol 1e-8.
+the transcendental allowance). The backward kernels, given the same saved arrays, are
+straight-line programs of +, −, ×: their bound is γ_K times the same program on absolute
+values (recurrent_backward_bound). Finite differences (float64, central, h=1e-6) rtol 1e-6,
+atol 1e-8.
 """
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kernel_bounds import recurrent_forward_bound
+from kernel_bounds import recurrent_backward_bound, recurrent_forward_bound
 from tinymm.kernels.reference import recurrent as ref
 
 from tinymm import kernels
@@ -90,19 +91,25 @@ def test_numba_matches_reference(kind, T, N, I, H, dtype, reverse, bias, final_g
         assert len(got) == len(want)
         for a, b in zip(got, want):
             assert a.dtype == dtype and a.shape == b.shape
-    _check_forward(kind, p, reverse, outs)
-    for a, b in zip(outs["numba"][2], outs["numpy"][2]):  # backward: twin to twin
-        np.testing.assert_allclose(a, b, **TOL[dtype])
+    _check_twins(kind, p, reverse, outs)
 
 
-def _check_forward(kind, p, reverse, outs):
-    """Forward outputs and saved arrays of each backend within their wide-reference bounds."""
+def _check_twins(kind, p, reverse, outs):
+    """Forward outputs, saved arrays and gradients of each backend within their bounds of
+    the wide reference; the backward reference takes the backend's own saved arrays."""
     refs, bounds = recurrent_forward_bound(kind, p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"],
                                            p["b_ih"], p["b_hh"], reverse)
-    for backend, (fwd, saved, _) in outs.items():
+    grads_in = (p["grad_y"], p["grad_h_n"]) + ((p["grad_c_n"],) if kind == "lstm" else ())
+    for backend, (fwd, saved, grads) in outs.items():
         for k, (got, want, bound) in enumerate(zip(fwd + saved, refs, bounds)):
             tol.assert_close_to_reference(got, want, bound,
                                           name=f"{kind} forward output {k} ({backend})")
+        g_refs, g_bounds = recurrent_backward_bound(kind, grads_in, p["x"], p["h0"], p["c0"],
+                                                    p["w_ih"], p["w_hh"], fwd[0], saved, reverse)
+        assert len(grads) == len(g_refs)
+        for k, (got, want, bound) in enumerate(zip(grads, g_refs, g_bounds)):
+            tol.assert_close_to_reference(got, want, bound,
+                                          name=f"{kind} backward output {k} ({backend})")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -112,9 +119,7 @@ def test_numba_matches_reference_wide(kind, dtype):
     p = _problem(kind, 9, 5, 11, 37, dtype, seed=3)
     for reverse in (False, True):
         outs = {b: _run(kind, b, p, reverse) for b in ("numba", "numpy")}
-        _check_forward(kind, p, reverse, outs)
-        for a, b in zip(outs["numba"][2], outs["numpy"][2]):  # backward: twin to twin
-            np.testing.assert_allclose(a, b, **TOL[dtype])
+        _check_twins(kind, p, reverse, outs)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -122,12 +127,9 @@ def test_saved_arrays_cross_backends(kind):
     """Both twins save the same arrays, so a forward on one backend may be followed by a
     backward on the other (``with tm.backend(...)`` may end between the two)."""
     p = _problem(kind, 4, 3, 5, 6, np.float64, seed=1)
-    pure = _run(kind, "numpy", p, True)
-    for forward, backward in (("numba", "numpy"), ("numpy", "numba")):
-        mixed = _run(kind, forward, p, True, backward_backend=backward)
-        for g, w in zip(mixed, pure):
-            for a, b in zip(g, w):
-                np.testing.assert_allclose(a, b, **TOL[np.float64])
+    runs = {f"{fwd} forward, {bwd} backward": _run(kind, fwd, p, True, backward_backend=bwd)
+            for fwd, bwd in (("numba", "numpy"), ("numpy", "numba"))}
+    _check_twins(kind, p, True, runs)
 
 
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
@@ -379,10 +381,7 @@ def test_zero_initial_state(kind, T):
     p = _problem(kind, T, 3, 5, 10, np.float64, seed=11)
     p["h0"][:] = 0
     for reverse in (False, True):
-        got, want = _run(kind, "numba", p, reverse), _run(kind, "numpy", p, reverse)
-        for g, w in zip(got, want):
-            for a, b in zip(g, w):
-                np.testing.assert_allclose(a, b, **TOL[np.float64])
+        _check_twins(kind, p, reverse, {b: _run(kind, b, p, reverse) for b in ("numba", "numpy")})
 
 
 def test_transpose_into_refuses_a_wrong_output_shape():
