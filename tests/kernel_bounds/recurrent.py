@@ -186,3 +186,61 @@ def recurrent_backward_bound(kind, grads_in, x, h0, c0, w_ih, w_hh, y, saved, re
     depth = T * (G + tol.TRANSCENDENTAL_ULPS * 2 + 12) + T * N + G + 4
     scale = tol.SAFETY * tol.gamma(depth, dtype)
     return reference, tuple(scale * m for m in magnitudes)
+
+
+# ------------------------------------------------------------------ one LSTM cell (jit helpers)
+def lstm_cell_bound(gates_in, hh, bias, c_prev):
+    """Reference (gates, c, h) of one LSTM step from its input term, recurrent term and bias,
+    and their bounds: a = x-term + bias + hh: e_a <= 2u(|x-term| + |bias| + |hh|); then the
+    gate, cell and output rules of :func:`recurrent_forward_bound` for one step."""
+    dtype = gates_in.dtype
+    u = tol.unit_roundoff(dtype)
+    g_in, hh64, b64, cp = tol.reference_inputs(gates_in, hh, bias, c_prev)
+    H = cp.shape[1]
+    a = g_in + b64 + hh64
+    e_a = 2 * u * (np.abs(g_in) + np.abs(b64) + np.abs(hh64))
+    sig = 1 / (1 + np.exp(-a))
+    part = lambda v, k: v[:, k * H:(k + 1) * H]  # noqa: E731
+    i, f, o = part(sig, 0), part(sig, 1), part(sig, 3)
+    g = np.tanh(part(a, 2))
+    e_i, e_f, e_o = (s * (1 - s) * part(e_a, k) + (KE + 3) * u for k, s in ((0, i), (1, f), (3, o)))
+    e_g = (1 - g * g) * part(e_a, 2) + KE * u * np.abs(g)
+    c = f * cp + i * g
+    e_c = (np.abs(cp) * e_f + np.abs(g) * e_i + np.abs(i) * e_g
+           + 3 * u * (np.abs(f * cp) + np.abs(i * g)))
+    th = np.tanh(c)
+    h = o * th
+    e_h = np.abs(th) * e_o + np.abs(o) * ((1 - th * th) * e_c + KE * u * np.abs(th)) + u * np.abs(h)
+    s = tol.SAFETY
+    gates = np.concatenate([i, f, g, o], axis=1)
+    e_gates = np.concatenate([e_i, e_f, e_g, e_o], axis=1)
+    return (gates, c, h), (s * e_gates, s * e_c, s * e_h)
+
+
+def lstm_cell_backward_bound(dh_next, gy, dc0, gates, c_prev, c, gb0):
+    """Reference (d_pre, grad_bias, dc into the previous step) of one LSTM backward step, and
+    bounds: the step is a straight-line program of +, −, × (tanh(c) charged KE), so γ_K times
+    the same program on absolute values, K = 16 + KE (+ N for the bias column sums)."""
+    dtype = gates.dtype
+    w = tol.reference_inputs(dh_next, gy, dc0, gates, c_prev, c, gb0)
+    dhn, gy64, dc64, gt, cp, c64, gb64 = w
+    N, H = cp.shape
+    part = lambda v, k: v[:, k * H:(k + 1) * H]  # noqa: E731
+
+    def program(dh, dc, i, f, g, o, cprev, tc, one, sign):
+        dc = dc + dh * o * (one + sign * tc * tc)
+        d_pre = np.concatenate([dc * g * i * (one + sign * i), dc * cprev * f * (one + sign * f),
+                                dc * i * (one + sign * g * g), dh * tc * o * (one + sign * o)],
+                               axis=1)
+        return d_pre, dc * f
+
+    gates_parts = [part(gt, k) for k in range(4)]
+    tc = np.tanh(c64)
+    d_pre, dc_out = program(dhn + gy64, dc64, *gates_parts, cp, tc, 1.0, -1.0)
+    m_pre, m_dc = program(np.abs(dhn) + np.abs(gy64), np.abs(dc64),
+                          *(np.abs(p) for p in gates_parts), np.abs(cp), np.abs(tc), 1.0, 1.0)
+    scale = tol.SAFETY * tol.gamma(16 + KE, dtype)
+    scale_gb = tol.SAFETY * tol.gamma(16 + KE + N + 1, dtype)
+    refs = (d_pre, gb64 + d_pre.sum(axis=0), dc_out)
+    bounds = (scale * m_pre, scale_gb * (np.abs(gb64) + m_pre.sum(axis=0)), scale * m_dc)
+    return refs, bounds

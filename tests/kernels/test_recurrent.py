@@ -15,12 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kernel_bounds import recurrent_backward_bound, recurrent_forward_bound
+from kernel_bounds.recurrent import lstm_cell_backward_bound, lstm_cell_bound
 from tinymm.kernels.reference import recurrent as ref
 
 from tinymm import kernels
 from tinymm.testing import tolerance as tol
 
-TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
 KINDS = tuple(GATES)
 
@@ -331,14 +331,12 @@ def test_lstm_cell_reads_the_transposed_recurrent_term(N, H, dtype):
     hh = rng.standard_normal((N, 4 * H)).astype(dtype)
     bias = rng.standard_normal(4 * H).astype(dtype)
     c_prev = rng.standard_normal((N, H)).astype(dtype)
-    want_gates, want_c, want_h = _lstm_step_numpy(gates, hh, bias, c_prev)
+    refs, bounds = lstm_cell_bound(gates, hh, bias, c_prev)
     c, h = np.empty((N, H), dtype), np.empty((N, H), dtype)
     _lstm_cell(gates, np.ascontiguousarray(hh.T), bias, c_prev, c, h,
                np.empty((N, 4 * H), dtype))
-    tol = TOL[dtype]
-    np.testing.assert_allclose(gates, want_gates, **tol)
-    np.testing.assert_allclose(c, want_c, **tol)
-    np.testing.assert_allclose(h, want_h, **tol)
+    for name, got, want, bound in zip(("gates", "c", "h"), (gates, c, h), refs, bounds):
+        tol.assert_close_to_reference(got, want, bound, name=f"_lstm_cell {name}")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -349,28 +347,22 @@ def test_lstm_cell_backward_writes_both_layouts(N, H, dtype):
     from tinymm.kernels.jit.recurrent import _lstm_cell_backward
 
     rng = np.random.default_rng(N * 1000 + H + 1)
-    gates, c, _ = _lstm_step_numpy(rng.standard_normal((N, 4 * H)),
-                                   rng.standard_normal((N, 4 * H)),
-                                   rng.standard_normal(4 * H), rng.standard_normal((N, H)))
-    c_prev = rng.standard_normal((N, H))
-    dh_next, gy, dc0 = (rng.standard_normal((N, H)) for _ in range(3))
-    gb0 = rng.standard_normal(4 * H)
-    i, f, g, o = (gates[:, k * H:(k + 1) * H] for k in range(4))
-    dh = dh_next + gy
-    tc = np.tanh(c)
-    dc = dc0 + dh * o * (1 - tc * tc)
-    want = np.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f),
-                           dc * i * (1 - g * g), dh * tc * o * (1 - o)], axis=1)
     cast = lambda a: np.array(a, dtype=dtype, order="C")  # a C-contiguous copy
-    dc_io, gb = cast(dc0), cast(gb0)
+    gates, c, _ = (cast(a) for a in _lstm_step_numpy(
+        rng.standard_normal((N, 4 * H)), rng.standard_normal((N, 4 * H)),
+        rng.standard_normal(4 * H), rng.standard_normal((N, H))))
+    c_prev, dh_next, gy, dc0 = (cast(rng.standard_normal((N, H))) for _ in range(4))
+    gb0 = cast(rng.standard_normal(4 * H))
+    # the reference sees the kernel's own (rounded) inputs
+    refs, bounds = lstm_cell_backward_bound(dh_next, gy, dc0, gates, c_prev, c, gb0)
+    dc_io, gb = dc0.copy(), gb0.copy()
     d_pre, d_pre_t = np.empty((N, 4 * H), dtype), np.empty((4 * H, N), dtype)
-    _lstm_cell_backward(cast(dh_next.T), cast(gy), dc_io, cast(gates), cast(c_prev), cast(c),
+    _lstm_cell_backward(cast(dh_next.T), gy, dc_io, gates, c_prev, c,
                         d_pre, d_pre_t, gb, np.empty((N, H), dtype))
-    tol = TOL[dtype]
-    np.testing.assert_allclose(d_pre, want, **tol)
     np.testing.assert_array_equal(d_pre_t, d_pre.T)
-    np.testing.assert_allclose(gb, gb0 + want.sum(axis=0), **tol)
-    np.testing.assert_allclose(dc_io, dc * f, **tol)
+    for name, got, want, bound in zip(("d_pre", "grad_bias", "dc"), (d_pre, gb, dc_io), refs,
+                                      bounds):
+        tol.assert_close_to_reference(got, want, bound, name=f"_lstm_cell_backward {name}")
 
 
 @pytest.mark.parametrize("kind", KINDS)
