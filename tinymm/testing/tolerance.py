@@ -25,8 +25,14 @@ The bounds (Higham, *Accuracy and Stability of Numerical Algorithms*, ch. 2-4), 
   algorithm makes once an intermediate such as ``x - max`` is rounded
   (:func:`elementwise_bound`).
 
-Composite kernels (softmax, layer norm, attention) add these terms step by step, as the
-first-order analysis does; the test of each kernel states its derivation.
+* **a straight-line program of +, −, ×** on exact inputs (a backward pass given its saved
+  arrays): the computed value is within ``γ_K`` times the same program run on absolute
+  values with every − turned into +, K the number of operations on the longest path.
+
+Composite kernels (softmax family, layer norm, attention, recurrent cells, optimizer
+steps) add these terms step by step, as the first-order analysis does; their derivations
+are in ``tests/kernel_bounds/``. The reference for float64 kernels is computed in
+``np.longdouble`` (:func:`reference_dtype`).
 
 **The constant.** Every bound is multiplied by ``SAFETY = 2``. The analyses are first order
 and count one rounding per primitive; an implementation may spend two (a division done as a
@@ -70,8 +76,9 @@ from collections.abc import Callable
 import numpy as np
 
 __all__ = [
-    "SAFETY", "TRANSCENDENTAL_ULPS", "UNDERFLOW_OPS", "unit_roundoff", "gamma", "sum_bound", "dot_bound",
-    "multilinear_bound", "multilinear_reference", "matmul_normwise_bound", "elementwise_bound",
+    "SAFETY", "TRANSCENDENTAL_ULPS", "UNDERFLOW_OPS", "unit_roundoff", "gamma", "sum_bound",
+    "dot_bound", "multilinear_bound", "multilinear_reference", "matmul_normwise_bound",
+    "elementwise_bound",
     "assert_close_to_reference", "reference_inputs", "reference_dtype",
 ]
 
