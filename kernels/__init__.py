@@ -132,11 +132,39 @@ def backend(name: str) -> Iterator[str]:
 
 def get(name: str, backend_name: str | None = None) -> Callable:
     """The kernel called ``name`` in the backend in force (or in ``backend_name``)."""
-    table = _table(backend_name or get_backend())
+    chosen = backend_name or get_backend()
+    table = _table(chosen)
     try:
-        return table[name]
+        fn = table[name]
     except KeyError:
         raise KeyError(f"kernels.get: no kernel named {name!r}") from None
+    log = _trace.get()
+    if log is not None:
+        log.append((name, chosen, fn))
+    return fn
+
+
+_trace: contextvars.ContextVar[list | None] = contextvars.ContextVar("tinymm_kernel_trace",
+                                                                    default=None)
+
+
+@contextlib.contextmanager
+def trace() -> Iterator[list[tuple[str, str, Callable]]]:
+    """Record every kernel fetched with :func:`get` inside the block (this context only).
+
+    Yields a list that fills with ``(name, backend, function)``; ``tinymm.testing`` uses it
+    to tell whether a Numba run really ran a Numba twin::
+
+        with kernels.trace() as ran:
+            F.softmax(x, dim=-1)
+        assert ran[0][:2] == ("softmax_forward", "numba")
+    """
+    log: list[tuple[str, str, Callable]] = []
+    token = _trace.set(log)
+    try:
+        yield log
+    finally:
+        _trace.reset(token)
 
 
 def names(backend_name: str = "numpy") -> list[str]:

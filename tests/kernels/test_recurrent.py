@@ -1,19 +1,26 @@
 """Recurrent kernels: Numba twin == NumPy reference; reference backward == finite differences.
 
-Tolerances: numba vs reference rtol/atol 1e-4 / 1e-5 in float32 (the Numba cells use a
-rational tanh, relative error < 3e-7), 1e-10 / 1e-12 in float64 (same libm maths);
-finite differences (float64, central, h=1e-6) rtol 1e-6, atol 1e-8.
+Tolerances: the forward outputs and saved arrays of both twins are compared with the
+reference run in wider precision on the same inputs, within first-order rounding-error
+bounds carried through the recurrence step by step (``tests/kernel_bounds.py``:
+recurrent_forward_bound; the Numba cells' rational tanh, relative error < 3e-7, is inside
+the transcendental allowance). The backward kernels, given the same saved arrays, are
+straight-line programs of +, −, ×: their bound is γ_K times the same program on absolute
+values (recurrent_backward_bound). Finite differences (float64, central, h=1e-6) rtol 1e-6,
+atol 1e-8.
 """
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kernel_bounds import recurrent_backward_bound, recurrent_forward_bound
+from kernel_bounds.recurrent import lstm_cell_backward_bound, lstm_cell_bound
 from tinymm.kernels.reference import recurrent as ref
 
 from tinymm import kernels
+from tinymm.testing import tolerance as tol
 
-TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
 KINDS = tuple(GATES)
 
@@ -64,9 +71,9 @@ def _run(kind, backend, p, reverse, need_input_grad=True, backward_backend=None)
     return (y, h_n), (), grads
 
 
+@pytest.mark.parametrize("kind", KINDS)  # every cell gets its examples (not sampled_from)
 @settings(deadline=None)
 @given(
-    kind=st.sampled_from(KINDS),
     T=st.integers(1, 6),
     N=st.integers(1, 4),
     I=st.integers(1, 6),
@@ -84,7 +91,25 @@ def test_numba_matches_reference(kind, T, N, I, H, dtype, reverse, bias, final_g
         assert len(got) == len(want)
         for a, b in zip(got, want):
             assert a.dtype == dtype and a.shape == b.shape
-            np.testing.assert_allclose(a, b, **TOL[dtype])
+    _check_twins(kind, p, reverse, outs)
+
+
+def _check_twins(kind, p, reverse, outs):
+    """Forward outputs, saved arrays and gradients of each backend within their bounds of
+    the wide reference; the backward reference takes the backend's own saved arrays."""
+    refs, bounds = recurrent_forward_bound(kind, p["x"], p["h0"], p["c0"], p["w_ih"], p["w_hh"],
+                                           p["b_ih"], p["b_hh"], reverse)
+    grads_in = (p["grad_y"], p["grad_h_n"]) + ((p["grad_c_n"],) if kind == "lstm" else ())
+    for backend, (fwd, saved, grads) in outs.items():
+        for k, (got, want, bound) in enumerate(zip(fwd + saved, refs, bounds)):
+            tol.assert_close_to_reference(got, want, bound,
+                                          name=f"{kind} forward output {k} ({backend})")
+        g_refs, g_bounds = recurrent_backward_bound(kind, grads_in, p["x"], p["h0"], p["c0"],
+                                                    p["w_ih"], p["w_hh"], fwd[0], saved, reverse)
+        assert len(grads) == len(g_refs)
+        for k, (got, want, bound) in enumerate(zip(grads, g_refs, g_bounds)):
+            tol.assert_close_to_reference(got, want, bound,
+                                          name=f"{kind} backward output {k} ({backend})")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -93,10 +118,8 @@ def test_numba_matches_reference_wide(kind, dtype):
     """H = 37 runs the cells' vector loops and their remainders; T = 9 compounds errors."""
     p = _problem(kind, 9, 5, 11, 37, dtype, seed=3)
     for reverse in (False, True):
-        got, want = _run(kind, "numba", p, reverse), _run(kind, "numpy", p, reverse)
-        for g, w in zip(got, want):
-            for a, b in zip(g, w):
-                np.testing.assert_allclose(a, b, **TOL[dtype])
+        outs = {b: _run(kind, b, p, reverse) for b in ("numba", "numpy")}
+        _check_twins(kind, p, reverse, outs)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -104,12 +127,9 @@ def test_saved_arrays_cross_backends(kind):
     """Both twins save the same arrays, so a forward on one backend may be followed by a
     backward on the other (``with tm.backend(...)`` may end between the two)."""
     p = _problem(kind, 4, 3, 5, 6, np.float64, seed=1)
-    pure = _run(kind, "numpy", p, True)
-    for forward, backward in (("numba", "numpy"), ("numpy", "numba")):
-        mixed = _run(kind, forward, p, True, backward_backend=backward)
-        for g, w in zip(mixed, pure):
-            for a, b in zip(g, w):
-                np.testing.assert_allclose(a, b, **TOL[np.float64])
+    runs = {f"{fwd} forward, {bwd} backward": _run(kind, fwd, p, True, backward_backend=bwd)
+            for fwd, bwd in (("numba", "numpy"), ("numpy", "numba"))}
+    _check_twins(kind, p, True, runs)
 
 
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
@@ -158,9 +178,9 @@ def _numeric_grad(f, x, h=1e-6):
     return grad
 
 
+@pytest.mark.parametrize("kind", KINDS)  # every cell gets its examples (not sampled_from)
 @settings(deadline=None)
 @given(
-    kind=st.sampled_from(KINDS),
     T=st.integers(1, 4),
     N=st.integers(1, 3),
     I=st.integers(1, 3),
@@ -311,14 +331,12 @@ def test_lstm_cell_reads_the_transposed_recurrent_term(N, H, dtype):
     hh = rng.standard_normal((N, 4 * H)).astype(dtype)
     bias = rng.standard_normal(4 * H).astype(dtype)
     c_prev = rng.standard_normal((N, H)).astype(dtype)
-    want_gates, want_c, want_h = _lstm_step_numpy(gates, hh, bias, c_prev)
+    refs, bounds = lstm_cell_bound(gates, hh, bias, c_prev)
     c, h = np.empty((N, H), dtype), np.empty((N, H), dtype)
     _lstm_cell(gates, np.ascontiguousarray(hh.T), bias, c_prev, c, h,
                np.empty((N, 4 * H), dtype))
-    tol = TOL[dtype]
-    np.testing.assert_allclose(gates, want_gates, **tol)
-    np.testing.assert_allclose(c, want_c, **tol)
-    np.testing.assert_allclose(h, want_h, **tol)
+    for name, got, want, bound in zip(("gates", "c", "h"), (gates, c, h), refs, bounds):
+        tol.assert_close_to_reference(got, want, bound, name=f"_lstm_cell {name}")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -329,28 +347,22 @@ def test_lstm_cell_backward_writes_both_layouts(N, H, dtype):
     from tinymm.kernels.jit.recurrent import _lstm_cell_backward
 
     rng = np.random.default_rng(N * 1000 + H + 1)
-    gates, c, _ = _lstm_step_numpy(rng.standard_normal((N, 4 * H)),
-                                   rng.standard_normal((N, 4 * H)),
-                                   rng.standard_normal(4 * H), rng.standard_normal((N, H)))
-    c_prev = rng.standard_normal((N, H))
-    dh_next, gy, dc0 = (rng.standard_normal((N, H)) for _ in range(3))
-    gb0 = rng.standard_normal(4 * H)
-    i, f, g, o = (gates[:, k * H:(k + 1) * H] for k in range(4))
-    dh = dh_next + gy
-    tc = np.tanh(c)
-    dc = dc0 + dh * o * (1 - tc * tc)
-    want = np.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f),
-                           dc * i * (1 - g * g), dh * tc * o * (1 - o)], axis=1)
     cast = lambda a: np.array(a, dtype=dtype, order="C")  # a C-contiguous copy
-    dc_io, gb = cast(dc0), cast(gb0)
+    gates, c, _ = (cast(a) for a in _lstm_step_numpy(
+        rng.standard_normal((N, 4 * H)), rng.standard_normal((N, 4 * H)),
+        rng.standard_normal(4 * H), rng.standard_normal((N, H))))
+    c_prev, dh_next, gy, dc0 = (cast(rng.standard_normal((N, H))) for _ in range(4))
+    gb0 = cast(rng.standard_normal(4 * H))
+    # the reference sees the kernel's own (rounded) inputs
+    refs, bounds = lstm_cell_backward_bound(dh_next, gy, dc0, gates, c_prev, c, gb0)
+    dc_io, gb = dc0.copy(), gb0.copy()
     d_pre, d_pre_t = np.empty((N, 4 * H), dtype), np.empty((4 * H, N), dtype)
-    _lstm_cell_backward(cast(dh_next.T), cast(gy), dc_io, cast(gates), cast(c_prev), cast(c),
+    _lstm_cell_backward(cast(dh_next.T), gy, dc_io, gates, c_prev, c,
                         d_pre, d_pre_t, gb, np.empty((N, H), dtype))
-    tol = TOL[dtype]
-    np.testing.assert_allclose(d_pre, want, **tol)
     np.testing.assert_array_equal(d_pre_t, d_pre.T)
-    np.testing.assert_allclose(gb, gb0 + want.sum(axis=0), **tol)
-    np.testing.assert_allclose(dc_io, dc * f, **tol)
+    for name, got, want, bound in zip(("d_pre", "grad_bias", "dc"), (d_pre, gb, dc_io), refs,
+                                      bounds):
+        tol.assert_close_to_reference(got, want, bound, name=f"_lstm_cell_backward {name}")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -361,10 +373,7 @@ def test_zero_initial_state(kind, T):
     p = _problem(kind, T, 3, 5, 10, np.float64, seed=11)
     p["h0"][:] = 0
     for reverse in (False, True):
-        got, want = _run(kind, "numba", p, reverse), _run(kind, "numpy", p, reverse)
-        for g, w in zip(got, want):
-            for a, b in zip(g, w):
-                np.testing.assert_allclose(a, b, **TOL[np.float64])
+        _check_twins(kind, p, reverse, {b: _run(kind, b, p, reverse) for b in ("numba", "numpy")})
 
 
 def test_transpose_into_refuses_a_wrong_output_shape():

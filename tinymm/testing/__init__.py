@@ -14,16 +14,19 @@ tinymm does. A new op is property-tested in a few lines::
 See ``docs/testing.md``.
 """
 
-from . import strategies
+from . import strategies, tolerance
 from .assertions import (
     MissingDependency,
+    NoNumbaTwin,
     assert_backends_agree,
     assert_gradients_close,
     assert_matches_torch,
 )
 from .profiles import ENV_VAR, PROFILES, register_profiles
+from .tolerance import assert_close_to_reference
 
 __all__ = [
     "strategies", "assert_gradients_close", "assert_matches_torch", "assert_backends_agree",
-    "MissingDependency", "register_profiles", "PROFILES", "ENV_VAR",
+    "MissingDependency", "NoNumbaTwin", "register_profiles", "PROFILES", "ENV_VAR", "tolerance",
+    "assert_close_to_reference",
 ]

@@ -3,6 +3,11 @@
 Each raises ``AssertionError`` with a report a person can act on: which input (by name),
 its dtype, shape and memory layout, how many elements disagree and the worst one.
 
+Every run of the op gets its own copies of the inputs, made from pristine copies taken on
+entry (same values, same memory layout), so an op that writes into an input can neither
+corrupt the other runs' inputs nor the caller's arrays; and each assertion fails, naming the
+input, when the op changed an input it was given (:func:`_check_unchanged`).
+
     from tinymm.testing import assert_gradients_close, assert_matches_torch
 
     assert_gradients_close(lambda x, w: F.linear(x, w), x, w, names=("x", "w"))
@@ -21,10 +26,11 @@ from .. import kernels
 from ..autograd import no_grad
 from ..random import manual_seed
 from ..tensor import Tensor
+from ._inputs import _check_unchanged, _describe_inputs, _fail, _fresh, _fresh_value, _names
 
 __all__ = [
     "assert_gradients_close", "assert_matches_torch", "assert_backends_agree",
-    "MissingDependency",
+    "MissingDependency", "NoNumbaTwin",
 ]
 
 
@@ -36,46 +42,19 @@ class MissingDependency(unittest.SkipTest):
     """
 
 
+class NoNumbaTwin(AssertionError):
+    """Raised by :func:`assert_backends_agree` when the op ran no kernel with a Numba twin.
+
+    Both backends then executed the same NumPy code, and their agreement proves nothing;
+    test such an op with :func:`assert_matches_torch` or :func:`assert_gradients_close`.
+    """
+
+
 def _skip(reason: str):
     pytest = sys.modules.get("pytest")
     if pytest is not None:
         pytest.skip(reason)
     raise MissingDependency(reason)
-
-
-# ----------------------------------------------------------------------------- reporting
-def _layout(arr: np.ndarray) -> str:
-    if arr.flags.c_contiguous:
-        return "contiguous"
-    if any(s < 0 for s in arr.strides):
-        return "reversed view"
-    if arr.flags.f_contiguous:
-        return "transposed (Fortran-ordered) view"
-    return "strided view"
-
-
-def _names(fn: str, names: Sequence[str] | None, n: int) -> list[str]:
-    if names is None:
-        return [f"input {i}" for i in range(n)]
-    names = list(names)
-    if len(names) != n:
-        raise ValueError(f"{fn}: names has {len(names)} entries for {n} inputs")
-    return [str(v) for v in names]
-
-
-def _describe_inputs(names: list[str], values: Sequence[object]) -> str:
-    parts = []
-    for name, v in zip(names, values):
-        arr = v.data if isinstance(v, Tensor) else v
-        if isinstance(arr, np.ndarray):
-            parts.append(f"{name}: {arr.dtype} {tuple(arr.shape)} {_layout(arr)}")
-        else:
-            parts.append(f"{name}: {type(v).__name__} {v!r}")
-    return "  inputs: " + "; ".join(parts)
-
-
-def _fail(fn: str, headline: str, names: list[str], values: Sequence[object]) -> None:
-    raise AssertionError(f"{fn}: {headline}\n{_describe_inputs(names, values)}")
 
 
 def _worst(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float,
@@ -115,8 +94,8 @@ def _float_outputs(out: object) -> list[Tensor]:
 
 
 def _as_float64_leaf(t: Tensor) -> Tensor:
-    """A float64 leaf with ``t``'s values; float64 inputs keep their memory layout."""
-    data = t.data if t.dtype == np.float64 else t.data.astype(np.float64, order="K")
+    """A float64 leaf with a copy of ``t``'s values; float64 inputs keep their memory layout."""
+    data = _fresh(t.data) if t.dtype == np.float64 else t.data.astype(np.float64, order="K")
     return Tensor._wrap(data, requires_grad=True)
 
 
@@ -138,7 +117,8 @@ def assert_gradients_close(fn: Callable, *tensors: object, names: Sequence[str] 
     me = "assert_gradients_close"
     names = _names(me, names, len(tensors))
     args = [_as_float64_leaf(x) if isinstance(x, Tensor) and x.requires_grad
-            and x.dtype.kind == "f" else x for x in tensors]
+            and x.dtype.kind == "f" else _fresh_value(x) for x in tensors]
+    pristine = [_fresh_value(x) for x in args]
     checked = [i for i, x in enumerate(args) if isinstance(x, Tensor) and x.requires_grad]
     if not checked:
         raise ValueError(f"{me}: no argument is a floating Tensor with requires_grad=True")
@@ -162,6 +142,7 @@ def assert_gradients_close(fn: Callable, *tensors: object, names: Sequence[str] 
         who = f" (suspect input {', '.join(suspects)})" if suspects else ""
         raise AssertionError(f"{me}: backward of fn failed{who}: {type(exc).__name__}: {msg}\n"
                              f"{_describe_inputs(names, tensors)}") from exc
+    _check_unchanged(me, "fn", names, pristine, args, tensors)
 
     def scalar(values: list) -> float:
         with no_grad():
@@ -266,9 +247,11 @@ def _cotangents(shapes_dtypes: list[tuple], seed: int) -> list[np.ndarray]:
     return [rng.standard_normal(s).astype(d) for s, d in shapes_dtypes]
 
 
-def _run_tinymm(fn: Callable, arrays: list[np.ndarray], flags: list[bool], seed: int):
-    """Call ``fn`` on fresh leaves; backprop a seeded random cotangent of every float output."""
-    inputs = [Tensor(a, requires_grad=f) for a, f in zip(arrays, flags)]
+def _run_tinymm(fn: Callable, arrays: list[np.ndarray], flags: list[bool], seed: int,
+                me: str, names: list[str], who: str = "tinymm_fn"):
+    """Call ``fn`` on leaves over fresh copies of ``arrays`` (their layouts kept); backprop a
+    seeded random cotangent of every float output; fail if ``fn`` wrote into an input."""
+    inputs = [Tensor(_fresh(a), requires_grad=f) for a, f in zip(arrays, flags)]
     out = fn(*inputs)
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
     outs = [o for o in outs if isinstance(o, Tensor)]
@@ -282,6 +265,7 @@ def _run_tinymm(fn: Callable, arrays: list[np.ndarray], flags: list[bool], seed:
             total = term if total is None else total + term
         total.backward()
         grads = [None if x.grad is None else np.array(x.grad) for x in inputs]
+    _check_unchanged(me, who, names, arrays, inputs, arrays)
     grads = [np.zeros(a.shape, a.dtype) if g is None and f else g
              for g, a, f in zip(grads, arrays, flags)]
     return [np.array(o.data) for o in outs], grads, [o.requires_grad for o in outs]
@@ -310,11 +294,11 @@ def assert_matches_torch(tinymm_fn: Callable, torch_fn: Callable, *arrays: objec
         import torch
     except ImportError:
         _skip("torch is not installed")
-    arrs = _as_arrays(arrays)
+    arrs = [_fresh(a) for a in _as_arrays(arrays)]  # pristine: no run ever sees these
     names = _names(me, names, len(arrs))
     flags = _requires(me, requires_grad, arrs)
 
-    outs_tm, grads_tm, recorded = _run_tinymm(tinymm_fn, arrs, flags, seed)
+    outs_tm, grads_tm, recorded = _run_tinymm(tinymm_fn, arrs, flags, seed, me, names)
 
     t_inputs = [torch.tensor(np.array(a, order="C", copy=True), requires_grad=f)
                 for a, f in zip(arrs, flags)]
@@ -355,19 +339,33 @@ def assert_backends_agree(fn: Callable, *arrays: object, names: Sequence[str] | 
     (so dropout masks match; ``seed=None`` leaves the generator alone). Default
     tolerances: float64 rtol 1e-10 / atol 1e-12, float32 1e-4 / 1e-6. Skips when Numba
     is unavailable (reason "numba is not available").
+
+    The kernels each run fetches are traced (``kernels.trace``). If the values agree but
+    the numba run ran no kernel that has a Numba twin (``kernels.jit_names()``), the same
+    NumPy code ran twice and the agreement means nothing: :class:`NoNumbaTwin` (an
+    ``AssertionError``) is raised, naming the kernels that did run.
     """
     me = "assert_backends_agree"
     if not kernels.numba_available():
         _skip("numba is not available")
-    arrs = _as_arrays(arrays)
+    arrs = [_fresh(a) for a in _as_arrays(arrays)]  # pristine: no run ever sees these
     names = _names(me, names, len(arrs))
     flags = _requires(me, requires_grad, arrs)
     runs = []
     for backend in ("numpy", "numba"):
-        with kernels.backend(backend):
+        with kernels.backend(backend), kernels.trace() as ran:
             if seed is not None:
                 manual_seed(seed)
-            outs, grads, _ = _run_tinymm(fn, arrs, flags, seed or 0)
+            outs, grads, _ = _run_tinymm(fn, arrs, flags, seed or 0, me, names,
+                                         who=f"fn (on the {backend} backend)")
         runs.append((outs, grads))
     _compare_runs(me, runs[1], runs[0], ("numba", "numpy"), names, arrs, rtol, atol,
                   _BACKEND_TOL)
+    twins = set(kernels.jit_names())
+    if not any(backend == "numba" and name in twins for name, backend, _ in ran):
+        used = sorted({f"{name} ({backend})" for name, backend, _ in ran})
+        raise NoNumbaTwin(
+            f"{me}: fn ran no kernel with a Numba twin (kernels it ran on the numba backend: "
+            f"{', '.join(used) if used else 'none'}), so both runs executed the same NumPy "
+            "code and agree trivially; test this op with assert_matches_torch or "
+            f"assert_gradients_close instead\n{_describe_inputs(names, arrs)}")

@@ -26,14 +26,16 @@ def _torch_fn(name):
     return getattr(torch.nn.functional, name)
 
 
-@given(st.sampled_from(sorted(POINTWISE)), st.data())
+@pytest.mark.parametrize("name", sorted(POINTWISE))  # every op gets its examples
+@given(data=st.data())
 def test_pointwise_activation_gradients(name, data):
     fn, _, domain = POINTWISE[name]
     x = data.draw(tst.tensors(tst.shapes(0, 3), **domain), label="x")
     assert_gradients_close(fn, x, names=("input",))
 
 
-@given(st.sampled_from(sorted(POINTWISE)), st.data())
+@pytest.mark.parametrize("name", sorted(POINTWISE))
+@given(data=st.data())
 def test_pointwise_activations_match_torch(name, data):
     pytest.importorskip("torch")
     fn, torch_name, domain = POINTWISE[name]
@@ -169,7 +171,8 @@ def test_dropout_identity_cases():
 
 def test_dropout_backends_agree():
     x = np.random.default_rng(0).standard_normal((5, 6))
-    assert_backends_agree(lambda t: F.dropout(t, 0.4), x, seed=3)
+    # dropout has no kernel: a softmax after it runs a Numba twin, so the masks are compared
+    assert_backends_agree(lambda t: F.softmax(F.dropout(t, 0.4), -1), x, seed=3)
 
 
 def test_dropout_eval_matches_torch():

@@ -27,13 +27,15 @@ def _operands(data, op):
 
 
 # ----------------------------------------------------------------------------- binary ops
-@given(st.data(), st.sampled_from(sorted(BINARY)))
+@pytest.mark.parametrize("op", sorted(BINARY))  # every op gets its examples (not sampled_from)
+@given(data=st.data())
 def test_binary_op_gradients_with_broadcasting(data, op):
     a, b = _operands(data, op)
     assert_gradients_close(BINARY[op], a, b, names=("a", "b"))
 
 
-@given(st.data(), st.sampled_from(sorted(BINARY)))
+@pytest.mark.parametrize("op", sorted(BINARY))
+@given(data=st.data())
 def test_binary_ops_match_torch(data, op):
     pytest.importorskip("torch")
     a, b = _operands(data, op)
@@ -171,14 +173,16 @@ UNARY = {
 }
 
 
-@given(st.data(), st.sampled_from(sorted(UNARY)))
+@pytest.mark.parametrize("name", sorted(UNARY))
+@given(data=st.data())
 def test_unary_op_gradients(data, name):
     fn, _, domain = UNARY[name]
     x = data.draw(tst.tensors(tst.shapes(0, 3), **domain), label="x")
     assert_gradients_close(fn, x, names=("x",))
 
 
-@given(st.data(), st.sampled_from(sorted(UNARY)))
+@pytest.mark.parametrize("name", sorted(UNARY))
+@given(data=st.data())
 def test_unary_ops_match_torch(data, name):
     pytest.importorskip("torch")
     fn, torch_fn, domain = UNARY[name]

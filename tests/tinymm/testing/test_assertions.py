@@ -10,6 +10,7 @@ import tinymm.functional as F
 from tinymm import kernels
 from tinymm.testing import (
     MissingDependency,
+    NoNumbaTwin,
     assert_backends_agree,
     assert_gradients_close,
     assert_matches_torch,
@@ -204,9 +205,141 @@ def test_backends_agree_fails_on_wrong_shape():
 
 
 def test_backends_agree_reseeds_dropout():
-    assert_backends_agree(lambda x: F.dropout(x, 0.5), _rand(6, 7))
+    def fn(x):  # dropout has no kernel; the softmax after it has a Numba twin
+        return F.softmax(F.dropout(x, 0.5), 1)
+
+    assert_backends_agree(fn, _rand(6, 7))
     with pytest.raises(AssertionError, match="output 0 differs"):
-        assert_backends_agree(lambda x: F.dropout(x, 0.5), _rand(6, 7), seed=None)
+        assert_backends_agree(fn, _rand(6, 7), seed=None)
+
+
+def test_backends_agree_refuses_an_op_without_numba_twin():
+    """Agreement of two runs of the same NumPy code proves nothing: say so, name the kernels."""
+    with pytest.raises(NoNumbaTwin, match=r"fn ran no kernel with a Numba twin \(kernels it ran "
+                                          r"on the numba backend: none\)(.|\n)*x: float64"):
+        assert_backends_agree(lambda x: (x * 2).tanh(), _rand(3, 4), names=("x",))
+    with pytest.raises(NoNumbaTwin, match="numba backend: none"):  # dropout: no kernel either
+        assert_backends_agree(lambda x: F.dropout(x, 0.5), _rand(6, 7))
+    # a kernel that only has its reference twin is named
+    kernels.get("softmax_forward", "numba")
+    monkey = dict(kernels._tables["numba"])
+    try:
+        kernels._tables["numba"]["softmax_forward"] = kernels.get("softmax_forward", "numpy")
+        kernels._tables["numba"]["softmax_backward"] = kernels.get("softmax_backward", "numpy")
+        twins = kernels._jit_names
+        kernels._jit_names = twins - {"softmax_forward", "softmax_backward"}
+        with pytest.raises(NoNumbaTwin, match=r"softmax_backward \(numba\), softmax_forward"):
+            assert_backends_agree(lambda x: F.softmax(x, 1), _rand(3, 4))
+    finally:
+        kernels._tables["numba"].clear()
+        kernels._tables["numba"].update(monkey)
+        kernels._jit_names = twins
+    assert issubclass(NoNumbaTwin, AssertionError)
+
+
+def test_kernel_trace_records_what_ran():
+    x = tm.tensor(_rand(3, 4), requires_grad=True)
+    with tm.backend("numba"), kernels.trace() as ran:
+        F.softmax(x, 1).sum().backward()
+    assert [(name, backend) for name, backend, _ in ran] == [
+        ("softmax_forward", "numba"), ("softmax_backward", "numba")]
+    assert ran[0][2] is kernels.get("softmax_forward", "numba")
+    with kernels.trace() as outer:
+        with kernels.trace() as inner:
+            F.softmax(x, 1)
+        assert len(inner) == 1
+    assert outer == []  # the inner block records only into its own list
+
+
+# ----------------------------------------------------------------------------- in-place writes
+class Scale(tm.Function):
+    """2x, with a forward that can write into its input on purpose."""
+
+    clobber = False
+
+    @staticmethod
+    def forward(ctx, x):
+        y = 2 * x
+        if Scale.clobber:
+            x[..., 0] = 0.0  # the bug: writes into the caller's array
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        return 2 * g
+
+
+@pytest.fixture
+def clobbering():
+    Scale.clobber = True
+    yield Scale.apply
+    Scale.clobber = False
+
+
+def _layouts():
+    base = _rand(4, 6, seed=3)
+    return {"contiguous": base, "transposed": base.T, "strided": base[:, ::2],
+            "reversed": base[::-1]}
+
+
+@pytest.mark.parametrize("layout", list(_layouts()))
+def test_every_assertion_fails_naming_an_input_the_op_wrote_into(clobbering, layout):
+    x = _layouts()[layout]
+    before = x.copy()
+    msg = r"changed its input 'x' in place: \d+ of \d+ elements; first at \(0, 0\)"
+    with pytest.raises(AssertionError, match=msg):
+        assert_matches_torch(clobbering, lambda t: 2 * t, x, names=("x",))
+    with pytest.raises(AssertionError, match=msg):
+        assert_gradients_close(clobbering, tm.tensor(x, requires_grad=True), names=("x",))
+    with pytest.raises(AssertionError, match=msg):
+        assert_backends_agree(lambda t: F.softmax(clobbering(t), 1), x, names=("x",))
+    np.testing.assert_array_equal(x, before)  # the caller's array is never handed to the op
+
+
+def test_copies_keep_the_layout_the_op_sees():
+    seen = []
+
+    def record(t):
+        seen.append(t.data)
+        return F.softmax(t, 1)
+
+    for layout, x in _layouts().items():
+        seen.clear()
+        assert_backends_agree(record, x)
+        assert_matches_torch(record, lambda t: torch_softmax(t), x)
+        assert len(seen) == 3
+        for arr in seen:
+            assert not np.shares_memory(arr, x), layout
+            np.testing.assert_array_equal(arr, x)
+            assert arr.flags.c_contiguous == x.flags.c_contiguous, layout
+            assert arr.flags.f_contiguous == x.flags.f_contiguous, layout
+            assert (min(arr.strides) < 0) == (min(x.strides) < 0), layout
+
+
+def torch_softmax(t):
+    import torch
+
+    return torch.softmax(t, 1)
+
+
+def test_torch_inputs_are_built_from_pristine_copies():
+    """An op that zeroes its input must not make torch see zeros too (finding 6)."""
+    pytest.importorskip("torch")
+    x = _rand(3, 4, seed=5)
+
+    class ZeroAfter(tm.Function):
+        @staticmethod
+        def forward(ctx, a):
+            y = a * 1.0
+            a[...] = 0.0
+            return y
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    with pytest.raises(AssertionError, match=r"changed its input 'input 0' in place: 12 of 12"):
+        assert_matches_torch(ZeroAfter.apply, lambda t: t * 1.0, x)
 
 
 def test_backends_agree_skips_without_numba(monkeypatch):

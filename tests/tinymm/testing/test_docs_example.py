@@ -1,7 +1,7 @@
 """The worked example of docs/testing.md, verbatim: a user's softplus, property-tested."""
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 
 import tinymm as tm
 import tinymm.testing as tmt
@@ -23,6 +23,7 @@ class Softplus(tm.Function):
         return grad / (1 + np.exp(-x))
 
 
+@settings(deadline=None)  # the first example may compile kernels or import torch (seconds)
 @given(tst.tensors(shape=tst.shapes(max_dims=3), min_value=-5, max_value=5))
 def test_softplus(x):
     tmt.assert_gradients_close(Softplus.apply, x)
