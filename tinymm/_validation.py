@@ -10,6 +10,11 @@ from collections.abc import Sequence
 import numpy as np
 
 
+class IndexOutOfRange(IndexError, ValueError):
+    """An index (class, embedding row, dim) outside its range: an IndexError, as the API
+    contract and PyTorch say, and a ValueError, as earlier releases raised."""
+
+
 def _tensor_cls():
     from .tensor import Tensor
 
@@ -95,7 +100,7 @@ def normalize_dim(fn: str, dim: object, ndim: int, name: str = "dim") -> int:
         raise TypeError(f"{fn}: {name} must be an int, got {type(dim).__name__} {dim!r}")
     lo, hi = (-ndim, ndim - 1) if ndim > 0 else (-1, 0)
     if not lo <= dim <= hi:
-        raise ValueError(f"{fn}: {name}={dim} is out of range for a {ndim}-D tensor "
+        raise IndexOutOfRange(f"{fn}: {name}={dim} is out of range for a {ndim}-D tensor "
                          f"(expected {lo}..{hi})")
     return int(dim) % max(ndim, 1)
 
