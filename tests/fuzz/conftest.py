@@ -1,9 +1,12 @@
 """Fuzz outcome summary: cases tried and outcomes by kind, printed at the end of the run and
-written to ``<pytest basetemp>/fuzz_outcomes.json``."""
+written to ``<pytest basetemp>/fuzz_outcomes.json`` (and to ``$TINYMM_FUZZ_REPORT`` if set,
+a path that outlives pytest's rotation of its temporary directories)."""
 
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -27,12 +30,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                                 f"named errors: {o['named error']}, anything else: {o['other']}"
                                 + (f" (plus {o['known bug']} in strictly xfailed known bugs)"
                                    if o["known bug"] else ""))
+    paths = [Path(os.environ["TINYMM_FUZZ_REPORT"])] if os.environ.get("TINYMM_FUZZ_REPORT") else []
     try:
-        path = config._tmp_path_factory.getbasetemp() / "fuzz_outcomes.json"
+        paths.append(config._tmp_path_factory.getbasetemp() / "fuzz_outcomes.json")
+    except Exception:  # noqa: BLE001 - no basetemp (e.g. -p no:tmpdir): skip that file
+        pass
+    for path in paths:
         path.write_text(json.dumps(s, indent=1))
         terminalreporter.write_line(f"fuzz outcomes by attack: {path}")
-    except Exception:  # noqa: BLE001 - the summary file is a convenience
-        pass
 
 
 @pytest.fixture(scope="session", autouse=True)
