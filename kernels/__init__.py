@@ -38,6 +38,7 @@ FAMILIES = (
     "norm",
     "embedding",
     "optim",
+    "indexing",
 )
 BACKENDS = ("numba", "numpy")
 
