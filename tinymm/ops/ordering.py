@@ -347,10 +347,8 @@ class LogSumExp(Function):
         a, out = ctx.saved_tensors
         if not ctx.keepdim:
             g = np.expand_dims(g, ctx.dims)
-        with np.errstate(invalid="ignore"):
-            weights = np.exp(a - out)
-        weights = np.where(np.isnan(weights), np.zeros((), a.dtype), weights)
-        return g * weights, None, None
+        with np.errstate(invalid="ignore"):  # a row of all -inf gives NaN, as in PyTorch
+            return g * np.exp(a - out), None, None
 
 
 def logsumexp(input, dim, keepdim: bool = False):  # noqa: A002
