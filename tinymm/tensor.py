@@ -443,7 +443,7 @@ class Tensor:
                             else dims)
 
     def flip(self, *dims):
-        return _layout.flip(self, *dims)
+        return _layout.flip(self, dims[0] if len(dims) == 1 else dims)
 
     def roll(self, shifts, dims=None):
         return _layout.roll(self, shifts, dims)

@@ -168,11 +168,12 @@ def _dims(fn: str, dims: tuple[int, ...], ndim: int) -> tuple[int, ...]:
     return out
 
 
-def flip(input, *dims):  # noqa: A002
-    """``torch.flip(input, dims)`` / ``t.flip(*dims)``: reverse the order along ``dims``."""
+def flip(input, dims):  # noqa: A002
+    """``torch.flip(input, dims)``: reverse the order along ``dims`` (a sequence of ints, or
+    one int); the method is ``t.flip(*dims)`` or ``t.flip(dims)``."""
     fn = "flip"
     _tensor(fn, input)
-    d = _dims(fn, _int_list(fn, "dims", dims), input.ndim)
+    d = _dims(fn, _int_list(fn, "dims", (dims,)), input.ndim)
     return Flip.apply(input, d)
 
 

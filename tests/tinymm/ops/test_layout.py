@@ -78,7 +78,7 @@ def test_flip_and_roll_match_torch(xd, data):
     shifts = tuple(data.draw(st.lists(st.integers(-7, 7), min_size=len(dims), max_size=len(dims)),
                              label="shifts"))
     assert_matches_torch(lambda a: a.flip(dims), lambda a: a.flip(dims), x.data)
-    assert_matches_torch(lambda a: tm.flip(a, *dims), lambda a: torch.flip(a, dims), x.data)
+    assert_matches_torch(lambda a: tm.flip(a, dims=dims), lambda a: torch.flip(a, dims=dims), x.data)
     assert_matches_torch(lambda a: a.roll(shifts, dims), lambda a: a.roll(shifts, dims), x.data)
     assert_matches_torch(lambda a: tm.roll(a, shifts[0]), lambda a: torch.roll(a, shifts[0]), x.data)
     assert_gradients_close(lambda a: a.roll(shifts, dims).flip(dims), x, names=("x",))
