@@ -468,10 +468,8 @@ def is_scalar(x: object) -> bool:
 
 # The op modules build on Tensor and Function, so they are imported once both exist.
 from .ops import elementwise as _ew  # noqa: E402
-from .ops import reduce as _reduce  # noqa: E402
-from .ops import shape as _shape  # noqa: E402
-
-_SURFACE_OPS = "the PyTorch-surface block above"  # its op modules, imported last
-from .ops import indexing as _indexing  # noqa: E402, I001
+from .ops import indexing as _indexing  # noqa: E402
 from .ops import layout as _layout  # noqa: E402
 from .ops import ordering as _ordering  # noqa: E402
+from .ops import reduce as _reduce  # noqa: E402
+from .ops import shape as _shape  # noqa: E402

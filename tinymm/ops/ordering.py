@@ -183,7 +183,8 @@ def max(input, dim=None, keepdim: bool = False):  # noqa: A001, A002
     _tensor("max", input)
     if isinstance(dim, Tensor):
         return maximum(input, dim)
-    return _reduce.max(input, dim, keepdim)
+    out = _reduce.max(input, dim, keepdim)
+    return out if dim is None else return_types.max(*out)
 
 
 def argmin(input, dim=None, keepdim: bool = False):  # noqa: A002

@@ -207,3 +207,4 @@ def test_return_types_are_named_like_torch():
     assert type(x.sort()).__name__ == "sort" and indices.tolist() == [[1, 0], [0, 1]]
     assert type(x.topk(1)).__name__ == "topk"
     assert x.min().item() == 1.0 and x.argmin().item() == 1
+    assert type(tm.max(x, 0)).__name__ == "max" and tm.max(x, 0).indices.tolist() == [0, 1]
