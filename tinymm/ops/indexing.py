@@ -337,10 +337,12 @@ def take_along_dim(input, indices, dim=None):  # noqa: A002
     against each other outside ``dim``; with ``dim=None`` both are flattened first."""
     fn = "take_along_dim"
     _tensor(fn, "input", input)
-    _index_array(fn, indices, "indices")
+    idx = _index_array(fn, indices, "indices")
     if dim is None:
+        _check_bounds(fn, idx, input.data.size, 0)
         return gather(_shape.reshape(input, (-1,)), 0, _shape.reshape(indices, (-1,)))
     d = _dim(fn, dim, input.ndim)
+    _check_bounds(fn, idx, input.shape[d] if input.ndim else 1, d)
     if indices.ndim != input.ndim:
         raise ValueError(f"{fn}: indices must have as many dims as input, got shapes "
                          f"{indices.shape} and {input.shape}")
