@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["gather_forward", "scatter_add_forward"]
+__all__ = ["gather_forward", "gather_backward", "scatter_add_forward"]
 
 
 @njit(cache=True)
@@ -60,9 +60,19 @@ def scatter_add_forward(base: np.ndarray, index: np.ndarray, src: np.ndarray) ->
     return out
 
 
+def gather_backward(grad_output: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
+    """d src of ``gather``: grad_output (P, M, Q) added into zeros (P, size, Q) at index."""
+    P, M, Q = index.shape
+    out = np.zeros((P, size, Q), grad_output.dtype)  # scattered into in place: one pass
+    _scatter_add(np.ascontiguousarray(index, dtype=np.int64),
+                 np.ascontiguousarray(grad_output), out)
+    return out
+
+
 def warmup() -> None:
     """Compile (or load from cache) both kernels for float32 and float64."""
     index = np.zeros((1, 2, 1), np.int64)
     for dtype in (np.float32, np.float64):
         gather_forward(np.ones((1, 2, 1), dtype), index)
         scatter_add_forward(np.zeros((1, 2, 1), dtype), index, np.ones((1, 2, 1), dtype))
+        gather_backward(np.ones((1, 2, 1), dtype), index, 2)

@@ -4,8 +4,9 @@ Both work on a (P, N, Q) view of the data, where N is the indexed dim, P the pro
 the dims before it and Q of the dims after it; the index is (P, M, Q) int64 and every
 entry lies in ``[0, N)`` (the caller has checked; the Numba twin checks again)::
 
-    gather:       out[p, m, q]  = src[p, index[p, m, q], q]          (P, N, Q) -> (P, M, Q)
-    scatter_add:  out = base;  out[p, index[p, m, q], q] += src[p, m, q]   (repeats add up)
+    gather:           out[p, m, q]  = src[p, index[p, m, q], q]      (P, N, Q) -> (P, M, Q)
+    scatter_add:      out = base;  out[p, index[p, m, q], q] += src[p, m, q]  (repeats add up)
+    gather_backward:  scatter_add into zeros of (P, N, Q): d src of gather, (P, M, Q) -> (P, N, Q)
 
 ``torch.gather`` / ``torch.scatter_add`` along any dim reduce to these after a reshape.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["gather_forward", "scatter_add_forward"]
+__all__ = ["gather_forward", "gather_backward", "scatter_add_forward"]
 
 
 def gather_forward(src: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -30,3 +31,9 @@ def scatter_add_forward(base: np.ndarray, index: np.ndarray, src: np.ndarray) ->
     q = np.arange(Q)[None, None, :]  # (1, 1, Q)
     np.add.at(out, (p, index, q), src)  # unbuffered: repeated indices accumulate
     return out
+
+
+def gather_backward(grad_output: np.ndarray, index: np.ndarray, size: int) -> np.ndarray:
+    """d src of ``gather``: grad_output (P, M, Q) added into zeros (P, size, Q) at index."""
+    P, M, Q = index.shape
+    return scatter_add_forward(np.zeros((P, size, Q), grad_output.dtype), index, grad_output)

@@ -16,6 +16,8 @@ naming the function before any kernel runs (PyTorch raises too).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import kernels
@@ -31,7 +33,7 @@ __all__ = ["gather", "scatter", "scatter_add", "index_select", "masked_fill", "t
 def _as_3d(arr: np.ndarray, dim: int) -> np.ndarray:
     """(A..., N, B...) -> (prod A, N, prod B), a view when the layout allows it."""
     s = arr.shape
-    return arr.reshape(int(np.prod(s[:dim])), s[dim], int(np.prod(s[dim + 1:])))
+    return arr.reshape(math.prod(s[:dim]), s[dim], math.prod(s[dim + 1:]))
 
 
 def _leading(index_shape: tuple[int, ...], dim: int) -> tuple:
@@ -54,13 +56,16 @@ def _gather_nd(src: np.ndarray, dim: int, index: np.ndarray) -> np.ndarray:
 
 def _scatter_add_nd(base: np.ndarray, dim: int, index: np.ndarray, src: np.ndarray) -> np.ndarray:
     """A copy of ``base`` with src[:index.shape] added where ``index`` points along ``dim``."""
-    out = np.array(base, copy=True)
+    kernel = kernels.get("scatter_add_forward", _kernel_dtype(base))
+    src_part = src if src.shape == index.shape else src[tuple(slice(0, n) for n in index.shape)]
+    src3 = _as_3d(np.ascontiguousarray(src_part), dim)
+    idx3 = _as_3d(np.ascontiguousarray(index), dim)
+    if all(i == n for k, (i, n) in enumerate(zip(index.shape, base.shape)) if k != dim):
+        return kernel(_as_3d(np.ascontiguousarray(base), dim), idx3, src3).reshape(base.shape)
+    out = np.array(base, copy=True)  # index covers part of base: scatter into that part
     where = _leading(index.shape, dim)
     part = np.ascontiguousarray(out[where])  # (.., N, ..) with index's extent elsewhere
-    src_part = np.ascontiguousarray(src[tuple(slice(0, n) for n in index.shape)])
-    added = kernels.get("scatter_add_forward", _kernel_dtype(base))(
-        _as_3d(part, dim), _as_3d(np.ascontiguousarray(index), dim), _as_3d(src_part, dim))
-    out[where] = added.reshape(part.shape)
+    out[where] = kernel(_as_3d(part, dim), idx3, src3).reshape(part.shape)
     return out
 
 
@@ -120,8 +125,16 @@ class Gather(Function):
 
     @staticmethod
     def backward(ctx, g):
-        zeros = np.zeros(ctx.shape, ctx.dtype)
-        return _scatter_add_nd(zeros, ctx.dim, ctx.index, g), None, None
+        dim, index = ctx.dim, ctx.index
+        g3 = _as_3d(np.ascontiguousarray(g, dtype=ctx.dtype), dim)  # (P, M, Q)
+        part = kernels.get("gather_backward")(g3, _as_3d(np.ascontiguousarray(index), dim),
+                                              ctx.shape[dim])  # (P, N, Q)
+        part_shape = index.shape[:dim] + (ctx.shape[dim],) + index.shape[dim + 1:]
+        if part_shape == ctx.shape:
+            return part.reshape(ctx.shape), None, None
+        out = np.zeros(ctx.shape, ctx.dtype)  # index covers part of input: the rest gets 0
+        out[_leading(index.shape, dim)] = part.reshape(part_shape)
+        return out, None, None
 
 
 def gather(input, dim, index, *, sparse_grad: bool = False):  # noqa: A002  (PyTorch's names)
@@ -270,8 +283,7 @@ class IndexSelect(Function):
     def backward(ctx, g):
         g3 = _as_3d(np.ascontiguousarray(g), ctx.dim)  # (P, M, Q)
         idx3 = np.ascontiguousarray(np.broadcast_to(ctx.index[None, :, None], g3.shape))
-        zeros = np.zeros((g3.shape[0], ctx.shape[ctx.dim], g3.shape[2]), ctx.dtype)
-        out = kernels.get("scatter_add_forward")(zeros, idx3, g3)
+        out = kernels.get("gather_backward")(g3, idx3, ctx.shape[ctx.dim])  # (P, N, Q)
         return out.reshape(ctx.shape), None, None
 
 

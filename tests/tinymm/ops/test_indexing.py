@@ -181,7 +181,8 @@ def test_kernel_twins_agree(case, dtype):
     src3 = src.reshape(p, src.shape[d], q)
     idx3 = index.reshape(p, index.shape[d], q)
     g = np.arange(idx3.size, dtype=dtype).reshape(idx3.shape)
-    for name, args in (("gather_forward", (src3, idx3)), ("scatter_add_forward", (src3, idx3, g))):
+    for name, args in (("gather_forward", (src3, idx3)), ("scatter_add_forward", (src3, idx3, g)),
+                       ("gather_backward", (g, idx3, src3.shape[1]))):
         ref = kernels.get(name, "numpy")(*args)
         jit = kernels.get(name, "numba")(*args)
         assert ref.dtype == jit.dtype == dtype
