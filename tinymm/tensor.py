@@ -376,7 +376,7 @@ class Tensor:
                                "grad would corrupt its gradient; assign to .data instead")
         self.data[_shape.plain_index(index)] = value.data if isinstance(value, Tensor) else value
 
-    # ---- PyTorch-surface ops (tinymm/ops/indexing.py, ordering.py, layout.py) ----
+    # ---- PyTorch-surface ops (tinymm/ops/indexing.py, ordering.py, layout.py, logical.py) ----
     # Thin methods over the differentiable ops in those modules (owned with them).
     def gather(self, dim, index, *, sparse_grad: bool = False):
         return _indexing.gather(self, dim, index, sparse_grad=sparse_grad)
@@ -459,6 +459,26 @@ class Tensor:
 
     def clamp_max(self, max):  # noqa: A002
         return _layout.clamp_max(self, max)
+    def all(self, dim=None, keepdim: bool = False):
+        return _logical.all(self, dim, keepdim)
+
+    def any(self, dim=None, keepdim: bool = False):
+        return _logical.any(self, dim, keepdim)
+
+    def isnan(self):
+        return _logical.isnan(self)
+
+    def isinf(self):
+        return _logical.isinf(self)
+
+    def isfinite(self):
+        return _logical.isfinite(self)
+
+    def allclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
+        return _logical.allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other):
+        return _logical.equal(self, other)
     # ---- end of PyTorch-surface ops ----
 
 
@@ -470,6 +490,7 @@ def is_scalar(x: object) -> bool:
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import indexing as _indexing  # noqa: E402
 from .ops import layout as _layout  # noqa: E402
+from .ops import logical as _logical  # noqa: E402
 from .ops import ordering as _ordering  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402

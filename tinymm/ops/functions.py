@@ -11,6 +11,7 @@ from ..tensor import Tensor
 from . import elementwise as _ew
 from . import indexing as _indexing
 from . import layout as _layout
+from . import logical as _logical
 from . import ordering as _ordering
 from . import reduce as _reduce
 from . import shape as _shape
@@ -25,6 +26,9 @@ maximum, minimum = _ordering.maximum, _ordering.minimum
 cumsum, prod, logsumexp, norm = _ordering.cumsum, _ordering.prod, _ordering.logsumexp, _ordering.norm
 split, chunk, tile, flip, roll = _layout.split, _layout.chunk, _layout.tile, _layout.flip, _layout.roll
 tril, triu, clamp_min, clamp_max = _layout.tril, _layout.triu, _layout.clamp_min, _layout.clamp_max
+all, any, isnan, isinf, isfinite = (  # noqa: A001
+    _logical.all, _logical.any, _logical.isnan, _logical.isinf, _logical.isfinite)
+allclose, equal = _logical.allclose, _logical.equal
 
 __all__ = [
     "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "clamp", "clip",
@@ -35,6 +39,7 @@ __all__ = [
     "softmax", "log_softmax",
     *_indexing.__all__, "sort", "argsort", "topk",
     "split", "chunk", "tile", "flip", "roll", "tril", "triu", "clamp_min", "clamp_max",
+    *_logical.__all__,
 ]
 
 
