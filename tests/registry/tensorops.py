@@ -88,6 +88,16 @@ def _square(rng, d, dtype):
                   grad=("input",))
 
 
+def _ranked(**options):
+    """input (N, L, E) holding distinct integers as floats: no ties, and none after a cast to
+    an integer dtype either (sort/topk/argmin order ties as they like)."""
+    def build(rng, d, dtype):
+        n = d.N * d.L * d.E
+        x = (rng.permutation(n) - n // 2).reshape(d.N, d.L, d.E).astype(dtype)
+        return Sample({"input": x}, options=dict(options), grad=("input",))
+    return build
+
+
 def _x_options(ties_possible: bool = False, **options):
     """input (N, L, E) and fixed options; values without ties unless ``ties_possible``
     (sort, topk and min then have one answer)."""
@@ -133,7 +143,7 @@ def _index_invalid(key: str) -> tuple[Invalid, ...]:
 
 def _ordering(name, *, k=None, differentiable=True, extra=()):
     opts = {"dim": 2} if k is None else {"k": k, "dim": 2}
-    return Spec(f"tm.{name}", getattr(tm, name), _x_options(**opts),
+    return Spec(f"tm.{name}", getattr(tm, name), _ranked(**opts),
                 lambda F, a, o: getattr(_ns(F), name)(a["input"], **o),
                 differentiable=differentiable, invalid=(DIM, *extra))
 
@@ -167,10 +177,10 @@ SPECS = [
     _ordering("argsort", differentiable=False),
     _ordering("topk", k=2, extra=(Invalid("k > size", lambda s, r: s.with_options(
         k=s.arrays["input"].shape[2] + 1)),)),
-    Spec("tm.min", tm.min, _x_options(dim=1, keepdim=False),
+    Spec("tm.min", tm.min, _ranked(dim=1, keepdim=False),
          lambda F, a, o: _ns(F).min(a["input"], **o), invalid=(DIM,)),
     _ordering("argmin", differentiable=False),
-    Spec("tm.amin", tm.amin, _x_options(dim=(0, 2), keepdim=True),
+    Spec("tm.amin", tm.amin, _ranked(dim=(0, 2), keepdim=True),
          lambda F, a, o: _ns(F).amin(a["input"], **o), invalid=(DIM,)),
     Spec("tm.maximum", tm.maximum, _pair,
          lambda F, a, o: _ns(F).maximum(a["input"], a["other"])),
@@ -190,7 +200,7 @@ SPECS = [
     Spec("tm.chunk", tm.chunk, _x_options(chunks=3, dim=1),
          lambda F, a, o: _ns(F).chunk(a["input"], **o), size_options=("chunks",), invalid=(DIM,)),
     Spec("tm.Tensor.repeat", tm.Tensor.repeat, _x_options(sizes=(2, 1, 1, 3)),
-         lambda F, a, o: a["input"].repeat(*o["sizes"]),
+         lambda F, a, o: _ns(F).Tensor.repeat(a["input"], *o["sizes"]),
          invalid=(Invalid("fewer sizes than dims", lambda s, r: s.with_options(sizes=(2,))),),
          error_name="repeat"),
     Spec("tm.tile", tm.tile, _x_options(dims=(2, 3)),

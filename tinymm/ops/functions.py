@@ -7,6 +7,7 @@ after checking that ``input`` is a Tensor.
 
 from __future__ import annotations
 
+from .._validation import as_tensor_arg
 from ..tensor import Tensor
 from . import elementwise as _ew
 from . import indexing as _indexing
@@ -44,9 +45,7 @@ __all__ = [
 
 
 def _input(fn: str, x, name: str = "input") -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{fn}: {name} must be a Tensor, got {type(x).__name__}")
-    return x
+    return as_tensor_arg(fn, name, x)
 
 
 # ----------------------------------------------------------------------------- elementwise

@@ -10,8 +10,9 @@ For ``dim = d`` and an index of shape ``(i_0, ..., i_k)``::
     scatter_add:  out = input;  out[..., index[..., m, ...], ...] += src[..., m, ...]
 
 so d gather / d input is a scatter-add of the output gradient, and d scatter_add / d src a
-gather of it. Indices are never wrapped: a negative or too large index raises IndexError
-naming the function before any kernel runs (PyTorch raises too).
+gather of it. Indices are never wrapped: a negative or too large index raises IndexError (an
+``IndexOutOfRange``, also a ValueError) naming the function before any kernel runs
+(PyTorch raises too).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import math
 import numpy as np
 
 from .. import kernels
-from .._validation import normalize_dim
+from .._validation import IndexOutOfRange, as_tensor_arg, normalize_dim
 from ..autograd import Function
 from ..tensor import Tensor, is_scalar
 from . import shape as _shape
@@ -70,9 +71,8 @@ def _scatter_add_nd(base: np.ndarray, dim: int, index: np.ndarray, src: np.ndarr
 
 
 def _tensor(fn: str, name: str, x) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{fn}: {name} must be a Tensor, got {type(x).__name__}")
-    return x
+    """``x`` if it is a Tensor of a supported dtype, else a TypeError naming ``fn``."""
+    return as_tensor_arg(fn, name, x)
 
 
 def _index_array(fn: str, index, name: str = "index") -> np.ndarray:
@@ -88,7 +88,7 @@ def _check_bounds(fn: str, index: np.ndarray, size: int, dim: int) -> None:
     lo, hi = int(index.min()), int(index.max())
     if lo < 0 or hi >= size:
         bad = lo if lo < 0 else hi
-        raise IndexError(f"{fn}: index {bad} is out of range for dim {dim} of size {size} "
+        raise IndexOutOfRange(f"{fn}: index {bad} is out of range for dim {dim} of size {size} "
                          f"(expected 0..{size - 1})")
 
 
@@ -354,10 +354,10 @@ def take_along_dim(input, indices, dim=None):  # noqa: A002
         _check_bounds(fn, idx, input.data.size, 0)
         return gather(_shape.reshape(input, (-1,)), 0, _shape.reshape(indices, (-1,)))
     d = _dim(fn, dim, input.ndim)
-    _check_bounds(fn, idx, input.shape[d] if input.ndim else 1, d)
     if indices.ndim != input.ndim:
         raise ValueError(f"{fn}: indices must have as many dims as input, got shapes "
                          f"{indices.shape} and {input.shape}")
+    _check_bounds(fn, idx, input.shape[d] if input.ndim else 1, d)
     outer_in = input.shape[:d] + input.shape[d + 1:]
     outer_ix = indices.shape[:d] + indices.shape[d + 1:]
     try:

@@ -15,9 +15,9 @@ import numbers
 
 import numpy as np
 
-from .._validation import check_int, normalize_dim
+from .._validation import as_tensor_arg, check_int, normalize_dim
 from ..autograd import Function
-from ..tensor import Tensor, is_scalar
+from ..tensor import DEFAULT_FLOAT, Tensor, is_scalar
 from . import elementwise as _ew
 from . import shape as _shape
 
@@ -26,9 +26,8 @@ __all__ = ["split", "chunk", "repeat", "tile", "flip", "roll", "tril", "triu", "
 
 
 def _tensor(fn: str, x, name: str = "input") -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{fn}: {name} must be a Tensor, got {type(x).__name__}")
-    return x
+    """``x`` if it is a Tensor of a supported dtype, else a TypeError naming ``fn``."""
+    return as_tensor_arg(fn, name, x)
 
 
 def _is_int(v) -> bool:
@@ -242,19 +241,24 @@ def triu(input, diagonal: int = 0):  # noqa: A002
 
 
 # ----------------------------------------------------------------------------- clamp_min / max
-def _bound(fn: str, name: str, v):
-    if not is_scalar(v):
-        raise TypeError(f"{fn}: {name} must be a number, got {type(v).__name__}")
-    return v
+def _clamp(fn: str, input, lo, hi):
+    """``clamp`` with PyTorch's promotion: an integer (or bool) tensor clamped by a float
+    bound gives a float32 tensor."""
+    _tensor(fn, input)
+    bound = lo if hi is None else hi
+    if isinstance(bound, (bool, np.bool_)) or not is_scalar(bound):
+        raise TypeError(f"{fn}: {'min' if hi is None else 'max'} must be a number, "
+                        f"got {type(bound).__name__}")
+    if input.dtype.kind in "biu" and isinstance(bound, (float, np.floating)):
+        input = _ew.cast(input, DEFAULT_FLOAT)
+    return _ew.clamp(input, lo, hi)
 
 
 def clamp_min(input, min):  # noqa: A002
     """``torch.clamp_min``: ``clamp(input, min=min)``."""
-    _tensor("clamp_min", input)
-    return _ew.clamp(input, _bound("clamp_min", "min", min), None)
+    return _clamp("clamp_min", input, min, None)
 
 
 def clamp_max(input, max):  # noqa: A002
     """``torch.clamp_max``: ``clamp(input, max=max)``."""
-    _tensor("clamp_max", input)
-    return _ew.clamp(input, None, _bound("clamp_max", "max", max))
+    return _clamp("clamp_max", input, None, max)

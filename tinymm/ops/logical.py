@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import normalize_dims
+from .._validation import as_tensor_arg, normalize_dims
 from ..tensor import Tensor
 
 __all__ = ["all", "any", "isnan", "isinf", "isfinite", "allclose", "equal"]
 
 
 def _tensor(fn: str, x, name: str = "input") -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{fn}: {name} must be a Tensor, got {type(x).__name__}")
-    return x
+    """``x`` if it is a Tensor of a supported dtype, else a TypeError naming ``fn``."""
+    return as_tensor_arg(fn, name, x)
 
 
 def _reduce(fn: str, ufunc, input, dim, keepdim) -> Tensor:

@@ -21,7 +21,7 @@ import numbers
 import numpy as np
 
 from .. import return_types
-from .._validation import normalize_dim, normalize_dims
+from .._validation import as_tensor_arg, normalize_dim, normalize_dims
 from ..autograd import Function
 from ..tensor import DEFAULT_FLOAT, Tensor
 from . import elementwise as _ew
@@ -32,9 +32,8 @@ __all__ = ["sort", "argsort", "topk", "min", "argmin", "maximum", "minimum", "cu
 
 
 def _tensor(fn: str, x, name: str = "input") -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{fn}: {name} must be a Tensor, got {type(x).__name__}")
-    return x
+    """``x`` if it is a Tensor of a supported dtype, else a TypeError naming ``fn``."""
+    return as_tensor_arg(fn, name, x)
 
 
 def _bool(fn: str, name: str, v) -> bool:
@@ -209,7 +208,7 @@ class Extremum(Function):
 
     @staticmethod
     def forward(ctx, a, b, largest):
-        out = np.maximum(a, b) if largest else np.minimum(a, b)
+        out = np.maximum(a, b) if largest else np.minimum(a, b)  # same dtype: see _extremum
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -231,7 +230,16 @@ def _extremum(fn: str, input, other, largest: bool):
         np.broadcast_shapes(input.shape, other.shape)
     except ValueError:
         raise ValueError(f"{fn}: shapes {input.shape} and {other.shape} do not broadcast") from None
-    return Extremum.apply(input, other, largest)
+    dt = _promoted(input.dtype, other.dtype)
+    return Extremum.apply(_ew.cast(input, dt), _ew.cast(other, dt), largest)
+
+
+def _promoted(a: np.dtype, b: np.dtype) -> np.dtype:
+    """``torch.result_type`` of two tensors: a float meets an integer or bool in the float's
+    dtype (NumPy would widen int64 + float32 to float64); otherwise the wider of the two."""
+    if (a.kind == "f") != (b.kind == "f"):
+        return a if a.kind == "f" else b
+    return np.promote_types(a, b)
 
 
 def maximum(input, other):  # noqa: A002
@@ -335,7 +343,7 @@ class LogSumExp(Function):
 
     @staticmethod
     def forward(ctx, a, dims, keepdim):
-        m = np.max(a, axis=dims, keepdims=True)
+        m = np.max(a, axis=dims, keepdims=True, initial=-np.inf)  # -inf over an empty dim
         m = np.where(np.isfinite(m), m, np.zeros((), a.dtype))  # all -inf (or inf): no shift
         with np.errstate(divide="ignore"):
             out = np.log(np.sum(np.exp(a - m), axis=dims, keepdims=True)) + m
