@@ -242,3 +242,12 @@ def test_gather_of_integers_and_zero_dim_input():
     assert out.shape == () and out.item() == 2.5
     out.backward()
     assert s.grad == 1.0
+
+
+def test_out_of_range_index_is_an_index_error_and_a_value_error():
+    """IndexOutOfRange: IndexError as the API says, ValueError for callers of earlier releases."""
+    for exc in (IndexError, ValueError):
+        with pytest.raises(exc, match="gather: index 3"):
+            X.gather(1, tm.tensor([[3]]))
+    with pytest.raises(TypeError, match="gather: input has dtype float16"):
+        tm.gather(tm.tensor(np.zeros(2, np.float16)), 0, tm.tensor([0]))

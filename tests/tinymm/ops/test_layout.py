@@ -121,3 +121,13 @@ X = tm.zeros(2, 3)
 def test_invalid_arguments_name_the_function(call, exc, words):
     with pytest.raises(exc, match=words):
         call()
+
+
+def test_clamp_min_max_of_integers_by_a_float_give_float32_as_torch():
+    a = np.arange(-3, 3)
+    for name, bound in (("clamp_min", 0.5), ("clamp_max", -0.5)):
+        ours = getattr(tm, name)(tm.tensor(a), bound)
+        theirs = getattr(torch, name)(torch.tensor(a), bound)
+        assert ours.dtype == tm.float32
+        np.testing.assert_array_equal(ours.data, theirs.numpy())
+    assert tm.clamp_min(tm.tensor(a), 0).dtype == tm.int64

@@ -208,3 +208,21 @@ def test_return_types_are_named_like_torch():
     assert type(x.topk(1)).__name__ == "topk"
     assert x.min().item() == 1.0 and x.argmin().item() == 1
     assert type(tm.max(x, 0)).__name__ == "max" and tm.max(x, 0).indices.tolist() == [0, 1]
+
+
+def test_fuzz_findings_promotion_empty_dims_and_float16():
+    """maximum/minimum promote as torch.result_type; logsumexp over an empty dim is -inf;
+    float16 is refused by name (tinymm has no float16 kernels)."""
+    a = np.arange(6).reshape(2, 3)
+    b = np.full((2, 3), 2.5, np.float32)
+    for name in ("maximum", "minimum"):
+        ours = getattr(tm, name)(tm.tensor(a), tm.tensor(b))
+        theirs = getattr(torch, name)(torch.tensor(a), torch.tensor(b))
+        assert ours.dtype == tm.float32
+        np.testing.assert_array_equal(ours.data, theirs.numpy())
+    empty = np.zeros((2, 0), np.float32)
+    np.testing.assert_array_equal(tm.tensor(empty).logsumexp(1).data,
+                                  torch.tensor(empty).logsumexp(1).numpy())  # [-inf, -inf]
+    for call in (lambda x: x.sort(), lambda x: tm.logsumexp(x, 0), lambda x: tm.cumsum(x, 0)):
+        with pytest.raises(TypeError, match="float16"):
+            call(tm.tensor(np.ones(3, np.float16)))
