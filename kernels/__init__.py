@@ -39,6 +39,7 @@ FAMILIES = (
     "embedding",
     "optim",
     "quant",
+    "indexing",
 )
 BACKENDS = ("numba", "numpy")
 

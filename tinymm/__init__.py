@@ -15,6 +15,14 @@ from .gradcheck import gradcheck, GradcheckError
 from .kernels import set_backend, get_backend, backend
 from . import kernels, functional, nn, optim
 from .serialization import save, load
+# PyTorch-surface ops and factories (h6): top-level functions mirroring the Tensor methods.
+from .ops.functions import *  # noqa: F403, E402
+from .ops import functions as _functions  # noqa: E402
+from .creation import (  # noqa: E402
+    eye, linspace, randint, randperm, empty, empty_like, full_like, rand_like, randn_like,
+)
+from .random import Generator  # noqa: E402
+from . import return_types  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -42,3 +50,5 @@ __all__ = [
     "set_backend", "get_backend", "backend", "kernels", "functional", "nn", "optim",
     "save", "load",
 ]
+__all__ += [*_functions.__all__, "eye", "linspace", "randint", "randperm", "empty", "empty_like",
+            "full_like", "rand_like", "randn_like", "Generator", "return_types"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import check_int
-from .random import generator
+from .random import resolve
 from .tensor import DEFAULT_FLOAT, Tensor, _infer_array
 
 
@@ -54,17 +54,24 @@ def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
     return Tensor._make(arr, requires_grad, "full")
 
 
-def randn(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from tinymm's seeded generator."""
-    dt = _dtype("randn", dtype)
-    arr = generator().standard_normal(_size("randn", size)).astype(dt)
+def _float_dtype(fn: str, dtype, default=DEFAULT_FLOAT) -> np.dtype:
+    dt = _dtype(fn, dtype, default)
+    if dt.kind != "f":
+        raise TypeError(f"{fn}: dtype must be a floating dtype, got {dt}")
+    return dt
+
+
+def randn(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from tinymm's seeded generator (or ``generator``)."""
+    dt = _float_dtype("randn", dtype)
+    arr = resolve("randn", generator).standard_normal(_size("randn", size)).astype(dt)
     return Tensor._make(arr, requires_grad, "randn")
 
 
-def rand(*size, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples on [0, 1) from tinymm's seeded generator."""
-    dt = _dtype("rand", dtype)
-    arr = generator().random(_size("rand", size)).astype(dt)
+def rand(*size, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples on [0, 1) from tinymm's seeded generator (or ``generator``)."""
+    dt = _float_dtype("rand", dtype)
+    arr = resolve("rand", generator).random(_size("rand", size)).astype(dt)
     return Tensor._make(arr, requires_grad, "rand")
 
 
@@ -93,3 +100,93 @@ def zeros_like(input, dtype=None, requires_grad: bool = False) -> Tensor:  # noq
 def ones_like(input, dtype=None, requires_grad: bool = False) -> Tensor:  # noqa: A002
     shape, dt = _like("ones_like", input, dtype)
     return Tensor._make(np.ones(shape, dt), requires_grad, "ones_like")
+
+
+def full_like(input, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:  # noqa: A002
+    """``torch.full_like``: ``input``'s shape and dtype (unless ``dtype``), filled with
+    ``fill_value`` (converted to that dtype: 2.7 in an int64 tensor is 2)."""
+    shape, dt = _like("full_like", input, dtype)
+    if not isinstance(fill_value, (int, float, bool, np.number, np.bool_)):
+        raise TypeError(f"full_like: fill_value must be a number, got {type(fill_value).__name__}")
+    return Tensor._make(np.full(shape, fill_value).astype(dt), requires_grad, "full_like")
+
+
+def empty(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+    """``torch.empty``: a tensor whose values are unspecified (whatever memory held)."""
+    return Tensor._make(np.empty(_size("empty", size), _dtype("empty", dtype)), requires_grad, "empty")
+
+
+def empty_like(input, dtype=None, requires_grad: bool = False) -> Tensor:  # noqa: A002
+    shape, dt = _like("empty_like", input, dtype)
+    return Tensor._make(np.empty(shape, dt), requires_grad, "empty_like")
+
+
+def rand_like(input, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:  # noqa: A002
+    """``torch.rand_like``: :func:`rand` with ``input``'s shape and (floating) dtype."""
+    shape, dt = _like("rand_like", input, dtype)
+    return rand(shape, generator=generator, dtype=_float_dtype("rand_like", dt),
+                requires_grad=requires_grad)
+
+
+def randn_like(input, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:  # noqa: A002
+    """``torch.randn_like``: :func:`randn` with ``input``'s shape and (floating) dtype."""
+    shape, dt = _like("randn_like", input, dtype)
+    return randn(shape, generator=generator, dtype=_float_dtype("randn_like", dt),
+                 requires_grad=requires_grad)
+
+
+def randint(*args, size=None, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
+    """``torch.randint(low=0, high, size)``: uniform integers in [low, high), int64 unless
+    ``dtype`` says otherwise. Called as ``randint(high, size)`` or ``randint(low, high, size)``.
+
+    >>> tm.randint(0, 10, (2, 3)).shape
+    (2, 3)
+    """
+    fn = "randint"
+    if size is not None:
+        args = (*args, size)
+    if len(args) == 2:
+        low, high, shape = 0, args[0], args[1]
+    elif len(args) == 3:
+        low, high, shape = args
+    else:
+        raise TypeError(f"{fn}: expected (high, size) or (low, high, size), got {len(args)} "
+                        "positional arguments")
+    low, high = check_int(fn, "low", low), check_int(fn, "high", high)
+    if high <= low:
+        raise ValueError(f"{fn}: high ({high}) must be greater than low ({low})")
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"{fn}: size must be a tuple of ints, got {type(shape).__name__}")
+    dt = _dtype(fn, dtype, np.int64)
+    arr = resolve(fn, generator).integers(low, high, _size(fn, (tuple(shape),))).astype(dt)
+    return Tensor._make(arr, requires_grad, fn)
+
+
+def randperm(n, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
+    """``torch.randperm``: a random permutation of 0..n-1 (int64)."""
+    n = check_int("randperm", "n", n, minimum=0)
+    dt = _dtype("randperm", dtype, np.int64)
+    return Tensor._make(resolve("randperm", generator).permutation(n).astype(dt), requires_grad,
+                        "randperm")
+
+
+def eye(n, m=None, dtype=None, requires_grad: bool = False) -> Tensor:
+    """``torch.eye``: an (n, m) matrix (m defaults to n) with ones on the diagonal."""
+    n = check_int("eye", "n", n, minimum=0)
+    m = n if m is None else check_int("eye", "m", m, minimum=0)
+    return Tensor._make(np.eye(n, m, dtype=_dtype("eye", dtype)), requires_grad, "eye")
+
+
+def linspace(start, end, steps, dtype=None, requires_grad: bool = False) -> Tensor:
+    """``torch.linspace``: ``steps`` evenly spaced values from ``start`` to ``end``
+    (both included), float32 unless ``dtype`` says otherwise."""
+    fn = "linspace"
+    for name, v in (("start", start), ("end", end)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number)):
+            raise TypeError(f"{fn}: {name} must be a number, got {type(v).__name__}")
+    steps = check_int(fn, "steps", steps, minimum=0)
+    dt = _dtype(fn, dtype)
+    arr = np.linspace(float(start), float(end), steps)
+    if dt.kind in "iu":
+        arr = np.trunc(arr)  # PyTorch truncates integer linspace values
+    return Tensor._make(arr.astype(dt), requires_grad, fn)

@@ -434,6 +434,111 @@ class Tensor:
         _inplace.setitem(self, index, value)  # refuses what autograd cannot follow; bumps _version
         self.data[_shape.plain_index(index)] = value.data if isinstance(value, Tensor) else value
 
+    # ---- PyTorch-surface ops (tinymm/ops/indexing.py, ordering.py, layout.py, logical.py) ----
+    # Thin methods over the differentiable ops in those modules (owned with them).
+    def gather(self, dim, index, *, sparse_grad: bool = False):
+        return _indexing.gather(self, dim, index, sparse_grad=sparse_grad)
+
+    def scatter(self, dim, index, src=None, *, value=None, reduce=None):
+        return _indexing.scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_add(self, dim, index, src):
+        return _indexing.scatter_add(self, dim, index, src)
+
+    def index_select(self, dim, index):
+        return _indexing.index_select(self, dim, index)
+
+    def masked_fill(self, mask, value):
+        return _indexing.masked_fill(self, mask, value)
+
+    def take_along_dim(self, indices, dim=None):
+        return _indexing.take_along_dim(self, indices, dim)
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        return _ordering.sort(self, dim, descending, stable)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        return _ordering.argsort(self, dim, descending, stable)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
+        return _ordering.topk(self, k, dim, largest, sorted)
+
+    def min(self, dim=None, keepdim: bool = False):
+        return _ordering.min(self, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim: bool = False):
+        return _ordering.argmin(self, dim, keepdim)
+
+    def maximum(self, other):
+        return _ordering.maximum(self, other)
+
+    def minimum(self, other):
+        return _ordering.minimum(self, other)
+
+    def cumsum(self, dim: int, *, dtype=None):
+        return _ordering.cumsum(self, dim, dtype=dtype)
+
+    def prod(self, dim=None, keepdim: bool = False, *, dtype=None):
+        return _ordering.prod(self, dim, keepdim, dtype=dtype)
+
+    def logsumexp(self, dim, keepdim: bool = False):
+        return _ordering.logsumexp(self, dim, keepdim)
+
+    def norm(self, p="fro", dim=None, keepdim: bool = False, dtype=None):
+        return _ordering.norm(self, p, dim, keepdim, dtype)
+
+    def split(self, split_size, dim: int = 0):
+        return _layout.split(self, split_size, dim)
+
+    def chunk(self, chunks: int, dim: int = 0):
+        return _layout.chunk(self, chunks, dim)
+
+    def repeat(self, *sizes):
+        return _layout.repeat(self, *sizes)
+
+    def tile(self, *dims):
+        return _layout.tile(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list))
+                            else dims)
+
+    def flip(self, *dims):
+        return _layout.flip(self, dims[0] if len(dims) == 1 else dims)
+
+    def roll(self, shifts, dims=None):
+        return _layout.roll(self, shifts, dims)
+
+    def tril(self, diagonal: int = 0):
+        return _layout.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0):
+        return _layout.triu(self, diagonal)
+
+    def clamp_min(self, min):  # noqa: A002
+        return _layout.clamp_min(self, min)
+
+    def clamp_max(self, max):  # noqa: A002
+        return _layout.clamp_max(self, max)
+    def all(self, dim=None, keepdim: bool = False):
+        return _logical.all(self, dim, keepdim)
+
+    def any(self, dim=None, keepdim: bool = False):
+        return _logical.any(self, dim, keepdim)
+
+    def isnan(self):
+        return _logical.isnan(self)
+
+    def isinf(self):
+        return _logical.isinf(self)
+
+    def isfinite(self):
+        return _logical.isfinite(self)
+
+    def allclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
+        return _logical.allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other):
+        return _logical.equal(self, other)
+    # ---- end of PyTorch-surface ops ----
+
 
 def is_scalar(x: object) -> bool:
     return isinstance(x, (numbers.Number, np.number, np.bool_)) and not isinstance(x, np.ndarray)
@@ -442,6 +547,10 @@ def is_scalar(x: object) -> bool:
 # The op modules build on Tensor and Function, so they are imported once both exist.
 from . import _hooks  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
+from .ops import indexing as _indexing  # noqa: E402
 from .ops import inplace as _inplace  # noqa: E402
+from .ops import layout as _layout  # noqa: E402
+from .ops import logical as _logical  # noqa: E402
+from .ops import ordering as _ordering  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402

@@ -1,0 +1,444 @@
+"""Order statistics and the remaining reductions with PyTorch's semantics: sort, argsort,
+topk, min/argmin, maximum/minimum, cumsum, prod, logsumexp and norm.
+
+Gradients, side by side with each forward:
+
+- sort/topk: the output gradient goes back to the place each value came from.
+- min over everything: shared evenly among tied minima; ``min(dim)``: to the first minimum
+  (the one ``indices`` names), as PyTorch.
+- maximum/minimum: to the larger/smaller input; split half and half at a tie (as PyTorch).
+- cumsum: d x_i = Σ_{j >= i} d y_j, a reversed cumulative sum.
+- prod: d x_i = Π_{j != i} x_j, built from exclusive prefix and suffix products (exact
+  where some x_j are 0, unlike y / x_i).
+- logsumexp: d x_i = exp(x_i - y) (a softmax).
+- norm: d x = sign(x) |x|^(p-1) / ‖x‖^(p-1); 0 where the norm is 0 (as PyTorch).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import return_types
+from .._validation import as_tensor_arg, normalize_dim, normalize_dims
+from ..autograd import Function
+from ..tensor import DEFAULT_FLOAT, Tensor
+from . import elementwise as _ew
+from . import reduce as _reduce
+
+__all__ = ["sort", "argsort", "topk", "min", "argmin", "maximum", "minimum", "cumsum", "prod",
+           "logsumexp", "norm"]
+
+
+def _tensor(fn: str, x, name: str = "input") -> Tensor:
+    """``x`` if it is a Tensor of a supported dtype, else a TypeError naming ``fn``."""
+    return as_tensor_arg(fn, name, x)
+
+
+def _bool(fn: str, name: str, v) -> bool:
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{fn}: {name} must be a bool, got {type(v).__name__}")
+    return bool(v)
+
+
+def _descending_key(a: np.ndarray) -> np.ndarray:
+    """A key whose ascending order is ``a``'s descending order (no integer overflow)."""
+    return -a if a.dtype.kind == "f" else ~a
+
+
+# ----------------------------------------------------------------------------- sort / topk
+class TakeAlong(Function):
+    """values = take_along_axis(a, idx, dim) for precomputed distinct indices ``idx``;
+    d a = d values put back at ``idx`` (zeros elsewhere)."""
+
+    @staticmethod
+    def forward(ctx, a, idx, dim):
+        ctx.shape, ctx.idx, ctx.dim = a.shape, idx, dim
+        return np.take_along_axis(a, idx, axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        out = np.zeros(ctx.shape, g.dtype)
+        np.put_along_axis(out, ctx.idx, g, axis=ctx.dim)
+        return out, None, None
+
+
+def _argsort(a: np.ndarray, dim: int, descending: bool) -> np.ndarray:
+    key = _descending_key(a) if descending else a
+    return np.argsort(key, axis=dim, kind="stable").astype(np.int64)
+
+
+def _sort_args(fn: str, input, dim, descending) -> tuple[int, bool]:
+    _tensor(fn, input)
+    return normalize_dim(fn, dim, input.ndim), _bool(fn, "descending", descending)
+
+
+def sort(input, dim: int = -1, descending: bool = False, stable: bool = False):  # noqa: A002
+    """``torch.sort`` → ``(values, indices)`` along ``dim``; equal values keep their order
+    (a stable sort is always used, so ``stable`` changes nothing)."""
+    fn = "sort"
+    d, desc = _sort_args(fn, input, dim, descending)
+    _bool(fn, "stable", stable)
+    if input.ndim == 0:
+        return return_types.sort(input * 1, Tensor._wrap(np.zeros((), np.int64)))
+    idx = _argsort(input.data, d, desc)
+    return return_types.sort(TakeAlong.apply(input, idx, d), Tensor._wrap(idx))
+
+
+def argsort(input, dim: int = -1, descending: bool = False, stable: bool = False):  # noqa: A002
+    """``torch.argsort``: the indices that sort ``input`` along ``dim`` (int64, stable)."""
+    fn = "argsort"
+    d, desc = _sort_args(fn, input, dim, descending)
+    _bool(fn, "stable", stable)
+    if input.ndim == 0:
+        return Tensor._wrap(np.zeros((), np.int64))
+    return Tensor._wrap(_argsort(input.data, d, desc))
+
+
+def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
+    """``torch.topk`` → the ``k`` largest (``largest=False``: smallest) values along ``dim``
+    and their indices, in sorted order (also when ``sorted=False``)."""
+    fn = "topk"
+    d, large = _sort_args(fn, input, dim, largest)
+    _bool(fn, "sorted", sorted)
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (numbers.Integral, np.integer)):
+        raise TypeError(f"{fn}: k must be an int, got {type(k).__name__}")
+    n = input.shape[d] if input.ndim else 1
+    if not 0 <= k <= n:
+        raise ValueError(f"{fn}: k={k} is out of range for dim {dim} of size {n} (expected 0..{n})")
+    if input.ndim == 0:
+        return return_types.topk(*sort(input))
+    idx = np.ascontiguousarray(np.take(_argsort(input.data, d, large), np.arange(k), axis=d))
+    return return_types.topk(TakeAlong.apply(input, idx, d), Tensor._wrap(idx))
+
+
+# ----------------------------------------------------------------------------- min / argmin
+class Amin(Function):
+    """Minimum over dims; the gradient is shared evenly among tied minima (as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a, dims, keepdim):
+        out = np.asarray(a.min(axis=dims, keepdims=True))
+        hit = a == out
+        ctx.hit, ctx.dims, ctx.keepdim = hit, dims, keepdim
+        return out if keepdim else np.asarray(out.squeeze(axis=dims))
+
+    @staticmethod
+    def backward(ctx, g):
+        if not ctx.keepdim:
+            g = np.expand_dims(g, ctx.dims)
+        return g * ctx.hit / ctx.hit.sum(axis=ctx.dims, keepdims=True), None, None
+
+
+class MinAlongDim(Function):
+    """``t.min(dim)`` → (values, indices); the gradient goes to the first minimum."""
+
+    @staticmethod
+    def forward(ctx, a, dim, keepdim):
+        idx = np.expand_dims(a.argmin(axis=dim), dim).astype(np.int64)
+        values = np.take_along_axis(a, idx, axis=dim)
+        ctx.shape, ctx.idx, ctx.dim, ctx.keepdim = a.shape, idx, dim, keepdim
+        if not keepdim:
+            values, idx = values.squeeze(dim), idx.squeeze(dim)
+        return values, idx
+
+    @staticmethod
+    def backward(ctx, g, _g_idx):
+        if not ctx.keepdim:
+            g = np.expand_dims(g, ctx.dim)
+        out = np.zeros(ctx.shape, dtype=g.dtype)
+        np.put_along_axis(out, ctx.idx, g, axis=ctx.dim)
+        return out, None, None
+
+
+def amin(input, dim=None, keepdim: bool = False):  # noqa: A002
+    """``torch.amin``: the minimum over ``dim`` (None, an int or a tuple)."""
+    fn = "amin"
+    _tensor(fn, input)
+    if input.data.size == 0:
+        raise ValueError(f"{fn}: cannot reduce an empty tensor")
+    return Amin.apply(input, normalize_dims(fn, dim, input.ndim), _bool(fn, "keepdim", keepdim))
+
+
+def min(input, dim=None, keepdim: bool = False):  # noqa: A001, A002
+    """``torch.min``: ``min(t)`` the smallest element; ``min(t, dim, keepdim=False)`` →
+    ``(values, indices)``; ``min(t, other)`` the elementwise :func:`minimum`."""
+    fn = "min"
+    _tensor(fn, input)
+    if isinstance(dim, Tensor):
+        return minimum(input, dim)
+    if input.data.size == 0:
+        raise ValueError(f"{fn}: cannot reduce an empty tensor")
+    if dim is None:
+        return Amin.apply(input, tuple(range(input.ndim)), False)
+    d = normalize_dim(fn, dim, input.ndim)
+    return return_types.min(*MinAlongDim.apply(input, d, _bool(fn, "keepdim", keepdim)))
+
+
+def max(input, dim=None, keepdim: bool = False):  # noqa: A001, A002
+    """``torch.max``: ``max(t)``, ``max(t, dim, keepdim=False)`` → ``(values, indices)``, or
+    ``max(t, other)`` the elementwise :func:`maximum`."""
+    _tensor("max", input)
+    if isinstance(dim, Tensor):
+        return maximum(input, dim)
+    out = _reduce.max(input, dim, keepdim)
+    return out if dim is None else return_types.max(*out)
+
+
+def argmin(input, dim=None, keepdim: bool = False):  # noqa: A002
+    """``torch.argmin``: the index of the first minimum (of the flattened tensor if
+    ``dim`` is None), int64."""
+    fn = "argmin"
+    _tensor(fn, input)
+    if input.data.size == 0:
+        raise ValueError(f"{fn}: cannot reduce an empty tensor")
+    keepdim = _bool(fn, "keepdim", keepdim)
+    if dim is None:
+        out = np.asarray(input.data.argmin(), dtype=np.int64)
+        return Tensor._wrap(out.reshape((1,) * input.ndim) if keepdim else out)
+    d = normalize_dim(fn, dim, input.ndim)
+    out = input.data.argmin(axis=d)
+    return Tensor._wrap((np.expand_dims(out, d) if keepdim else out).astype(np.int64))
+
+
+# ----------------------------------------------------------------------------- maximum / minimum
+class Extremum(Function):
+    """maximum (``largest``) or minimum of two broadcast tensors; ties split the gradient."""
+
+    @staticmethod
+    def forward(ctx, a, b, largest):
+        out = np.maximum(a, b) if largest else np.minimum(a, b)  # same dtype: see _extremum
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        a_wins, b_wins = (a == out), (b == out)
+        share = g / np.maximum(a_wins.astype(g.dtype) + b_wins, 1)  # 1/2 at a tie
+        zero = np.zeros((), g.dtype)
+        need_a, need_b, _ = ctx.needs_input_grad
+        return (np.where(a_wins, share, zero) if need_a else None,
+                np.where(b_wins, share, zero) if need_b else None, None)
+
+
+def _extremum(fn: str, input, other, largest: bool):
+    _tensor(fn, input)
+    _tensor(fn, other, "other")
+    try:
+        np.broadcast_shapes(input.shape, other.shape)
+    except ValueError:
+        raise ValueError(f"{fn}: shapes {input.shape} and {other.shape} do not broadcast") from None
+    dt = _promoted(input.dtype, other.dtype)
+    return Extremum.apply(_ew.cast(input, dt), _ew.cast(other, dt), largest)
+
+
+def _promoted(a: np.dtype, b: np.dtype) -> np.dtype:
+    """``torch.result_type`` of two tensors: a float meets an integer or bool in the float's
+    dtype (NumPy would widen int64 + float32 to float64); otherwise the wider of the two."""
+    if (a.kind == "f") != (b.kind == "f"):
+        return a if a.kind == "f" else b
+    return np.promote_types(a, b)
+
+
+def maximum(input, other):  # noqa: A002
+    """``torch.maximum``: the elementwise larger of two (broadcast) tensors."""
+    return _extremum("maximum", input, other, True)
+
+
+def minimum(input, other):  # noqa: A002
+    """``torch.minimum``: the elementwise smaller of two (broadcast) tensors."""
+    return _extremum("minimum", input, other, False)
+
+
+# ----------------------------------------------------------------------------- cumsum / prod
+def _result_dtype(fn: str, input: Tensor, dtype) -> Tensor:
+    """PyTorch's rule for sums and products: integers and bools accumulate in int64."""
+    if dtype is not None:
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"{fn}: dtype must be a dtype such as tm.float32, got {dtype!r}") from None
+        return _ew.cast(input, dt)
+    if input.dtype.kind in "biu":
+        return _ew.cast(input, np.dtype(np.int64))
+    return input
+
+
+class CumSum(Function):
+    """y_i = Σ_{j <= i} x_j along ``dim``; d x_i = Σ_{j >= i} d y_j."""
+
+    @staticmethod
+    def forward(ctx, a, dim):
+        ctx.dim = dim
+        return np.cumsum(a, axis=dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        flipped = np.flip(g, axis=ctx.dim)
+        return np.flip(np.cumsum(flipped, axis=ctx.dim), axis=ctx.dim), None
+
+
+def cumsum(input, dim: int, *, dtype=None):  # noqa: A002
+    """``torch.cumsum``: running sums along ``dim`` (integers give int64)."""
+    fn = "cumsum"
+    _tensor(fn, input)
+    d = normalize_dim(fn, dim, input.ndim)
+    a = _result_dtype(fn, input, dtype)
+    if a.ndim == 0:
+        return a * 1
+    return CumSum.apply(a, d)
+
+
+def _others_product(a: np.ndarray, axis: int) -> np.ndarray:
+    """Π_{j != i} a_j along ``axis`` for every i: exclusive prefix × exclusive suffix."""
+    ones = np.ones_like(np.take(a, [0], axis=axis))
+    head = np.take(a, np.arange(a.shape[axis] - 1), axis=axis)
+    tail = np.take(a, np.arange(1, a.shape[axis]), axis=axis)
+    prefix = np.concatenate([ones, np.cumprod(head, axis=axis)], axis=axis)
+    suffix = np.flip(np.cumprod(np.flip(tail, axis=axis), axis=axis), axis=axis)
+    return prefix * np.concatenate([suffix, ones], axis=axis)
+
+
+class Prod(Function):
+    """y = Π x along ``dim`` (None: everything); d x_i = d y · Π_{j != i} x_j."""
+
+    @staticmethod
+    def forward(ctx, a, dim, keepdim):
+        ctx.save_for_backward(a)
+        ctx.dim, ctx.keepdim = dim, keepdim
+        if dim is None:
+            return np.asarray(np.prod(a))
+        return np.asarray(np.prod(a, axis=dim, keepdims=keepdim))
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        if ctx.dim is None:
+            others = _others_product(a.reshape(-1), 0).reshape(a.shape)
+            return g * others, None, None
+        if not ctx.keepdim:
+            g = np.expand_dims(g, ctx.dim)
+        if a.shape[ctx.dim] == 0:
+            return np.zeros(a.shape, g.dtype), None, None
+        return g * _others_product(a, ctx.dim), None, None
+
+
+def prod(input, dim=None, keepdim: bool = False, *, dtype=None):  # noqa: A002
+    """``torch.prod``: the product of all elements, or along one ``dim`` (an int)."""
+    fn = "prod"
+    _tensor(fn, input)
+    keepdim = _bool(fn, "keepdim", keepdim)
+    d = None if dim is None else normalize_dim(fn, dim, input.ndim)
+    a = _result_dtype(fn, input, dtype)
+    if a.data.size == 0 and d is None:
+        return Tensor._wrap(np.ones((), a.dtype))
+    return Prod.apply(a, d, keepdim)
+
+
+# ----------------------------------------------------------------------------- logsumexp
+class LogSumExp(Function):
+    """y = m + log Σ exp(x - m) with m the max (no overflow); d x = d y · exp(x - y)."""
+
+    @staticmethod
+    def forward(ctx, a, dims, keepdim):
+        m = np.max(a, axis=dims, keepdims=True, initial=-np.inf)  # -inf over an empty dim
+        m = np.where(np.isfinite(m), m, np.zeros((), a.dtype))  # all -inf (or inf): no shift
+        with np.errstate(divide="ignore"):
+            out = np.log(np.sum(np.exp(a - m), axis=dims, keepdims=True)) + m
+        ctx.save_for_backward(a, out)
+        ctx.dims, ctx.keepdim = dims, keepdim
+        return out if keepdim else out.squeeze(axis=dims)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        if not ctx.keepdim:
+            g = np.expand_dims(g, ctx.dims)
+        with np.errstate(invalid="ignore"):  # a row of all -inf gives NaN, as in PyTorch
+            return g * np.exp(a - out), None, None
+
+
+def logsumexp(input, dim, keepdim: bool = False):  # noqa: A002
+    """``torch.logsumexp``: log Σ exp(x) over ``dim`` (an int or a tuple; ``()`` is all
+    dims), computed stably; integer inputs give float32."""
+    fn = "logsumexp"
+    _tensor(fn, input)
+    if dim is None:
+        raise TypeError(f"{fn}: dim must be an int or a tuple of ints, got None")
+    dims = normalize_dims(fn, None if dim == () else dim, input.ndim)
+    a = _ew.cast(input, DEFAULT_FLOAT) if input.dtype.kind in "biu" else input
+    if a.ndim == 0:
+        return a * 1
+    return LogSumExp.apply(a, dims, _bool(fn, "keepdim", keepdim))
+
+
+# ----------------------------------------------------------------------------- norm
+class Norm(Function):
+    """‖x‖_p over ``dims``: (Σ |x|^p)^(1/p); p = inf/-inf the max/min of |x|, p = 0 the
+    count of non-zeros."""
+
+    @staticmethod
+    def forward(ctx, a, p, dims, keepdim):
+        mag = np.abs(a)
+        if p == np.inf:
+            out = mag.max(axis=dims, keepdims=True)
+        elif p == -np.inf:
+            out = mag.min(axis=dims, keepdims=True)
+        elif p == 0:
+            out = (mag != 0).sum(axis=dims, keepdims=True).astype(a.dtype)
+        elif p == 1:
+            out = mag.sum(axis=dims, keepdims=True)
+        elif p == 2:
+            out = np.sqrt((a * a).sum(axis=dims, keepdims=True))
+        else:
+            out = (mag ** p).sum(axis=dims, keepdims=True) ** (1.0 / p)
+        out = np.asarray(out, dtype=a.dtype)
+        ctx.save_for_backward(a, out)
+        ctx.p, ctx.dims, ctx.keepdim = p, dims, keepdim
+        return out if keepdim else out.squeeze(axis=dims)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, out = ctx.saved_tensors
+        p = ctx.p
+        if not ctx.keepdim:
+            g = np.expand_dims(g, ctx.dims)
+        zero = np.zeros((), a.dtype)
+        if p == 0:
+            return np.zeros(a.shape, a.dtype), None, None, None
+        if p == 1:
+            return g * np.sign(a), None, None, None
+        if p in (np.inf, -np.inf):
+            hit = np.abs(a) == out
+            return g * np.sign(a) * hit / hit.sum(axis=ctx.dims, keepdims=True), None, None, None
+        safe = np.where(out == 0, np.ones((), a.dtype), out)
+        if p == 2:
+            return np.where(out == 0, zero, g * a / safe), None, None, None
+        scale = np.sign(a) * np.abs(a) ** (p - 1) / safe ** (p - 1)
+        return np.where(out == 0, zero, g * scale), None, None, None
+
+
+def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):  # noqa: A002
+    """``torch.norm``: the p-norm of the elements over ``dim`` (None: all of them).
+
+    ``p`` is ``"fro"`` (the 2-norm of the elements), a number > 0, 0, ``inf`` or ``-inf``;
+    ``"nuc"`` (singular values) is not supported.
+    """
+    fn = "norm"
+    _tensor(fn, input)
+    if isinstance(p, str):
+        if p != "fro":
+            raise ValueError(f"{fn}: p must be 'fro' or a number, got {p!r} "
+                             "('nuc' is not supported)")
+        p = 2.0
+    elif isinstance(p, (bool, np.bool_)) or not isinstance(p, (numbers.Real, np.number)):
+        raise TypeError(f"{fn}: p must be 'fro' or a number, got {type(p).__name__}")
+    elif p < 0 and p != -np.inf:
+        raise ValueError(f"{fn}: p must be >= 0, inf or -inf, got {p}")
+    a = input if dtype is None else _ew.cast(input, np.dtype(dtype))
+    if a.dtype.kind != "f":
+        raise TypeError(f"{fn}: input must have a floating dtype, got {a.dtype}")
+    dims = normalize_dims(fn, dim, a.ndim)
+    return Norm.apply(a, float(p), dims, _bool(fn, "keepdim", keepdim))
