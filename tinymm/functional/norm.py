@@ -170,10 +170,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """Batch normalisation over every dim but the channel dim 1 of ``input`` (N, C, *).
 
-    In training (or without running statistics) each channel is normalised with the batch
-    mean and biased variance, and ``running_mean``/``running_var`` (C,), if given, are
-    updated in place with ``momentum`` (the variance unbiased); otherwise the running
-    statistics normalise. ``weight`` and ``bias`` (C,) are the optional affine γ and β.
+    In training each channel is normalised with the batch mean and biased variance, and
+    ``running_mean``/``running_var`` (C,), if given, are updated in place with ``momentum``
+    (the variance unbiased); with ``training=False`` the running statistics (required then)
+    normalise. ``weight`` and ``bias`` (C,) are the optional affine γ and β.
 
     >>> import tinymm as tm
     >>> batch_norm(tm.randn(4, 3, 5), None, None, training=True).shape
@@ -198,7 +198,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
         raise TypeError(f"{_BN}: training must be a bool, got {type(training).__name__}")
     momentum = _real(_BN, "momentum", momentum)
     eps = _real(_BN, "eps", eps, minimum=0.0)
-    batch_stats = bool(training) or rm is None
+    if not training and rm is None:
+        raise ValueError(f"{_BN}: running_mean and running_var must be given when "
+                         "training=False (they normalise in evaluation)")
+    if training and eps == 0:
+        raise ValueError(f"{_BN}: eps must be > 0 in training, got 0")
+    batch_stats = bool(training)
     per_channel = x.data.size // max(c, 1)
     if batch_stats and per_channel <= 1:
         raise ValueError(f"{_BN}: expected more than 1 value per channel when training, got "
