@@ -83,7 +83,7 @@ def test_batch_norm_gradients_numba():
     b = tm.tensor(rng.standard_normal(3), requires_grad=True)
     with tm.backend("numba"):
         for training in (True, False):
-            assert_gradients_close(lambda t, w, b: F.batch_norm(
+            assert_gradients_close(lambda t, w, b, training=training: F.batch_norm(
                 t, np.zeros(3), np.ones(3), w, b, training=training), x, w, b)
 
 
