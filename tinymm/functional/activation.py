@@ -49,13 +49,13 @@ class _Activation(Function):
         backend = None if x.dtype in (np.float32, np.float64) else "numpy"
         ctx.save_for_backward(x)
         ctx.params, ctx.backend = params, backend
-        return kernels.get(cls.kernel + "_forward", backend)(x, *params)
+        return kernels.get(cls.kernel + "_forward", backend)(x, *params).astype(x.dtype, copy=False)
 
     @classmethod
     def backward(cls, ctx, g):
         (x,) = ctx.saved_tensors
         grad = kernels.get(cls.kernel + "_backward", ctx.backend)(g, x, *ctx.params)
-        return (grad,) + (None,) * len(ctx.params)
+        return (grad.astype(x.dtype, copy=False),) + (None,) * len(ctx.params)
 
 
 class LeakyReLUFn(_Activation):
