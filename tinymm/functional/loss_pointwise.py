@@ -130,7 +130,8 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0,  # no
 class BinaryCrossEntropy(Function):
     """ℓ = −w (t log x + (1 − t) log(1 − x)), each log clamped to >= −100 (as PyTorch).
 
-    dℓ/dx = w (x − t) / max(x (1 − x), 1e-12),  dℓ/dt = w (log(1 − x) − log x) (clamped).
+    dℓ/dx = w (x − t) / max(x (1 − x), 1e-12),  dℓ/dt = w (log(1 − x) − log x) (not clamped,
+    as PyTorch: ±inf at x = 0 or 1).
     """
 
     @staticmethod
@@ -141,16 +142,19 @@ class BinaryCrossEntropy(Function):
         loss = -(t * log_x + (1 - t) * log_1mx)
         if w is not None:
             loss = loss * w
-        ctx.save_for_backward(x, t, w, log_x, log_1mx)
+        ctx.save_for_backward(x, t, w)
         return loss.astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
-        x, t, w, log_x, log_1mx = ctx.saved_tensors
+        x, t, w = ctx.saved_tensors
         need_x, need_t = ctx.needs_input_grad[:2]
         gw = g if w is None else g * w
         gx = gw * (x - t) / np.maximum(x * (1 - x), 1e-12) if need_x else None
-        gt = gw * (log_1mx - log_x) if need_t else None
+        gt = None
+        if need_t:
+            with np.errstate(divide="ignore"):
+                gt = gw * (np.log1p(-x) - np.log(x))
         return gx, gt, None
 
 
