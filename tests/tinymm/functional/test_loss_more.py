@@ -112,9 +112,10 @@ def test_all_ignored_targets_give_nan_as_torch():
     x = np.random.default_rng(0).standard_normal((3, 4))
     t = np.full(3, -100)
     w = np.ones(4)
-    for ours, ref in ((F.nll_loss(tm.tensor(x), t), torch.nn.functional.nll_loss(torch.tensor(x), torch.tensor(t))),
+    xt, tt, wt = torch.tensor(x), torch.tensor(t), torch.tensor(w)
+    for ours, ref in ((F.nll_loss(tm.tensor(x), t), torch.nn.functional.nll_loss(xt, tt)),
                       (F.cross_entropy(tm.tensor(x), t, tm.tensor(w)),
-                       torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(t), torch.tensor(w)))):
+                       torch.nn.functional.cross_entropy(xt, tt, wt))):
         assert np.isnan(ours.item()) and np.isnan(ref.item())
 
 
@@ -140,11 +141,6 @@ POINTWISE = {
     "huber_loss": ({"delta": 1.3}, (0.0, 1.3, -1.3)),
     "mse_loss": ({}, ()),
 }
-
-
-def _pointwise_fn(name):
-    return name.replace("_l1", "") if name.endswith("_l1_l1") or name == "smooth_l1_loss_l1" \
-        else name
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -183,8 +179,9 @@ def test_weighted_l1_and_huber_match_torch(reduction):
     rng = np.random.default_rng(0)
     x, y, w = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.uniform(0.1, 2, (3, 4))
     for fn in ("l1_loss", "huber_loss"):
-        assert_matches_torch(lambda a, b, ww: getattr(F, fn)(a, b, reduction=reduction, weight=ww),
-                             lambda a, b, ww: getattr(torch.nn.functional, fn)(
+        assert_matches_torch(lambda a, b, ww, fn=fn: getattr(F, fn)(a, b, reduction=reduction,
+                                                                   weight=ww),
+                             lambda a, b, ww, fn=fn: getattr(torch.nn.functional, fn)(
                                  a, b, reduction=reduction, weight=ww),
                              x, y, w, requires_grad=[True, True, False])
 
