@@ -100,7 +100,7 @@ def test_batch_norm_backends_agree(training, case, dtype):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_batch_norm_threaded_kernels_match_reference(backend, monkeypatch):
     """The prange twins (used for big inputs) give the serial twins' results."""
-    from kernels.jit import norm as jit_norm
+    from tinymm.kernels.jit import norm as jit_norm
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 4, 5))
