@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import tinymm as tm
 import tinymm.functional as F
 from tinymm import nn
 
@@ -154,6 +155,16 @@ def _bn_module_sample(dims):
     return build
 
 
+def _bce_with_pos_weight(nn_namespace, init):
+    """BCEWithLogitsLoss with a per-feature ``pos_weight`` buffer, in either framework."""
+    values = np.linspace(0.5, 2.0, init["features"], dtype=np.float32)
+    if nn_namespace.__name__.startswith("torch"):
+        import torch
+
+        return nn_namespace.BCEWithLogitsLoss(pos_weight=torch.from_numpy(values))
+    return nn_namespace.BCEWithLogitsLoss(pos_weight=tm.tensor(values))
+
+
 SPECS = [
     # normalisation
     Spec("F.batch_norm", F.batch_norm, _batch_norm,
@@ -219,6 +230,20 @@ SPECS = [
           lambda F, a, o: F.cosine_embedding_loss(a["input1"], a["input2"], a["target"], **o),
           invalid=(Invalid("target value 0", lambda s, r: s.with_arrays(
               target=np.zeros_like(s.arrays["target"]))), _BAD_REDUCTION)),
+    _loss("binary_cross_entropy_with_logits[weight, pos_weight]",
+          lambda rng, d, dtype: Sample(
+              {**_probabilities(rng, d, dtype).with_arrays(
+                  input=randn(rng, (d.N, d.L, d.F), dtype, 2.0)).arrays,
+               "weight": rng.uniform(0.2, 2.0, (d.N, d.L, d.F)).astype(dtype),
+               "pos_weight": rng.uniform(0.2, 3.0, d.F).astype(dtype)},
+              {"reduction": "mean"}, grad=("input", "target")),
+          lambda F, a, o: F.binary_cross_entropy_with_logits(
+              a["input"], a["target"], a["weight"], pos_weight=a["pos_weight"], **o),
+          invalid=(_BAD_REDUCTION,)),
+    _loss("mse_loss[weight]",
+          lambda rng, d, dtype: _pair(rng, d, dtype).with_arrays(
+              weight=rng.uniform(0.2, 2.0, (d.N, d.L, d.F)).astype(dtype)),
+          lambda F, a, o: F.mse_loss(a["input"], a["target"], weight=a["weight"], **o)),
     # modules
     _module("BatchNorm1d", _bn_module_sample(1), lambda m, a, o: m(a["input"]),
             size_options=("num_features",),
@@ -249,4 +274,9 @@ SPECS = [
     _module("HuberLoss", _without_options(_pair), init={"delta": 0.5}),
     _module("KLDivLoss", _without_options(_kl), init={"reduction": "batchmean"}),
     _module("CosineEmbeddingLoss", _without_options(_cosine), init={"margin": 0.1}),
+    Spec("nn.BCEWithLogitsLoss[pos_weight]", nn.BCEWithLogitsLoss,
+         lambda rng, d, dtype: _without_options(_probabilities)(rng, d, dtype).with_init(
+             features=d.F),
+         lambda m, a, o: m(a["input"], a["target"]), make=_bce_with_pos_weight,
+         error_name="BCEWithLogitsLoss"),
 ]

@@ -234,8 +234,32 @@ def _cross_entropy_probabilities(x: Tensor, target, c: int, weight, ignore_index
     return loss.sum() / m if m else loss.sum() * float("nan")
 
 
-def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):  # noqa: A002
-    """Mean squared error (x - y)²; shapes must match (as PyTorch, which only warns)."""
+def _broadcast_weight(fn: str, name: str, weight, x: Tensor, same_shape: bool = False):
+    """An optional weight Tensor that broadcasts to (or, with ``same_shape``, equals) the
+    input's shape, as an array in the input's dtype."""
+    if weight is None:
+        return None
+    w = as_tensor_arg(fn, name, weight)
+    check_float(fn, name, w)
+    if same_shape and w.shape != x.shape:
+        raise ValueError(f"{fn}: {name} must have the input's shape {x.shape}, got {w.shape}")
+    try:
+        fits = np.broadcast_shapes(w.shape, x.shape) == x.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{fn}: {name} of shape {w.shape} does not broadcast to the input's "
+                         f"shape {x.shape}")
+    return w.data.astype(x.dtype, copy=False)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",  # noqa: A002
+             weight=None):
+    """Mean squared error (x - y)²; shapes must match (as PyTorch, which only warns).
+
+    With ``weight`` (the input's shape) each squared error is weighted and the mean divides
+    by Σ weight, as PyTorch.
+    """
     x = as_tensor_arg("mse_loss", "input", input)
     y = as_tensor_arg("mse_loss", "target", target)
     check_float("mse_loss", "input", x)
@@ -243,36 +267,65 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
     reduction = _reduction("mse_loss", reduction, size_average, reduce)
     if x.shape != y.shape:
         raise ValueError(f"mse_loss: input shape {x.shape} and target shape {y.shape} differ")
+    w = _broadcast_weight("mse_loss", "weight", weight, x, same_shape=True)
     diff = x - y
-    return _reduce(diff * diff, reduction)
+    loss = diff * diff
+    if w is None:
+        return _reduce(loss, reduction)
+    loss = loss * Tensor._wrap(w)
+    return loss.sum() / float(w.sum()) if reduction == "mean" else _reduce(loss, reduction)
 
 
 class BCEWithLogits(Function):
-    """ℓ = max(x, 0) − x t + log(1 + e^−|x|)  (stable);  dℓ/dx = σ(x) − t,  dℓ/dt = −x."""
+    """ℓ = w ((1 − t) x + l · softplus(−x)),  l = 1 + (p − 1) t  (p = ``pos_weight``, 1 if
+    None), with softplus(−x) = max(−x, 0) + log(1 + e^−|x|) (stable for any x).
+
+    dℓ/dx = w ((1 − t) − l (1 − σ(x)))  (= w (σ(x) − t) without pos_weight),
+    dℓ/dt = w (−x + (p − 1) softplus(−x)).
+    """
 
     @staticmethod
-    def forward(ctx, x, t):
-        ctx.save_for_backward(x, t)
-        return (np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))).astype(x.dtype)
+    def forward(ctx, x, t, w, pw):
+        sp = np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))  # softplus(−x) = −log σ(x)
+        lw = 1 if pw is None else 1 + (pw - 1) * t
+        loss = (1 - t) * x + lw * sp
+        if w is not None:
+            loss = loss * w
+        ctx.save_for_backward(x, t, w, pw, sp)
+        return loss.astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
-        x, t = ctx.saved_tensors
-        need_x, need_t = ctx.needs_input_grad
-        return (g * (special.expit(x) - t) if need_x else None), (-g * x if need_t else None)
+        x, t, w, pw, sp = ctx.saved_tensors
+        need_x, need_t = ctx.needs_input_grad[:2]
+        gw = g if w is None else g * w
+        gx = gt = None
+        if need_x:
+            lw = 1 if pw is None else 1 + (pw - 1) * t
+            gx = gw * ((1 - t) - lw * special.expit(-x))
+        if need_t:
+            gt = gw * (-x if pw is None else -x + (pw - 1) * sp)
+        return gx, gt, None, None
 
 
-def binary_cross_entropy_with_logits(input, target, reduction: str = "mean"):  # noqa: A002
-    """Binary cross-entropy on logits, computed stably for any logit size."""
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,  # noqa: A002
+                                     reduce=None, reduction: str = "mean", pos_weight=None):
+    """Binary cross-entropy on logits, computed stably for any logit size.
+
+    ``weight`` rescales each element's loss and ``pos_weight`` the positive term (both
+    broadcast to the input's shape, e.g. ``pos_weight`` of shape (C,) per class).
+    """
     fn = "binary_cross_entropy_with_logits"
     x = as_tensor_arg(fn, "input", input)
     y = as_tensor_arg(fn, "target", target)
     check_float(fn, "input", x)
     check_float(fn, "target", y)
-    reduction = _reduction(fn, reduction)
+    reduction = _reduction(fn, reduction, size_average, reduce)
     if x.shape != y.shape:
         raise ValueError(f"{fn}: target shape {y.shape} must equal input shape {x.shape}")
-    return _reduce(BCEWithLogits.apply(x, y), reduction)
+    w = _broadcast_weight(fn, "weight", weight, x)
+    pw = _broadcast_weight(fn, "pos_weight", pos_weight, x)
+    return _reduce(BCEWithLogits.apply(x, y, w, pw), reduction)
 
 
 def one_hot(tensor, num_classes: int = -1) -> Tensor:

@@ -118,9 +118,18 @@ class CosineEmbeddingLoss(_Loss):
                                        reduction=self.reduction)
 
 
-class BCEWithLogitsLoss(_Loss):
-    def __init__(self, reduction: str = "mean"):
-        super().__init__(reduction=reduction)
+class BCEWithLogitsLoss(_WeightedLoss):
+    """``weight`` and ``pos_weight`` are buffers (in the state dict when given), as PyTorch."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean",
+                 pos_weight=None):
+        super().__init__(weight, size_average, reduce, reduction)
+        if pos_weight is not None and not isinstance(pos_weight, Tensor):
+            raise TypeError(f"BCEWithLogitsLoss: pos_weight must be a Tensor or None, got "
+                            f"{type(pos_weight).__name__}")
+        self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input, target):  # noqa: A002
-        return F.binary_cross_entropy_with_logits(input, target, reduction=self.reduction)
+        pw = None if self.pos_weight is None else Tensor._wrap(self.pos_weight)
+        return F.binary_cross_entropy_with_logits(input, target, weight=self._weight(),
+                                                  reduction=self.reduction, pos_weight=pw)

@@ -116,13 +116,13 @@ def test_binary_cross_entropy_with_logits(data, reduction):
     x = data.draw(tst.tensors(shape, min_value=-5, max_value=5), label="input")
     y = data.draw(tst.tensors(shape, min_value=0.0, max_value=1.0), label="target")
     fn = F.binary_cross_entropy_with_logits
-    assert_gradients_close(lambda a, b: fn(a, b, reduction), x, y, names=("input", "target"))
+    assert_gradients_close(lambda a, b: fn(a, b, reduction=reduction), x, y, names=("input", "target"))
     try:
         import torch
     except ImportError:
         return
     assert_matches_torch(
-        lambda a, b: fn(a, b, reduction),
+        lambda a, b: fn(a, b, reduction=reduction),
         lambda a, b: torch.nn.functional.binary_cross_entropy_with_logits(a, b,
                                                                           reduction=reduction),
         x.data, y.data, names=("input", "target"))

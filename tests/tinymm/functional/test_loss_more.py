@@ -358,3 +358,52 @@ def test_losses_reject_bad_input():
         F.cosine_embedding_loss(tm.randn(2, 3), tm.randn(2, 4), np.array([1, 1]))
     with pytest.raises(TypeError, match="NLLLoss: weight must be a Tensor or None"):
         nn.NLLLoss(weight=[1.0, 2.0])
+
+
+# ----------------------------------------------------------------------------- weights
+@given(data=st.data(), reduction=st.sampled_from(REDUCTIONS), weighted=st.booleans(),
+       pos=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]))
+def test_bce_with_logits_weight_and_pos_weight_match_torch(data, reduction, weighted, pos, dtype):
+    torch = _torch()
+    shape = data.draw(tst.shapes(1, 3))
+    x = data.draw(tst.arrays(shape, dtype, min_value=-6, max_value=6), label="input")
+    t = data.draw(tst.arrays(shape, dtype, min_value=0.0, max_value=1.0), label="target")
+    w = data.draw(tst.arrays(shape, dtype, min_value=0.1, max_value=2.0), label="weight")
+    pw = data.draw(tst.arrays(shape[-1:], dtype, min_value=0.2, max_value=3.0), label="pos_weight")
+    kw_names = (["weight"] if weighted else []) + (["pos_weight"] if pos else [])
+    extra = ([w] if weighted else []) + ([pw] if pos else [])
+
+    def ours(a, b, *e):
+        return F.binary_cross_entropy_with_logits(a, b, reduction=reduction, **dict(zip(kw_names, e)))
+
+    def theirs(a, b, *e):
+        return torch.nn.functional.binary_cross_entropy_with_logits(
+            a, b, reduction=reduction, **dict(zip(kw_names, e)))
+
+    assert_matches_torch(ours, theirs, x, t, *extra,
+                         requires_grad=[True, True] + [False] * len(extra))
+    assert_gradients_close(ours, tm.tensor(x.astype(np.float64), requires_grad=True),
+                           tm.tensor(t.astype(np.float64), requires_grad=True),
+                           *[tm.tensor(e.astype(np.float64)) for e in extra])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_weighted_mse_matches_torch_and_modules_keep_weight_buffers(reduction):
+    torch = _torch()
+    rng = np.random.default_rng(0)
+    x, y, w = rng.standard_normal((3, 4)), rng.standard_normal((3, 4)), rng.uniform(0.1, 2, (3, 4))
+    assert_matches_torch(lambda a, b, ww: F.mse_loss(a, b, reduction=reduction, weight=ww),
+                         lambda a, b, ww: torch.nn.functional.mse_loss(a, b, reduction=reduction,
+                                                                       weight=ww),
+                         x, y, w, requires_grad=[True, True, False])
+    pw = rng.uniform(0.5, 2, 4)
+    ours = nn.BCEWithLogitsLoss(tm.tensor(w), reduction=reduction, pos_weight=tm.tensor(pw))
+    theirs = torch.nn.BCEWithLogitsLoss(torch.tensor(w), reduction=reduction,
+                                        pos_weight=torch.tensor(pw))
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight", "pos_weight"]
+    assert_matches_torch(ours, theirs, x, rng.random((3, 4)))
+    with pytest.raises(ValueError, match=r"binary_cross_entropy_with_logits: pos_weight of shape "
+                                         r"\(3,\) does not broadcast"):
+        F.binary_cross_entropy_with_logits(tm.tensor(x), tm.tensor(y), pos_weight=tm.ones(3))
+    with pytest.raises(ValueError, match=r"mse_loss: weight must have the input's shape"):
+        F.mse_loss(tm.tensor(x), tm.tensor(y), weight=tm.ones(4))
