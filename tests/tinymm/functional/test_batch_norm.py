@@ -214,3 +214,19 @@ def test_group_norm_rejects_bad_input():
         F.group_norm(np.ones((2, 6)), 3)
     with pytest.raises(ValueError, match=f"{fn}: input must have shape"):
         F.group_norm(tm.randn(6), 3)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("layout", ["transposed", "strided", "reversed"])
+def test_norms_accept_non_contiguous_views(backend, layout):
+    torch = pytest.importorskip("torch")
+    base = np.random.default_rng(4).standard_normal((3, 4, 5, 2))
+    x = tst._with_layout(base, layout)
+    assert not x.flags.c_contiguous
+    rm, rv = _stats(4)
+    with tm.backend(backend):
+        assert_matches_torch(lambda t: F.batch_norm(t, rm.copy(), rv.copy(), training=True),
+                             lambda t: torch.nn.functional.batch_norm(
+                                 t, torch.tensor(rm), torch.tensor(rv), training=True), x)
+        assert_matches_torch(lambda t: F.group_norm(t, 2),
+                             lambda t: torch.nn.functional.group_norm(t, 2), x)
