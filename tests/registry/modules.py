@@ -122,6 +122,17 @@ def _mha(rng, d, dtype):
                   grad=("query", "key", "value"))
 
 
+def _mha_self(rng, d, dtype):
+    s = _mha(rng, d, dtype)
+    return Sample({"query": s.arrays["query"]}, init=s.init, grad=("query",))
+
+
+def _mha_kv(rng, d, dtype):
+    s = _mha(rng, d, dtype)
+    return Sample({"query": s.arrays["query"], "key": s.arrays["key"]}, init=s.init,
+                  grad=("query", "key"))
+
+
 def _encoder(rng, d, dtype):
     return _tokens(rng, d, dtype).with_init(d_model=d.E, nhead=d.heads,
                                             dim_feedforward=2 * d.E, dropout=0.0,
@@ -132,36 +143,45 @@ _MHA_SIZES = ("small", *DEGENERATE[:3], "bench")
 _RNN_OPTIONS = ("input_size", "hidden_size", "num_layers")
 
 SPECS = [
-    *(_simple(n) for n in ("ReLU", "GELU", "Tanh", "Sigmoid")),
-    _simple("Softmax", _with_init(_tokens, dim=-1)),
-    _simple("LogSoftmax", _with_init(_tokens, dim=-1)),
-    _simple("Dropout", _with_init(_tokens, p=0.3), random=True,
+    *(_simple(n, also_named=(n.lower(),)) for n in ("ReLU", "GELU", "Tanh", "Sigmoid")),
+    _simple("Softmax", _with_init(_tokens, dim=-1), also_named=("softmax",)),
+    _simple("LogSoftmax", _with_init(_tokens, dim=-1), also_named=("log_softmax",)),
+    _simple("Dropout", _with_init(_tokens, p=0.3), random=True, also_named=("dropout",),
             invalid=(Invalid("p > 1", lambda s, r: s.with_init(p=1.5)),)),
-    _simple("Identity", _image),
-    _simple("Flatten", _flatten, sizes=_SPATIAL),
-    _simple("Linear", _linear, size_options=("in_features", "out_features")),
+    _simple("Identity", _image, passthrough=True),
+    _simple("Flatten", _flatten, sizes=_SPATIAL, also_named=("flatten",)),
+    _simple("Linear", _linear, size_options=("in_features", "out_features"),
+            also_named=("linear",)),
     Spec("nn.CrossEntropyLoss", nn.CrossEntropyLoss, _ce, _loss_call,
-         make=lambda nn, init: nn.CrossEntropyLoss(**init),
+         make=lambda nn, init: nn.CrossEntropyLoss(**init), also_named=("cross_entropy",),
          invalid=(Invalid("target out of range", lambda s, r: s.with_arrays(target=out_of_range(
              s.arrays["target"], s.arrays["input"].shape[1])), INDEX_ERRORS),
                   Invalid("unknown reduction", lambda s, r: s.with_init(reduction="avg")))),
     Spec("nn.MSELoss", nn.MSELoss, _pair, _loss_call,
-         make=lambda nn, init: nn.MSELoss(**init)),
+         make=lambda nn, init: nn.MSELoss(**init), also_named=("mse_loss",)),
     Spec("nn.BCEWithLogitsLoss", nn.BCEWithLogitsLoss,
          lambda rng, d, dtype: _pair(rng, d, dtype, target_scale=1.0), _loss_call,
-         make=lambda nn, init: nn.BCEWithLogitsLoss(**init)),
+         make=lambda nn, init: nn.BCEWithLogitsLoss(**init),
+         also_named=("binary_cross_entropy_with_logits",)),
     _simple("Conv1d", _conv1d, sizes=_SPATIAL,
-            size_options=("in_channels", "out_channels", "kernel_size", "padding")),
+            size_options=("in_channels", "out_channels", "kernel_size", "padding"),
+            also_named=("conv1d",)),
     _simple("Conv2d", _conv2d, sizes=_SPATIAL,
-            size_options=("in_channels", "out_channels", "kernel_size", "padding")),
-    _simple("MaxPool1d", _pool1d, sizes=_SPATIAL, size_options=("kernel_size",)),
-    _simple("MaxPool2d", _pool2d, sizes=_SPATIAL, size_options=("kernel_size",)),
-    _simple("AvgPool2d", _pool2d, sizes=_SPATIAL, size_options=("kernel_size",)),
-    _simple("AdaptiveAvgPool2d", _adaptive, sizes=_SPATIAL, size_options=("output_size",)),
+            size_options=("in_channels", "out_channels", "kernel_size", "padding"),
+            also_named=("conv2d",)),
+    _simple("MaxPool1d", _pool1d, sizes=_SPATIAL, size_options=("kernel_size",),
+            also_named=("max_pool1d",)),
+    _simple("MaxPool2d", _pool2d, sizes=_SPATIAL, size_options=("kernel_size",),
+            also_named=("max_pool2d",)),
+    _simple("AvgPool2d", _pool2d, sizes=_SPATIAL, size_options=("kernel_size",),
+            also_named=("avg_pool2d",)),
+    _simple("AdaptiveAvgPool2d", _adaptive, sizes=_SPATIAL, size_options=("output_size",),
+            also_named=("adaptive_avg_pool2d",)),
     _simple("Embedding", _embedding, sizes=_SEQUENCE,
-            size_options=("num_embeddings", "embedding_dim"),
+            size_options=("num_embeddings", "embedding_dim"), also_named=("embedding",),
             invalid=(Invalid("index out of range", _embedding_out_of_range, INDEX_ERRORS),)),
-    _simple("LayerNorm", _layer_norm, size_options=("normalized_shape",)),
+    _simple("LayerNorm", _layer_norm, size_options=("normalized_shape",),
+            also_named=("layer_norm",)),
     _simple("RNN", _recurrent(), sizes=_SEQUENCE, size_options=_RNN_OPTIONS),
     _simple("LSTM", _recurrent(), sizes=_SEQUENCE, size_options=_RNN_OPTIONS),
     _simple("GRU", _recurrent(), sizes=_SEQUENCE, size_options=_RNN_OPTIONS),
@@ -175,18 +195,20 @@ SPECS = [
          lambda m, a, o: m(a["query"], a["key"], a["value"]),
          make=lambda nn, init: nn.MultiheadAttention(**init), sizes=_MHA_SIZES,
          size_options=("embed_dim", "num_heads"), error_name="MultiheadAttention"),
-    Spec("nn.MultiheadAttention[key is value]", nn.MultiheadAttention, _mha,
+    Spec("nn.MultiheadAttention[key is value]", nn.MultiheadAttention, _mha_kv,
          lambda m, a, o: m(a["query"], a["key"], a["key"]),
          make=lambda nn, init: nn.MultiheadAttention(**init), sizes=_MHA_SIZES,
          error_name="MultiheadAttention"),
-    Spec("nn.MultiheadAttention[self]", nn.MultiheadAttention, _mha,
+    Spec("nn.MultiheadAttention[self]", nn.MultiheadAttention, _mha_self,
          lambda m, a, o: m(a["query"], a["query"], a["query"]),
          make=lambda nn, init: nn.MultiheadAttention(**init), sizes=_MHA_SIZES,
          error_name="MultiheadAttention"),
     _simple("TransformerEncoderLayer", _encoder, sizes=_MHA_SIZES,
-            size_options=("d_model", "nhead", "dim_feedforward")),
+            size_options=("d_model", "nhead", "dim_feedforward"),
+            also_named=("MultiheadAttention", "linear", "layer_norm")),
     Spec("nn.Sequential", nn.Sequential, _linear,
          lambda m, a, o: m(a["input"]),
          make=lambda nn, init: nn.Sequential(nn.Linear(init["in_features"], init["out_features"]),
-                                             nn.ReLU(), nn.Linear(init["out_features"], 2))),
+                                             nn.ReLU(), nn.Linear(init["out_features"], 2)),
+         also_named=("Linear", "linear")),
 ]

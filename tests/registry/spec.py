@@ -136,7 +136,11 @@ class Spec:
     invalid        op-specific invalid variants (:class:`Invalid`)
     error_name     the name the error messages must contain (default: the part of
                    ``name`` after the dot)
+    also_named     other names an error may carry instead: the functions a module's
+                   forward delegates to (``nn.Softmax`` -> ``"softmax"``)
     dtypes         float dtypes the op supports (others must be refused with TypeError)
+    passthrough    returns its argument unchanged without looking at it (``nn.Identity``):
+                   the dtype and argument-type attacks do not apply
     """
 
     name: str
@@ -151,7 +155,9 @@ class Spec:
     size_options: tuple[str, ...] = ()
     invalid: tuple[Invalid, ...] = ()
     error_name: str = ""
+    also_named: tuple[str, ...] = ()
     dtypes: tuple[str, ...] = ("float32", "float64")
+    passthrough: bool = False
 
     def __post_init__(self):
         if self.torch_call is _SAME:

@@ -7,7 +7,7 @@ import numbers
 
 import numpy as np
 
-from .._validation import check_positive_int
+from .._validation import check_alloc, check_positive_int
 from ..functional.norm import _normalized_shape, batch_norm, group_norm, layer_norm
 from ..tensor import Tensor
 from . import init
@@ -39,6 +39,7 @@ class LayerNorm(Module):
         self.eps = float(eps)
         self.elementwise_affine = bool(elementwise_affine)
         dt = np.dtype(dtype or np.float32)
+        check_alloc("LayerNorm", "weight", shape, dt)
         if self.elementwise_affine:
             self.weight = Parameter(np.empty(shape, dt))
             if bias:
@@ -97,6 +98,7 @@ class _BatchNorm(Module):
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
         dt = np.dtype(dtype or np.float32)
+        check_alloc(name, "the parameters", (4, self.num_features), dt)
         if self.affine:
             self.weight = Parameter(np.empty(num_features, dt))
             if bias:
@@ -185,6 +187,7 @@ class GroupNorm(Module):
         self.eps = float(eps)
         self.affine = bool(affine)
         dt = np.dtype(dtype or np.float32)
+        check_alloc("GroupNorm", "the parameters", (2, self.num_channels), dt)
         if self.affine:
             self.weight = Parameter(np.ones(num_channels, dt))
             if bias:
