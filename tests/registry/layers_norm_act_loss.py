@@ -129,8 +129,22 @@ def _loss(name, sample, call, **kwargs):
                 error_name=name.split("[")[0], **kwargs)
 
 
+# the functions each module's forward delegates to (their names may head its errors)
+_DELEGATES = {
+    "BatchNorm1d": ("batch_norm",), "BatchNorm2d": ("batch_norm",), "GroupNorm": ("group_norm",),
+    "Dropout1d": ("dropout1d",), "Dropout2d": ("dropout2d",), "LeakyReLU": ("leaky_relu",),
+    "ELU": ("elu",), "SiLU": ("silu",), "Softplus": ("softplus",), "Mish": ("mish",),
+    "Hardtanh": ("hardtanh",), "GELU": ("gelu",), "NLLLoss": ("nll_loss",),
+    "BCELoss": ("binary_cross_entropy",), "L1Loss": ("l1_loss",),
+    "SmoothL1Loss": ("smooth_l1_loss",), "HuberLoss": ("huber_loss",), "KLDivLoss": ("kl_div",),
+    "CosineEmbeddingLoss": ("cosine_embedding_loss",),
+    "BCEWithLogitsLoss": ("binary_cross_entropy_with_logits",),
+}
+
+
 def _module(name, sample, call=None, init=None, **kwargs):
     init = init or {}
+    kwargs.setdefault("also_named", _DELEGATES[name.split("[")[0]])
     return Spec(f"nn.{name}", getattr(nn, name.split("[")[0]),
                 lambda rng, d, dtype: sample(rng, d, dtype).with_init(**init(d) if callable(init)
                                                                       else init),
@@ -254,7 +268,9 @@ SPECS = [
             size_options=("num_features",)),
     _module("BatchNorm2d[track_running_stats=False]", _bn_module_sample(2),
             lambda m, a, o: m(a["input"]), init={"track_running_stats": False}, sizes=_SPATIAL),
-    _module("GroupNorm", _without_options(_group_norm), lambda m, a, o: m(a["input"]),
+    _module("GroupNorm", lambda rng, d, dtype: Sample(
+                {"input": _group_norm(rng, d, dtype).arrays["input"]}, grad=("input",)),
+            lambda m, a, o: m(a["input"]),
             init=lambda d: {"num_groups": 2, "num_channels": 2 * d.C}),
     _module("Dropout1d", _seq, lambda m, a, o: m(a["input"]), init={"p": 0.4}, random=True),
     _module("Dropout2d", _image, lambda m, a, o: m(a["input"]), init={"p": 0.4}, random=True,
@@ -278,5 +294,5 @@ SPECS = [
          lambda rng, d, dtype: _without_options(_probabilities)(rng, d, dtype).with_init(
              features=d.F),
          lambda m, a, o: m(a["input"], a["target"]), make=_bce_with_pos_weight,
-         error_name="BCEWithLogitsLoss"),
+         error_name="BCEWithLogitsLoss", also_named=_DELEGATES["BCEWithLogitsLoss"]),
 ]

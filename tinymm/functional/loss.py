@@ -133,7 +133,10 @@ def _input_classes(fn: str, input) -> tuple[Tensor, int]:  # noqa: A002
     check_float(fn, "input", x)
     if x.ndim == 0:
         raise ValueError(f"{fn}: input must be at least 1-D (C,), got a 0-d tensor")
-    return x, (x.shape[0] if x.ndim == 1 else x.shape[1])
+    c = x.shape[0] if x.ndim == 1 else x.shape[1]
+    if c == 0:
+        raise ValueError(f"{fn}: input must have at least one class (C >= 1), got shape {x.shape}")
+    return x, c
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100,  # noqa: A002
