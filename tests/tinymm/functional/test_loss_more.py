@@ -356,6 +356,8 @@ def test_losses_reject_bad_input():
         F.cosine_embedding_loss(tm.randn(2, 3), tm.randn(2, 3), np.array([1]))
     with pytest.raises(ValueError, match="cosine_embedding_loss: input1 and input2 must have one shape"):
         F.cosine_embedding_loss(tm.randn(2, 3), tm.randn(2, 4), np.array([1, 1]))
+    with pytest.raises(ValueError, match=r"cross_entropy: input must have at least one class"):
+        F.cross_entropy(tm.randn(3, 0), np.zeros(3, np.int64))
     with pytest.raises(TypeError, match="NLLLoss: weight must be a Tensor or None"):
         nn.NLLLoss(weight=[1.0, 2.0])
 
