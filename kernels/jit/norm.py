@@ -262,6 +262,66 @@ def _bn_backward_serial(gy, x, weight, mean, rstd, batch_stats, gx, gw, gb):
         _bn_channel_backward(gy, x, c, weight, mean, rstd, batch_stats, gx, gw, gb)
 
 
+# L == 1 (BatchNorm1d on (N, C)): a channel's values are a column, C elements apart, so the
+# per-channel loops above would touch one cache line per value (measured ~8x slower than
+# NumPy on (256, 512)). These twins sweep rows instead, accumulating (C,) vectors.
+@njit(**_JIT)
+def _bn_rows_forward(x, weight, bias, mean, var, eps, batch_stats, y, rstd):
+    N, C = x.shape
+    tp = x.dtype.type
+    if batch_stats:
+        s = np.zeros(C, x.dtype)
+        for n in range(N):
+            for c in range(C):
+                s[c] += x[n, c]
+        for c in range(C):
+            mean[c] = s[c] / tp(N)
+        v = np.zeros(C, x.dtype)
+        for n in range(N):
+            for c in range(C):
+                d = x[n, c] - mean[c]
+                v[c] += d * d
+        for c in range(C):
+            var[c] = v[c] / tp(N)
+    scale = np.empty(C, x.dtype)
+    for c in range(C):
+        rstd[c] = tp(1.0) / np.sqrt(var[c] + tp(eps))
+        scale[c] = rstd[c] * weight[c]
+    for n in range(N):
+        for c in range(C):
+            y[n, c] = (x[n, c] - mean[c]) * scale[c] + bias[c]
+
+
+@njit(**_JIT)
+def _bn_rows_backward(gy, x, weight, mean, rstd, batch_stats, gx, gw, gb):
+    N, C = x.shape
+    tp = x.dtype.type
+    sgx = np.zeros(C, x.dtype)
+    for c in range(C):
+        gb[c] = tp(0.0)
+    for n in range(N):
+        for c in range(C):
+            g = gy[n, c]
+            gb[c] += g
+            sgx[c] += g * (x[n, c] - mean[c])
+    coef = np.empty(C, x.dtype)
+    a = np.empty(C, x.dtype)
+    b = np.empty(C, x.dtype)
+    for c in range(C):
+        gw[c] = sgx[c] * rstd[c]
+        coef[c] = rstd[c] * weight[c]
+        a[c] = gb[c] / tp(N)
+        b[c] = rstd[c] * rstd[c] * sgx[c] / tp(N)
+    if batch_stats:
+        for n in range(N):
+            for c in range(C):
+                gx[n, c] = coef[c] * (gy[n, c] - a[c] - (x[n, c] - mean[c]) * b[c])
+    else:
+        for n in range(N):
+            for c in range(C):
+                gx[n, c] = coef[c] * gy[n, c]
+
+
 def batch_norm_forward(
     x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None,
     mean: np.ndarray | None, var: np.ndarray | None, eps: float,
@@ -281,6 +341,10 @@ def batch_norm_forward(
         var = np.ascontiguousarray(var, dtype=x.dtype)
     weight = np.ones(C, x.dtype) if weight is None else weight  # absent γ / β: ones / zeros
     bias = np.zeros(C, x.dtype) if bias is None else bias
+    if x.shape[2] == 1:
+        _bn_rows_forward(x[:, :, 0], weight, bias, mean, var, float(eps), batch_stats,
+                         y[:, :, 0], rstd)
+        return y, mean, var, rstd
     run = _bn_forward_parallel if x.size >= PARALLEL_MIN_SIZE else _bn_forward_serial
     run(x, weight, bias, mean, var, float(eps), batch_stats, y, rstd)
     return y, mean, var, rstd
@@ -296,15 +360,20 @@ def batch_norm_backward(
     gw = np.empty(C, x.dtype)
     gb = np.empty(C, x.dtype)
     weight = np.ones(C, x.dtype) if weight is None else weight
-    run = _bn_backward_parallel if x.size >= PARALLEL_MIN_SIZE else _bn_backward_serial
-    run(grad_output, x, weight, mean, rstd, bool(batch_stats), grad_x, gw, gb)
+    if x.shape[2] == 1:
+        _bn_rows_backward(grad_output[:, :, 0], x[:, :, 0], weight, mean, rstd,
+                          bool(batch_stats), grad_x[:, :, 0], gw, gb)
+    else:
+        run = _bn_backward_parallel if x.size >= PARALLEL_MIN_SIZE else _bn_backward_serial
+        run(grad_output, x, weight, mean, rstd, bool(batch_stats), grad_x, gw, gb)
     return grad_x, (gw if need_weight_grad else None), (gb if need_bias_grad else None)
 
 
 def _warmup_batch_norm() -> None:
     for dtype in (np.float32, np.float64):
-        x = np.arange(12, dtype=dtype).reshape(2, 3, 2)
-        for train in (True, False):
-            stats = (None, None) if train else (np.zeros(3, dtype), np.ones(3, dtype))
-            y, mean, _, rstd = batch_norm_forward(x, None, None, *stats, 1e-5)
-            batch_norm_backward(y, x, None, mean, rstd, train, True, True)
+        for x in (np.arange(12, dtype=dtype).reshape(2, 3, 2),
+                  np.arange(6, dtype=dtype).reshape(2, 3, 1)):
+            for train in (True, False):
+                stats = (None, None) if train else (np.zeros(3, dtype), np.ones(3, dtype))
+                y, mean, _, rstd = batch_norm_forward(x, None, None, *stats, 1e-5)
+                batch_norm_backward(y, x, None, mean, rstd, train, True, True)
