@@ -3,14 +3,37 @@
     import tinymm.functional as F
 """
 
-from .activation import dropout, gelu, log_softmax, relu, sigmoid, softmax, tanh
+from .activation import (
+    dropout,
+    elu,
+    gelu,
+    hardtanh,
+    leaky_relu,
+    log_softmax,
+    mish,
+    relu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    tanh,
+)
 
 # --- layers from the kernel families (one import line per module) ---
 from .attention import scaled_dot_product_attention
+from .channel_dropout import dropout1d, dropout2d
 from .conv import conv1d, conv2d
 from .linear import linear
-from .loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss, one_hot
-from .norm import layer_norm
+from .loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss, one_hot
+from .loss_pointwise import (
+    binary_cross_entropy,
+    cosine_embedding_loss,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    smooth_l1_loss,
+)
+from .norm import batch_norm, group_norm, layer_norm
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool1d, max_pool2d
 from .recurrent import gru_layer, lstm_layer, rnn_layer
 from .sparse import embedding
@@ -21,4 +44,8 @@ __all__ = [
     "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
     "layer_norm", "embedding", "scaled_dot_product_attention",
     "rnn_layer", "lstm_layer", "gru_layer",
+    # normalisation, activations, channel dropout and losses (second round)
+    "batch_norm", "group_norm", "leaky_relu", "elu", "silu", "softplus", "mish", "hardtanh",
+    "dropout1d", "dropout2d", "nll_loss", "binary_cross_entropy", "l1_loss", "smooth_l1_loss",
+    "huber_loss", "kl_div", "cosine_embedding_loss",
 ]

@@ -1,6 +1,14 @@
-"""Activations, softmax and dropout as functions of Tensors."""
+"""Activations, softmax and dropout as functions of Tensors.
+
+Elementwise activations run one kernel pair each (``<name>_forward`` / ``<name>_backward``
+in ``kernels/*/activation.py``); PyTorch's ``inplace=True`` is accepted and computed out of
+place (tinymm never overwrites an input), which returns what PyTorch returns.
+"""
 
 from __future__ import annotations
+
+import math
+import numbers
 
 import numpy as np
 
@@ -9,6 +17,7 @@ from .._validation import as_tensor_arg, check_float, check_probability, normali
 from ..autograd import Function
 from ..ops import elementwise as ew
 from ..random import generator
+from ..tensor import Tensor
 
 
 def relu(input):  # noqa: A002
@@ -17,12 +26,120 @@ def relu(input):  # noqa: A002
 
 
 def gelu(input, approximate: str = "none"):  # noqa: A002
-    """Exact GELU, x Φ(x) = x/2 (1 + erf(x/√2)) (``approximate="tanh"`` is not offered)."""
-    if approximate != "none":
-        raise ValueError(f"gelu: approximate must be 'none' (the exact erf form), got {approximate!r}")
+    """GELU: exact x Φ(x) = x/2 (1 + erf(x/√2)), or with ``approximate="tanh"``
+    x/2 (1 + tanh(√(2/π)(x + 0.044715 x³)))."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     x = as_tensor_arg("gelu", "input", input)
     check_float("gelu", "input", x)
+    if approximate == "tanh":
+        return GELUTanhFn.apply(x)
     return ew.gelu(x)
+
+
+# ----------------------------------------------------------------------------- activations
+class _Activation(Function):
+    """y = f(x, *params) by the kernel pair ``<kernel>_forward`` / ``<kernel>_backward``."""
+
+    kernel = ""
+
+    @classmethod
+    def forward(cls, ctx, x, *params):
+        # the jit twins take float32/float64; other floating dtypes run the reference twin
+        backend = None if x.dtype in (np.float32, np.float64) else "numpy"
+        ctx.save_for_backward(x)
+        ctx.params, ctx.backend = params, backend
+        return kernels.get(cls.kernel + "_forward", backend)(x, *params).astype(x.dtype, copy=False)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        (x,) = ctx.saved_tensors
+        grad = kernels.get(cls.kernel + "_backward", ctx.backend)(g, x, *ctx.params)
+        return (grad.astype(x.dtype, copy=False),) + (None,) * len(ctx.params)
+
+
+class LeakyReLUFn(_Activation):
+    kernel = "leaky_relu"
+
+
+class ELUFn(_Activation):
+    kernel = "elu"
+
+
+class SiLUFn(_Activation):
+    kernel = "silu"
+
+
+class SoftplusFn(_Activation):
+    kernel = "softplus"
+
+
+class MishFn(_Activation):
+    kernel = "mish"
+
+
+class HardtanhFn(_Activation):
+    kernel = "hardtanh"
+
+
+class GELUTanhFn(_Activation):
+    kernel = "gelu_tanh"
+
+
+def _float_input(fn: str, input, inplace) -> Tensor:  # noqa: A002
+    x = as_tensor_arg(fn, "input", input)
+    check_float(fn, "input", x)
+    if not isinstance(inplace, (bool, np.bool_)):
+        raise TypeError(f"{fn}: inplace must be a bool, got {type(inplace).__name__}")
+    return x
+
+
+def _real(fn: str, name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating)):
+        raise TypeError(f"{fn}: {name} must be a float, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{fn}: {name} must be finite, got {value}")
+    return float(value)
+
+
+def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):  # noqa: A002
+    """x if x > 0 else negative_slope · x."""
+    x = _float_input("leaky_relu", input, inplace)
+    return LeakyReLUFn.apply(x, _real("leaky_relu", "negative_slope", negative_slope))
+
+
+def elu(input, alpha: float = 1.0, inplace: bool = False):  # noqa: A002
+    """x if x > 0 else α (e^x − 1)."""
+    x = _float_input("elu", input, inplace)
+    return ELUFn.apply(x, _real("elu", "alpha", alpha))
+
+
+def silu(input, inplace: bool = False):  # noqa: A002
+    """x σ(x) (also called swish)."""
+    return SiLUFn.apply(_float_input("silu", input, inplace))
+
+
+def softplus(input, beta: float = 1.0, threshold: float = 20.0):  # noqa: A002
+    """log(1 + e^{βx}) / β, and x itself where βx > ``threshold`` (as PyTorch)."""
+    x = _float_input("softplus", input, False)
+    beta = _real("softplus", "beta", beta)
+    if beta == 0:
+        raise ValueError("softplus: beta must be non-zero, got 0")
+    return SoftplusFn.apply(x, beta, _real("softplus", "threshold", threshold))
+
+
+def mish(input, inplace: bool = False):  # noqa: A002
+    """x tanh(softplus(x))."""
+    return MishFn.apply(_float_input("mish", input, inplace))
+
+
+def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):  # noqa: A002
+    """clamp(x, min_val, max_val); the gradient passes only strictly inside the bounds."""
+    x = _float_input("hardtanh", input, inplace)
+    lo, hi = _real("hardtanh", "min_val", min_val), _real("hardtanh", "max_val", max_val)
+    if lo > hi:
+        raise ValueError(f"hardtanh: min_val ({lo}) must be <= max_val ({hi})")
+    return HardtanhFn.apply(x, lo, hi)
 
 
 def tanh(input):  # noqa: A002

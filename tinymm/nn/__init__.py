@@ -1,16 +1,42 @@
 """``tinymm.nn``: Modules and Parameters with PyTorch's names, defaults and layouts."""
 
 from . import init
-from .activation import GELU, Dropout, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .activation import (
+    ELU,
+    GELU,
+    Dropout,
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    Mish,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 
 # --- layers from the kernel families (one import line per module) ---
 from .attention import MultiheadAttention
 from .containers import ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d
+from .dropout import Dropout1d, Dropout2d
 from .linear import Flatten, Identity, Linear
-from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from .loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from .module import Module
-from .norm import LayerNorm
+from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .parameter import Parameter
 from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool1d, MaxPool2d
 from .recurrent import GRU, LSTM, RNN
@@ -29,4 +55,8 @@ __all__ = [
     "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
     "Embedding", "LayerNorm", "RNN", "LSTM", "GRU", "MultiheadAttention",
     "TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer", "TransformerDecoder",
+    # normalisation, activations, channel dropout and losses (second round)
+    "BatchNorm1d", "BatchNorm2d", "GroupNorm", "Dropout1d", "Dropout2d", "LeakyReLU", "ELU",
+    "SiLU", "Softplus", "Mish", "Hardtanh", "NLLLoss", "BCELoss", "L1Loss", "SmoothL1Loss",
+    "HuberLoss", "KLDivLoss", "CosineEmbeddingLoss",
 ]

@@ -99,13 +99,13 @@ def test_mse_loss(data, reduction):
     shape = data.draw(tst.shapes(0, 3))
     x = data.draw(tst.tensors(shape), label="input")
     y = data.draw(tst.tensors(shape), label="target")
-    assert_gradients_close(lambda a, b: F.mse_loss(a, b, reduction), x, y,
+    assert_gradients_close(lambda a, b: F.mse_loss(a, b, reduction=reduction), x, y,
                            names=("input", "target"))
     try:
         import torch
     except ImportError:
         return
-    assert_matches_torch(lambda a, b: F.mse_loss(a, b, reduction),
+    assert_matches_torch(lambda a, b: F.mse_loss(a, b, reduction=reduction),
                          lambda a, b: torch.nn.functional.mse_loss(a, b, reduction=reduction),
                          x.data, y.data, names=("input", "target"))
 
@@ -116,13 +116,13 @@ def test_binary_cross_entropy_with_logits(data, reduction):
     x = data.draw(tst.tensors(shape, min_value=-5, max_value=5), label="input")
     y = data.draw(tst.tensors(shape, min_value=0.0, max_value=1.0), label="target")
     fn = F.binary_cross_entropy_with_logits
-    assert_gradients_close(lambda a, b: fn(a, b, reduction), x, y, names=("input", "target"))
+    assert_gradients_close(lambda a, b: fn(a, b, reduction=reduction), x, y, names=("input", "target"))
     try:
         import torch
     except ImportError:
         return
     assert_matches_torch(
-        lambda a, b: fn(a, b, reduction),
+        lambda a, b: fn(a, b, reduction=reduction),
         lambda a, b: torch.nn.functional.binary_cross_entropy_with_logits(a, b,
                                                                           reduction=reduction),
         x.data, y.data, names=("input", "target"))
@@ -169,15 +169,18 @@ def test_cross_entropy_rejects_bad_input():
         F.cross_entropy(x, t, label_smoothing=1.5)
     with pytest.raises(TypeError, match=f"{fn}: ignore_index must be an int, got float"):
         F.cross_entropy(x, t, ignore_index=1.0)
+    with pytest.raises(ValueError, match=rf"{fn}: probability targets \(a floating dtype\) must "
+                                         r"have the input's shape \(3, 4\), got \(3,\)"):
+        F.cross_entropy(x, t.astype(np.float32))
     with pytest.raises(TypeError, match=f"{fn}: target must hold integer class indices, got "
-                                        "dtype float64"):
-        F.cross_entropy(x, t.astype(float))
+                                        "dtype bool"):
+        F.cross_entropy(x, t > 0)
     with pytest.raises(ValueError, match=rf"{fn}: target must have shape \(3,\) for input of "
                                          r"shape \(3, 4\), got \(2,\)"):
         F.cross_entropy(x, t[:2])
-    with pytest.raises(ValueError, match=rf"{fn}: target holds class 4, outside \[0, 4\)"):
+    with pytest.raises(IndexError, match=rf"{fn}: target holds class 4, outside \[0, 4\)"):
         F.cross_entropy(x, np.array([0, 4, 1]))
-    with pytest.raises(ValueError, match=rf"{fn}: target holds class -1"):
+    with pytest.raises(IndexError, match=rf"{fn}: target holds class -1"):
         F.cross_entropy(x, np.array([0, -1, 1]))
     with pytest.raises(ValueError, match=f"{fn}: input must be at least 1-D"):
         F.cross_entropy(tm.tensor(1.0), np.array(0))
