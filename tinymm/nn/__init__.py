@@ -1,6 +1,6 @@
 """``tinymm.nn``: Modules and Parameters with PyTorch's names, defaults and layouts."""
 
-from . import init
+from . import init, utils
 from .activation import GELU, Dropout, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 
 # --- layers from the kernel families (one import line per module) ---
@@ -23,4 +23,5 @@ __all__ = [
     "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
     "Embedding", "LayerNorm", "RNN", "LSTM", "GRU", "MultiheadAttention",
     "TransformerEncoderLayer",
+    "utils",
 ]
