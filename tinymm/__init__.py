@@ -15,6 +15,7 @@ from .gradcheck import gradcheck, GradcheckError
 from .kernels import set_backend, get_backend, backend
 from . import kernels, functional, nn, optim
 from .serialization import save, load
+from .interop import from_torch
 
 __version__ = "0.1.0"
 
@@ -40,5 +41,5 @@ __all__ = [
     "zeros", "ones", "full", "randn", "rand", "arange", "zeros_like", "ones_like", "from_numpy",
     "cat", "stack", "where", "manual_seed", "gradcheck", "GradcheckError",
     "set_backend", "get_backend", "backend", "kernels", "functional", "nn", "optim",
-    "save", "load",
+    "save", "load", "from_torch",
 ]
