@@ -6,7 +6,8 @@ read the constructor arguments from the source module's attributes, build the tw
 to the source's dtype, copy the ``state_dict`` (parameters and buffers) and the train/eval
 flag. ``TWINS`` is the table of those conversions: a new layer adds one ``Twin`` entry.
 
-- Containers (``Sequential``, ``ModuleList``, ``ModuleDict``) convert child by child.
+- Containers (``Sequential``, ``ModuleList``, ``ModuleDict``, ``ParameterList``) convert
+  child by child.
 - A module with no twin (a user's own model, e.g. ``tinymm.models.seed_model(...)``, or a
   custom ``torch.nn.Module``) becomes a *mirror*: a module of the other library holding the
   converted children, parameters and buffers under the same names (so ``state_dict`` keys
@@ -143,7 +144,8 @@ for _twin in (
     Twin("AvgPool2d", ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
                        "divisor_override")),
     Twin("AdaptiveAvgPool2d", ("output_size",)),
-    Twin("Upsample", ("size", "scale_factor", "mode", "align_corners")),
+    Twin("Upsample", ("size", "scale_factor", "mode", "align_corners",
+                      "recompute_scale_factor")),
     Twin("ReLU"), Twin("Tanh"), Twin("Sigmoid"),
     Twin("GELU", ("approximate",)),
     Twin("Softmax", ("dim",)), Twin("LogSoftmax", ("dim",)),
@@ -255,6 +257,10 @@ def _to_torch(torch, module):
         out = (cls(*children.values()) if name == "ModuleList" else
                cls(children) if name == "ModuleDict" else cls(__import__("collections")
                                                                 .OrderedDict(children)))
+    elif name == "ParameterList" and type(module) is getattr(nn, name, None):
+        out = torch.nn.ParameterList([torch.nn.Parameter(torch.from_numpy(p.data.copy()),
+                                                         requires_grad=p.requires_grad)
+                                      for p in module])
     elif type(module).__module__.startswith("tinymm.nn"):
         raise TypeError(f"to_torch: no PyTorch twin is registered for tinymm.nn.{name} "
                         "(tinymm.interop.TWINS lists the convertible layers)")
@@ -323,6 +329,9 @@ def _from_torch(torch, module):
         out = (cls(list(children.values())) if name == "ModuleList" else
                cls(children) if name == "ModuleDict" else cls(
                    __import__("collections").OrderedDict(children)))
+    elif name == "ParameterList" and type(module) is torch.nn.ParameterList:
+        out = nn.ParameterList([nn.Parameter(p.detach().cpu().numpy().copy(),
+                                             requires_grad=p.requires_grad) for p in module])
     elif hasattr(module, "tinymm_template"):  # a to_torch mirror: back to the original
         out = copy.deepcopy(module.tinymm_template)
         out.load_state_dict(_numpy_state(module))

@@ -32,6 +32,10 @@ LAYERS = {
     "Conv2d_depthwise": (lambda: nn.Conv2d(3, 6, 3, groups=3, padding=1), [_x(2, 3, 5, 5)]),
     "ConvTranspose2d": (lambda: nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1,
                                                    output_padding=1, groups=2), [_x(2, 4, 4, 5)]),
+    "Upsample": (lambda: nn.Upsample(scale_factor=1.5, mode="bilinear", align_corners=True),
+                 [_x(2, 3, 4, 5)]),
+    "Bilinear": (lambda: nn.Bilinear(3, 4, 2), [_x(5, 3), _x(5, 4)]),
+    "Unflatten": (lambda: nn.Unflatten(1, (2, 3)), [_x(4, 6)]),
     "MaxPool1d": (lambda: nn.MaxPool1d(3, stride=2, padding=1), [_x(2, 3, 9)]),
     "MaxPool2d": (lambda: nn.MaxPool2d(2), [_x(2, 3, 6, 6)]),
     "AvgPool2d": (lambda: nn.AvgPool2d(3, stride=2, padding=1),
@@ -222,6 +226,17 @@ def test_errors():
     layer = nn.TransformerEncoderLayer(8, 2, activation=lambda x: x)
     with pytest.raises(TypeError, match="activation"):
         layer.to_torch()
+
+
+def test_parameter_list_both_ways():
+    ps = nn.ParameterList([nn.Parameter(_x(2)), nn.Parameter(_x(3, 1))])
+    theirs = ps.to_torch()
+    assert isinstance(theirs, torch.nn.ParameterList)
+    back = tm.from_torch(theirs)
+    assert isinstance(back, nn.ParameterList)
+    for a, b, c in zip(ps, theirs, back):
+        np.testing.assert_array_equal(a.data, b.detach().numpy())
+        np.testing.assert_array_equal(a.data, c.data)
 
 
 def test_every_registered_twin_exists_in_torch():

@@ -5,9 +5,9 @@ from .activation import GELU, Dropout, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 
 # --- layers from the kernel families (one import line per module) ---
 from .attention import MultiheadAttention, TransformerEncoderLayer
-from .containers import ModuleDict, ModuleList, Sequential
+from .containers import ModuleDict, ModuleList, ParameterList, Sequential
 from .conv import Conv1d, Conv2d, ConvTranspose2d
-from .linear import Flatten, Identity, Linear
+from .linear import Bilinear, Flatten, Identity, Linear, Unflatten
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import Module
 from .norm import LayerNorm
@@ -15,6 +15,7 @@ from .parameter import Parameter
 from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool1d, MaxPool2d
 from .recurrent import GRU, LSTM, RNN
 from .sparse import Embedding
+from .upsample import Upsample
 
 __all__ = [
     "init", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity",
@@ -23,5 +24,5 @@ __all__ = [
     "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
     "Embedding", "LayerNorm", "RNN", "LSTM", "GRU", "MultiheadAttention",
     "TransformerEncoderLayer",
-    "utils", "ConvTranspose2d",
+    "utils", "ConvTranspose2d", "Bilinear", "Unflatten", "ParameterList", "Upsample",
 ]
