@@ -87,6 +87,7 @@ def _activation_name(layer) -> str:
 
 
 def _encoder_layer_kwargs(m) -> dict:
+    """TransformerEncoderLayer/DecoderLayer arguments, read from their submodules."""
     return {"d_model": m.self_attn.embed_dim, "nhead": m.self_attn.num_heads,
             "dim_feedforward": m.linear1.out_features, "dropout": m.dropout.p,
             "activation": _activation_name(m), "layer_norm_eps": m.norm1.eps,
@@ -102,12 +103,14 @@ def _mha_kwargs(m) -> dict:
     return {"bias": m.in_proj_bias is not None}
 
 
-def _build_encoder(cls, kwargs, convert, source):
-    """TransformerEncoder(encoder_layer, num_layers, norm=None): the layers are converted
-    one by one (the constructor's deep copies are then overwritten by the state_dict)."""
+def _build_stack(cls, kwargs, convert, source):
+    """TransformerEncoder/Decoder(layer, num_layers, norm=None): the first layer and the norm
+    are converted (the constructor's copies of the layer are overwritten by the state_dict)."""
     layer = convert(source.layers[0])
     norm = None if source.norm is None else convert(source.norm)
-    extra = {"enable_nested_tensor": False} if cls.__module__.startswith("torch") else {}
+    extra = ({"enable_nested_tensor": False}
+             if cls.__module__.startswith("torch") and cls.__name__ == "TransformerEncoder"
+             else {})
     return cls(layer, len(source.layers), norm=norm, **extra)
 
 
@@ -158,10 +161,18 @@ for _twin in (
     Twin("GRU", _RNN_ARGS),
     Twin("MultiheadAttention", ("embed_dim", "num_heads", "dropout", "batch_first"), _mha_kwargs),
     Twin("TransformerEncoderLayer", derived=_encoder_layer_kwargs),
-    Twin("TransformerEncoder", build=_build_encoder),
+    Twin("TransformerEncoder", build=_build_stack),
+    Twin("TransformerDecoderLayer", derived=_encoder_layer_kwargs),
+    Twin("TransformerDecoder", build=_build_stack),
     Twin("CrossEntropyLoss", ("reduction", "label_smoothing", "ignore_index")),
     Twin("MSELoss", ("reduction",)),
     Twin("BCEWithLogitsLoss", ("reduction",)),
+    Twin("BCELoss", ("reduction",)), Twin("L1Loss", ("reduction",)),
+    Twin("NLLLoss", ("ignore_index", "reduction")),
+    Twin("SmoothL1Loss", ("reduction", "beta")), Twin("HuberLoss", ("reduction", "delta")),
+    Twin("KLDivLoss", ("reduction", "log_target")),
+    Twin("CosineEmbeddingLoss", ("margin", "reduction")),
+    Twin("Dropout1d", ("p",)), Twin("Dropout2d", ("p",)),
     # layers that other branches add; an entry whose class is missing on a side is skipped
     Twin("BatchNorm1d", ("num_features", "eps", "momentum", "affine", "track_running_stats")),
     Twin("BatchNorm2d", ("num_features", "eps", "momentum", "affine", "track_running_stats")),

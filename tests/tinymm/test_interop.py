@@ -242,3 +242,14 @@ def test_parameter_list_both_ways():
 def test_every_registered_twin_exists_in_torch():
     missing = [name for name in TWINS if not hasattr(torch.nn, name)]
     assert not missing
+
+
+@pytest.mark.skipif(not hasattr(nn, "TransformerDecoder"), reason="nn.TransformerDecoder "
+                    "is not on this branch yet")
+def test_decoder_round_trip():
+    layer = torch.nn.TransformerDecoderLayer(8, 2, dim_feedforward=16, dropout=0.0,
+                                             batch_first=True, norm_first=True)
+    theirs = torch.nn.TransformerDecoder(layer, 2, norm=torch.nn.LayerNorm(8)).double()
+    mine = tm.from_torch(theirs)
+    _run_both(mine, theirs, [_x(3, 5, 8), _x(3, 4, 8)])
+    _run_both(mine, mine.to_torch(), [_x(3, 5, 8), _x(3, 4, 8)])
