@@ -67,6 +67,22 @@ LAYERS = {
     "MSELoss": (lambda: nn.MSELoss(reduction="sum"), [_x(4, 3), _x(4, 3)]),
 }
 
+# layers of the second round that other branches add: tested once they are merged
+_LATER = {
+    "BatchNorm1d": (lambda: nn.BatchNorm1d(3, momentum=0.2), [_x(4, 3, 5)]),
+    "BatchNorm2d_eval": (lambda: nn.BatchNorm2d(3).eval(), [_x(2, 3, 4, 4)]),
+    "GroupNorm": (lambda: nn.GroupNorm(2, 4, eps=1e-3), [_x(2, 4, 3)]),
+    "LeakyReLU": (lambda: nn.LeakyReLU(0.2), [_x(2, 3)]),
+    "ELU": (lambda: nn.ELU(0.5), [_x(2, 3)]),
+    "SiLU": (lambda: nn.SiLU(), [_x(2, 3)]),
+    "Softplus": (lambda: nn.Softplus(2.0, 5.0), [_x(2, 3)]),
+    "Mish": (lambda: nn.Mish(), [_x(2, 3)]),
+    "Hardtanh": (lambda: nn.Hardtanh(-0.5, 0.7), [_x(2, 3)]),
+    "L1Loss": (lambda: nn.L1Loss(), [_x(4, 3), _x(4, 3)]),
+    "HuberLoss": (lambda: nn.HuberLoss(delta=0.5), [_x(4, 3), _x(4, 3)]),
+}
+LAYERS.update({k: v for k, v in _LATER.items() if hasattr(nn, k.split("_")[0])})
+
 
 def _arrays(out):
     """Every array in a (possibly nested) output, in order."""
