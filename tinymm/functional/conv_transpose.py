@@ -19,6 +19,7 @@ import numpy as np
 from .. import kernels
 from .._validation import (
     as_tensor_arg,
+    check_alloc,
     check_float,
     check_ndim,
     check_positive_int,
@@ -128,6 +129,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0,  # noqa: A00
     if min(out_hw) < 1:
         raise ValueError(f"{fn}: the output would be {out_hw} for input {tuple(x.shape[-2:])}, "
                          f"kernel {tuple(w.shape[2:])}, stride {stride}, padding {padding}")
+    check_alloc(fn, "the output", (*x.shape[:-3], c_out, *out_hw), x.dtype)
     unbatched = x.ndim == 3
     if unbatched:
         x = x.reshape(1, *x.shape)

@@ -22,7 +22,7 @@ import numbers
 
 import numpy as np
 
-from .._validation import as_tensor_arg, check_float
+from .._validation import as_tensor_arg, check_alloc, check_float
 from ..autograd import Function
 from ..tensor import Tensor
 
@@ -129,6 +129,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if any(o < 1 for o in out) or any(n < 1 for n in spatial):
         raise ValueError(f"{fn}: input spatial size {spatial} and output size {out} must be "
                          "positive")
+    check_alloc(fn, "the output", (*x.shape[:2], *out), x.dtype)
+    check_alloc(fn, "the interpolation matrices", (max(out), max(spatial)))
     mats = [axis_matrix(n, o, mode, bool(align_corners), s)
             for n, o, s in zip(spatial, out, scales)]
     return Interpolate.apply(x, mats)

@@ -6,7 +6,7 @@ import numpy as np
 from scipy import special
 
 from .. import kernels
-from .._validation import as_tensor_arg, check_float, check_int, check_probability
+from .._validation import as_tensor_arg, check_alloc, check_float, check_int, check_probability
 from ..autograd import Function
 from ..tensor import Tensor
 
@@ -148,6 +148,7 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
         if t.data.size == 0:
             raise ValueError("one_hot: cannot infer num_classes from an empty tensor")
         num_classes = int(t.data.max()) + 1
+    check_alloc("one_hot", "the output", (*t.shape, num_classes), np.int64)
     if t.data.size and (t.data.min() < 0 or t.data.max() >= num_classes):
         raise ValueError(f"one_hot: values must be in [0, {num_classes}), got min "
                          f"{t.data.min()} and max {t.data.max()}")

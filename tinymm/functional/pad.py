@@ -20,7 +20,7 @@ import numbers
 
 import numpy as np
 
-from .._validation import as_tensor_arg
+from .._validation import as_tensor_arg, check_alloc
 from ..autograd import Function
 from ..tensor import Tensor
 
@@ -104,6 +104,8 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant",  # noqa: A0
     # pairs for every dim, first dim first
     pairs = [(0, 0)] * (x.ndim - k) + [(int(pad[2 * i]), int(pad[2 * i + 1]))
                                        for i in reversed(range(k))]
+    check_alloc(fn, "the padded output", [n + b + a for n, (b, a) in zip(x.shape, pairs)],
+                x.dtype)
     if mode == "constant":
         if value is not None and (isinstance(value, bool) or not isinstance(value,
                                                                             numbers.Real)):

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .._validation import check_positive_int, int_tuple
+from .._validation import check_alloc, check_positive_int, int_tuple
 from ..functional import conv as Fconv
 from ..functional.conv_transpose import conv_transpose2d
 from . import init
@@ -51,6 +51,7 @@ class _ConvNd(Module):
                              "(only 'zeros')")
         self.padding_mode = "zeros"
         dt = np.dtype(dtype or np.float32)
+        check_alloc(fn, "weight", self._weight_shape(), dt)
         self.weight = Parameter(np.empty(self._weight_shape(), dt))
         if bias:
             self.bias = Parameter(np.empty(out_channels, dt))

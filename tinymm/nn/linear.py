@@ -7,7 +7,13 @@ import math
 import numpy as np
 
 from .. import functional as F
-from .._validation import check_int, check_positive_int
+from .._validation import (
+    as_tensor_arg,
+    check_alloc,
+    check_int,
+    check_positive_int,
+    normalize_dim,
+)
 from ..functional.bilinear import bilinear
 from . import init
 from .module import Module
@@ -35,6 +41,7 @@ class Linear(Module):
         self.in_features = check_positive_int("Linear", "in_features", in_features)
         self.out_features = check_positive_int("Linear", "out_features", out_features)
         dt = np.dtype(dtype or np.float32)
+        check_alloc("Linear", "weight", (out_features, in_features), dt)
         self.weight = Parameter(np.empty((out_features, in_features), dt))
         self.bias = Parameter(np.empty(out_features, dt)) if bias else None
         if not bias:
@@ -64,7 +71,7 @@ class Flatten(Module):
         self.end_dim = check_int("Flatten", "end_dim", end_dim)
 
     def forward(self, input):  # noqa: A002
-        return input.flatten(self.start_dim, self.end_dim)
+        return as_tensor_arg("Flatten", "input", input).flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
@@ -86,6 +93,7 @@ class Bilinear(Module):
         self.in2_features = check_positive_int("Bilinear", "in2_features", in2_features)
         self.out_features = check_positive_int("Bilinear", "out_features", out_features)
         dt = np.dtype(dtype or np.float32)
+        check_alloc("Bilinear", "weight", (out_features, in1_features, in2_features), dt)
         self.weight = Parameter(np.empty((out_features, in1_features, in2_features), dt))
         if bias:
             self.bias = Parameter(np.empty(out_features, dt))
@@ -125,10 +133,8 @@ class Unflatten(Module):
                                       for s in unflattened_size)
 
     def forward(self, input):  # noqa: A002
-        d = self.dim + input.ndim if self.dim < 0 else self.dim
-        if not 0 <= d < input.ndim:
-            raise IndexError(f"Unflatten: dim {self.dim} is out of range for a "
-                             f"{input.ndim}-D input")
+        input = as_tensor_arg("Unflatten", "input", input)  # noqa: A001
+        d = normalize_dim("Unflatten", self.dim, input.ndim)
         sizes = self.unflattened_size
         known = math.prod(s for s in sizes if s != -1)
         if (-1 not in sizes and known != input.shape[d]) or (
