@@ -183,3 +183,87 @@ SPECS = [
     Spec("nn.Unflatten", nn.Unflatten, _unflatten, _forward,
          make=lambda nn, init: nn.Unflatten(**init)),
 ]
+
+
+# ---------------------------------------------------------------------------------------
+# packed sequences: tinymm.nn.utils.rnn, and the recurrent layers on PackedSequences
+
+
+def _rnn_utils(target):
+    """``nn.utils.rnn`` of the framework ``target`` (a functional namespace or a module)."""
+    import tinymm
+
+    if type(target).__module__.startswith("torch") or getattr(target, "__name__", "").startswith(
+            "torch"):
+        import torch
+
+        return torch.nn.utils.rnn
+    return tinymm.nn.utils.rnn
+
+
+def _lengths(d):
+    """Decreasing-by-position-free lengths in [1, L]: the batch is deliberately unsorted."""
+    return [max(1, d.L - (3 * i) % d.L) for i in range(d.N)]
+
+
+def _padded_batch(rng, d, dtype):
+    return Sample({"input": randn(rng, (d.L, d.N, d.E), dtype)},
+                  options={"lengths": _lengths(d)}, grad=("input",))
+
+
+def _pack_round_trip(F, a, o):
+    rnn = _rnn_utils(F)
+    packed = rnn.pack_padded_sequence(a["input"], o["lengths"], enforce_sorted=False)
+    return rnn.pad_packed_sequence(packed, padding_value=-1.0)[0]
+
+
+def _sequences(rng, d, dtype):
+    return Sample({f"seq{i}": randn(rng, (max(1, d.L - i), d.E), dtype) for i in range(3)},
+                  grad=("seq0", "seq1", "seq2"))
+
+
+def _pad_sequence(F, a, o):
+    return _rnn_utils(F).pad_sequence(list(a.values()), batch_first=True, padding_value=2.0)
+
+
+def _packed_recurrent(**extra):
+    def build(rng, d, dtype):
+        return Sample({"input": randn(rng, (d.N, d.L, d.E), dtype)},
+                      options={"lengths": _lengths(d)},
+                      init={"input_size": d.E, "hidden_size": d.F, "batch_first": True,
+                            **extra}, grad=("input",))
+    return build
+
+
+def _packed_call(m, a, o):
+    rnn = _rnn_utils(m)
+    packed = rnn.pack_padded_sequence(a["input"], o["lengths"], batch_first=True,
+                                      enforce_sorted=False)
+    out, state = m(packed)
+    return rnn.pad_packed_sequence(out, batch_first=True)[0], state
+
+
+_SEQ = ("small", "one_token", "batch1", "bench")
+_PACKED = ("pack_padded_sequence", "pad_packed_sequence")
+
+SPECS += [
+    Spec("utils.rnn.pack_padded_sequence", nn.utils.rnn.pack_padded_sequence, _padded_batch,
+         _pack_round_trip, sizes=_SEQ, error_name="pack_padded_sequence",
+         also_named=("pad_packed_sequence",),
+         invalid=(Invalid("a length beyond the padded length", lambda s, r: s.with_options(
+             lengths=[s.arrays["input"].shape[0] + 1] + s.options["lengths"][1:])),
+                  Invalid("a zero length", lambda s, r: s.with_options(
+                      lengths=[0] + s.options["lengths"][1:])))),
+    Spec("utils.rnn.pad_sequence", nn.utils.rnn.pad_sequence, _sequences, _pad_sequence,
+         sizes=("small", "batch1", "bench"), error_name="pad_sequence"),
+    Spec("nn.LSTM[packed, bidirectional]", nn.LSTM,
+         _packed_recurrent(num_layers=2, bidirectional=True), _packed_call,
+         make=lambda nn, init: nn.LSTM(**init), sizes=_SEQ, error_name="LSTM",
+         also_named=_PACKED),
+    Spec("nn.GRU[packed]", nn.GRU, _packed_recurrent(), _packed_call,
+         make=lambda nn, init: nn.GRU(**init), sizes=_SEQ, error_name="GRU",
+         also_named=_PACKED),
+    Spec("nn.RNN[packed, relu]", nn.RNN, _packed_recurrent(nonlinearity="relu"), _packed_call,
+         make=lambda nn, init: nn.RNN(**init), sizes=_SEQ, error_name="RNN",
+         also_named=_PACKED),
+]

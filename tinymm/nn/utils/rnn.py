@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..._validation import as_tensor_arg
 from ...autograd import Function
 from ...ops.shape import cat
 from ...tensor import Tensor
@@ -129,8 +130,7 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,  # n
     Differentiable with respect to ``input``.
     """
     fn = "pack_padded_sequence"
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{fn}: input must be a Tensor, got {type(input).__name__}")
+    as_tensor_arg(fn, "input", input)
     if input.ndim < 2:
         raise ValueError(f"{fn}: input must be at least 2-D (T, N, *), got shape {input.shape}")
     steps, n = (input.shape[1], input.shape[0]) if batch_first else input.shape[:2]
@@ -217,8 +217,7 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
     if not sequences:
         raise ValueError(f"{fn}: expected at least one sequence, got none")
     for i, s in enumerate(sequences):
-        if not isinstance(s, Tensor):
-            raise TypeError(f"{fn}: sequences[{i}] must be a Tensor, got {type(s).__name__}")
+        as_tensor_arg(fn, f"sequences[{i}]", s)
         if s.ndim < 1 or s.shape[1:] != sequences[0].shape[1:]:
             raise ValueError(f"{fn}: sequences[{i}] has shape {s.shape}, which does not match "
                              f"sequences[0]'s trailing shape {sequences[0].shape[1:]}")
