@@ -71,7 +71,8 @@ def _depthwise_grad_input(g, w, sh, sw, ph, pw, dh, dw, gx):
 
 @njit(cache=True, parallel=True)
 def _depthwise_grad_weight(g, x, sh, sw, ph, pw, dh, dw, gw):
-    """gw[o, 0, u, v] = Σ_{n, i, j} g[n, o, i, j] · x_pad[n, o // m, ...]; o owns gw[o]."""
+    """gw[o, 0, u, v] += Σ_{n, i, j} g[n, o, i, j] · x_pad[n, o // m, ...] (gw zero-filled by
+    the caller); o owns gw[o]."""
     N, C, H, W = x.shape
     O, _, kh, kw = gw.shape
     Ho, Wo = g.shape[2], g.shape[3]
@@ -80,7 +81,7 @@ def _depthwise_grad_weight(g, x, sh, sw, ph, pw, dh, dw, gw):
         c = o // m
         for u in range(kh):
             for v in range(kw):
-                acc = gw[o, 0, u, v] * 0
+                acc = gw[o, 0, u, v]  # 0: the caller zero-fills (typed as gw, no float64 literal)
                 for n in range(N):
                     for i in range(Ho):
                         r = i * sh - ph + u * dh
@@ -129,7 +130,7 @@ def conv2d_grouped_backward(grad_y: np.ndarray, x: np.ndarray, weight: np.ndarra
             gx = np.empty((N, C, H, W), x.dtype)
             _depthwise_grad_input(grad_y, weight, sh, sw, ph, pw, dh, dw, gx)
         if needs[1]:
-            gw = np.empty(weight.shape, x.dtype)
+            gw = np.zeros(weight.shape, x.dtype)
             _depthwise_grad_weight(grad_y, x, sh, sw, ph, pw, dh, dw, gw)
         return gx, gw, gb
     Og = O // groups
