@@ -141,6 +141,7 @@ for _twin in (
     Twin("Unflatten", ("dim", "unflattened_size")),
     Twin("Conv1d", _CONV_ARGS, _conv_args),
     Twin("Conv2d", _CONV_ARGS, _conv_args),
+    Twin("ConvTranspose1d", _CONV_ARGS + ("output_padding",), _conv_args),
     Twin("ConvTranspose2d", _CONV_ARGS + ("output_padding",), _conv_args),
     Twin("MaxPool1d", _POOL_ARGS),
     Twin("MaxPool2d", _POOL_ARGS),

@@ -55,6 +55,20 @@ def _transposed(rng, d, dtype):
                            "dilation": 1}, grad=("input", "weight", "bias"))
 
 
+def _transposed1d(rng, d, dtype):
+    k = min(3, d.W + 1)
+    return Sample({"input": randn(rng, (d.N, d.C, d.W), dtype),
+                   "weight": randn(rng, (d.C, d.C + 1, k), dtype, 0.5), "bias": None},
+                  options={"stride": 2, "padding": 0, "output_padding": 1, "groups": 1,
+                           "dilation": 1}, grad=("input", "weight"))
+
+
+def _conv_transpose1d_module(rng, d, dtype):
+    return Sample({"input": randn(rng, (d.N, d.C, d.W), dtype)},
+                  init={"in_channels": d.C, "out_channels": d.C + 2, "kernel_size": 3,
+                        "stride": 2, "padding": 1}, grad=("input",))
+
+
 def _padded(mode, pad, value=None):
     """``pad``: a tuple, or (dims -> tuple) where the amounts depend on the image size."""
     def build(rng, d, dtype):
@@ -136,6 +150,13 @@ SPECS = [
          sizes=_SPATIAL, size_options=("stride", "padding", "output_padding", "dilation"),
          invalid=(Invalid("output_padding >= stride",
                           lambda s, r: s.with_options(output_padding=2)),)),
+    Spec("F.conv_transpose1d", F.conv_transpose1d, _transposed1d,
+         _conv_call("conv_transpose1d"), sizes=_SPATIAL,
+         size_options=("stride", "padding", "output_padding", "dilation")),
+    Spec("nn.ConvTranspose1d", nn.ConvTranspose1d, _conv_transpose1d_module, _forward,
+         make=lambda nn, init: nn.ConvTranspose1d(**init), sizes=_SPATIAL,
+         size_options=("in_channels", "out_channels", "kernel_size", "stride"),
+         also_named=("conv_transpose1d", "conv_transpose2d")),
     Spec("F.pad[constant]", F.pad, _padded("constant", (1, 2, 0, 3), 0.5),
          lambda F, a, o: F.pad(a["input"], **o), sizes=_SPATIAL,
          invalid=(Invalid("odd pad length", lambda s, r: s.with_options(pad=(1, 2, 3))),

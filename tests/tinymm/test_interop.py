@@ -36,6 +36,7 @@ LAYERS = {
                  [_x(2, 3, 4, 5)]),
     "Bilinear": (lambda: nn.Bilinear(3, 4, 2), [_x(5, 3), _x(5, 4)]),
     "Unflatten": (lambda: nn.Unflatten(1, (2, 3)), [_x(4, 6)]),
+    "ConvTranspose1d": (lambda: nn.ConvTranspose1d(2, 3, 3, stride=2, dilation=2), [_x(2, 2, 6)]),
     "MaxPool1d": (lambda: nn.MaxPool1d(3, stride=2, padding=1), [_x(2, 3, 9)]),
     "MaxPool2d": (lambda: nn.MaxPool2d(2), [_x(2, 3, 6, 6)]),
     "AvgPool2d": (lambda: nn.AvgPool2d(3, stride=2, padding=1),

@@ -9,7 +9,7 @@ from .activation import dropout, gelu, log_softmax, relu, sigmoid, softmax, tanh
 from .attention import scaled_dot_product_attention
 from .bilinear import bilinear
 from .conv import conv1d, conv2d
-from .conv_transpose import conv_transpose2d
+from .conv_transpose import conv_transpose1d, conv_transpose2d
 from .interpolate import interpolate
 from .linear import linear
 from .loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss, one_hot
@@ -25,5 +25,5 @@ __all__ = [
     "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
     "layer_norm", "embedding", "scaled_dot_product_attention",
     "rnn_layer", "lstm_layer", "gru_layer",
-    "conv_transpose2d", "bilinear", "interpolate", "pad",
+    "conv_transpose2d", "conv_transpose1d", "bilinear", "interpolate", "pad",
 ]

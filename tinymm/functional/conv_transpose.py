@@ -29,7 +29,7 @@ from .._validation import (
 from ..autograd import Function
 from ..tensor import Tensor
 
-__all__ = ["conv_transpose2d"]
+__all__ = ["conv_transpose2d", "conv_transpose1d"]
 
 
 def _conv_backward(grad_y, x, weight, stride, padding, dilation, groups, needs):
@@ -136,3 +136,31 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0,  # noqa: A00
     y = ConvTranspose2dFn.apply(x.contiguous(), w.contiguous(), bias, stride, padding,
                                 dilation, groups, out_hw)
     return y.reshape(*y.shape[1:]) if unbatched else y
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0,  # noqa: A002
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """1-D transposed convolution over (N, C_in, L) or unbatched (C_in, L): weight
+    (C_in, C_out / groups, k); L_out = (L − 1)·s − 2p + d·(k − 1) + output_padding + 1.
+    Runs as :func:`conv_transpose2d` on a height-1 image.
+
+    >>> import tinymm as tm, tinymm.functional as F
+    >>> F.conv_transpose1d(tm.ones(2, 4, 5), tm.ones(4, 3, 3), stride=2).shape
+    (2, 3, 11)
+    """
+    fn = "conv_transpose1d"
+    x = as_tensor_arg(fn, "input", input)
+    w = as_tensor_arg(fn, "weight", weight)
+    check_ndim(fn, "input", x, (2, 3))
+    check_ndim(fn, "weight", w, 3)
+
+    def one(name, value):
+        return (1 if name in ("stride", "dilation") else 0, *int_tuple(fn, name, value, 1))
+
+    try:
+        y = conv_transpose2d(x.unsqueeze(-2), w.unsqueeze(-2), bias, one("stride", stride),
+                             one("padding", padding), one("output_padding", output_padding),
+                             groups, one("dilation", dilation))
+    except (ValueError, TypeError) as exc:  # name this function, not the 2-D one it runs
+        raise type(exc)(str(exc).replace("conv_transpose2d", fn, 1)) from None
+    return y.squeeze(-2)

@@ -6,7 +6,7 @@ from .activation import GELU, Dropout, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 # --- layers from the kernel families (one import line per module) ---
 from .attention import MultiheadAttention, TransformerEncoderLayer
 from .containers import ModuleDict, ModuleList, ParameterList, Sequential
-from .conv import Conv1d, Conv2d, ConvTranspose2d
+from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .linear import Bilinear, Flatten, Identity, Linear, Unflatten
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import Module
@@ -24,5 +24,5 @@ __all__ = [
     "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
     "Embedding", "LayerNorm", "RNN", "LSTM", "GRU", "MultiheadAttention",
     "TransformerEncoderLayer",
-    "utils", "ConvTranspose2d", "Bilinear", "Unflatten", "ParameterList", "Upsample",
+    "utils", "ConvTranspose2d", "ConvTranspose1d", "Bilinear", "Unflatten", "ParameterList", "Upsample",
 ]

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._validation import check_alloc, check_positive_int, int_tuple
 from ..functional import conv as Fconv
-from ..functional.conv_transpose import conv_transpose2d
+from ..functional.conv_transpose import conv_transpose1d, conv_transpose2d
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -137,11 +137,12 @@ class ConvTranspose2d(_ConvNd):
                  output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
                  padding_mode: str = "zeros", dtype=None):
         if isinstance(padding, str):
-            raise ValueError(f"ConvTranspose2d: padding must be an int or a pair, got "
-                             f"{padding!r}")
+            raise ValueError(f"{type(self).__name__}: padding must be an int or a tuple of "
+                             f"ints, got {padding!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, dtype)
-        self.output_padding = int_tuple("ConvTranspose2d", "output_padding", output_padding, 2)
+        self.output_padding = int_tuple(type(self).__name__, "output_padding", output_padding,
+                                        self.dims)
 
     def _weight_shape(self) -> tuple[int, ...]:
         return (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
@@ -149,25 +150,38 @@ class ConvTranspose2d(_ConvNd):
     def _output_padding(self, input, output_size) -> tuple[int, ...]:
         if output_size is None:
             return self.output_padding
-        size = tuple(output_size)[-2:]
-        if len(size) != 2:
-            raise ValueError(f"ConvTranspose2d: output_size must hold 2 spatial sizes, got "
+        name, n = type(self).__name__, self.dims
+        size = tuple(output_size)[-n:]
+        if len(size) != n:
+            raise ValueError(f"{name}: output_size must hold {n} spatial sizes, got "
                              f"{output_size!r}")
-        smallest = tuple((n - 1) * s - 2 * p + d * (k - 1) + 1 for n, s, p, d, k in zip(
-            input.shape[-2:], self.stride, self.padding, self.dilation, self.kernel_size))
+        smallest = tuple((i - 1) * s - 2 * p + d * (k - 1) + 1 for i, s, p, d, k in zip(
+            input.shape[-n:], self.stride, self.padding, self.dilation, self.kernel_size))
         extra = tuple(int(o) - m for o, m in zip(size, smallest))
         if any(e < 0 or e >= s for e, s in zip(extra, self.stride)):
-            raise ValueError(f"ConvTranspose2d: output_size {size} is not reachable from input "
-                             f"{tuple(input.shape[-2:])}: sizes from {smallest} to "
+            raise ValueError(f"{name}: output_size {size} is not reachable from input "
+                             f"{tuple(input.shape[-n:])}: sizes from {smallest} to "
                              f"{tuple(m + s - 1 for m, s in zip(smallest, self.stride))}")
         return extra
 
     def forward(self, input, output_size=None):  # noqa: A002
-        return conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
-                                self._output_padding(input, output_size), self.groups,
-                                self.dilation)
+        op = conv_transpose2d if self.dims == 2 else conv_transpose1d
+        return op(input, self.weight, self.bias, self.stride, self.padding,
+                  self._output_padding(input, output_size), self.groups, self.dilation)
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
         return s + (f", output_padding={self.output_padding}"
-                    if self.output_padding != (0, 0) else "")
+                    if any(self.output_padding) else "")
+
+
+class ConvTranspose1d(ConvTranspose2d):
+    """1-D transposed convolution (N, C_in, L) -> (N, C_out, L_out); weight
+    ``(C_in, C_out / groups, k)`` as PyTorch; see :func:`tinymm.functional.conv_transpose1d`.
+
+    >>> import tinymm as tm
+    >>> tm.nn.ConvTranspose1d(8, 4, 4, stride=2, padding=1)(tm.randn(2, 8, 5)).shape
+    (2, 4, 10)
+    """
+
+    dims = 1

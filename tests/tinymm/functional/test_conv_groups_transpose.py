@@ -171,3 +171,29 @@ def test_errors():
         F.conv_transpose2d(x, tm.zeros(4, 2, 3, 3), tm.zeros(2), groups=2)
     with pytest.raises(ValueError, match="conv_transpose2d: the output would be"):
         F.conv_transpose2d(tm.zeros(1, 4, 1, 1), tm.zeros(4, 2, 1, 1), padding=1)
+
+
+@pytest.mark.parametrize("case", [(4, 6, 2, 3, 2, 1, 1, 1), (3, 2, 1, 4, 3, 0, 2, 2)])
+def test_conv_transpose1d_matches_torch(backend, case):
+    c_in, c_out, g, k, s, p, op, d = case
+    rng = np.random.default_rng(8)
+    arrays = [rng.standard_normal((2, c_in, 7)), rng.standard_normal((c_in, c_out // g, k)),
+              rng.standard_normal(c_out)]
+    _check(lambda x, w, b: F.conv_transpose1d(x, w, b, s, p, op, g, d),
+           lambda x, w, b: TF.conv_transpose1d(x, w, b, s, p, op, g, d), arrays)
+    mine = tm.nn.ConvTranspose1d(c_in, c_out, k, s, p, op, g, dilation=d, dtype=np.float64)
+    theirs = torch.nn.ConvTranspose1d(c_in, c_out, k, s, p, op, g, dilation=d).double()
+    mine.load_state_dict({k_: v.detach().numpy() for k_, v in theirs.state_dict().items()})
+    np.testing.assert_allclose(mine(tm.tensor(arrays[0])).data,
+                               theirs(torch.from_numpy(arrays[0])).detach().numpy(), **TOL)
+    unbatched = mine(tm.tensor(arrays[0][0]))
+    assert unbatched.shape == theirs(torch.from_numpy(arrays[0][0])).shape
+
+
+def test_conv_transpose1d_errors():
+    with pytest.raises(ValueError, match="conv_transpose1d: output_padding .* must be smaller"):
+        F.conv_transpose1d(tm.zeros(1, 4, 5), tm.zeros(4, 2, 3), stride=2, output_padding=2)
+    with pytest.raises(ValueError, match="conv_transpose1d: weight must be 3-D"):
+        F.conv_transpose1d(tm.zeros(1, 4, 5), tm.zeros(4, 2, 3, 3))
+    with pytest.raises(TypeError, match="conv_transpose1d: stride must be an int"):
+        F.conv_transpose1d(tm.zeros(1, 4, 5), tm.zeros(4, 2, 3), stride=(1, 2))
