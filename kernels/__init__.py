@@ -32,6 +32,7 @@ FAMILIES = (
     "activation",
     "softmax",
     "conv",
+    "conv_grouped",
     "pool",
     "recurrent",
     "attention",

@@ -23,6 +23,7 @@ from .creation import (  # noqa: E402
 )
 from .random import Generator  # noqa: E402
 from . import return_types  # noqa: E402
+from .interop import from_torch
 
 __version__ = "0.1.0"
 
@@ -48,7 +49,7 @@ __all__ = [
     "zeros", "ones", "full", "randn", "rand", "arange", "zeros_like", "ones_like", "from_numpy",
     "cat", "stack", "where", "manual_seed", "gradcheck", "GradcheckError",
     "set_backend", "get_backend", "backend", "kernels", "functional", "nn", "optim",
-    "save", "load",
+    "save", "load", "from_torch",
 ]
 __all__ += [*_functions.__all__, "eye", "linspace", "randint", "randperm", "empty", "empty_like",
             "full_like", "rand_like", "randn_like", "Generator", "return_types"]

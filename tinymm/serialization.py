@@ -88,12 +88,17 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def save(obj, path: str | os.PathLike) -> None:
-    """Write ``obj`` (e.g. ``model.state_dict()``) to ``path`` atomically, as ``.npz``."""
+    """Write ``obj`` (e.g. ``model.state_dict()``) to ``path`` atomically, as ``.npz`` (or
+    as ``.safetensors`` when the path ends so: ``tinymm.safetensors_io``)."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"save: path must be a str or os.PathLike, got {type(path).__name__}")
     path = Path(path)
     if not path.parent.exists():
         raise ValueError(f"save: the folder {str(path.parent)!r} does not exist")
+    if path.suffix == ".safetensors":  # the flat format PyTorch and model hubs read
+        from .safetensors_io import save_safetensors
+
+        return save_safetensors(obj, path)
     arrays: dict[str, np.ndarray] = {}
     tree = _encode(obj, arrays, "state")
     layout = {k: [a.dtype.str, list(a.shape)] for k, a in arrays.items()}
@@ -317,6 +322,10 @@ def load(path: str | os.PathLike):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load: no file at {str(path)!r}")
+    if path.suffix == ".safetensors":
+        from .safetensors_io import load_safetensors
+
+        return load_safetensors(path)
     try:
         return _read(path)
     except _Foreign as exc:

@@ -15,7 +15,8 @@ from tinymm import nn
 # Exported Module subclasses without a forward of their own (nothing to call): the base
 # class and the containers that only hold modules.
 MODULE_EXEMPT = {"Module": "the base class", "ModuleList": "no forward (a list of modules)",
-                 "ModuleDict": "no forward (a dict of modules)"}
+                 "ModuleDict": "no forward (a dict of modules)",
+                 "ParameterList": "no forward (a list of parameters)"}
 
 
 def _public_functions() -> set[str]:

@@ -6,7 +6,8 @@ kernel flipped), for x (N, C_in, H, W) and w (C_out, C_in, kH, kW)::
     y[n, o, i, j] = b[o] + Σ_{c, u, v} x_pad[n, c, i·s_h + u·d_h, j·s_w + v·d_w] · w[o, c, u, v]
 
 The backward pass returns ∂L/∂x, ∂L/∂w and ∂L/∂b from one kernel call (see
-``kernels/reference/conv.py`` for the equations). ``groups`` is not supported.
+``kernels/reference/conv.py`` for the equations). ``groups > 1`` splits the channels into
+independent convolutions (``kernels/*/conv_grouped.py``; depthwise when ``groups = C_in``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .._validation import (
     check_alloc,
     check_float,
     check_ndim,
+    check_positive_int,
     check_same_dtype,
     int_tuple,
 )
@@ -50,6 +52,31 @@ class _ConvNd(Function):
         grad_y = np.ascontiguousarray(grad_y, dtype=x.dtype)
         gx, gw, gb = kernels.get(f"conv{cls.dims}d_backward")(grad_y, x, weight, *ctx.args, needs)
         return gx, gw, gb, None, None, None
+
+
+class GroupedConv2d(Function):
+    """A convolution with ``groups > 1`` (depthwise when ``groups = C_in``): the
+    ``conv2d_grouped_*`` kernels; 1-D convolutions come here as height-1 images."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
+        x = np.ascontiguousarray(x)
+        weight = np.ascontiguousarray(weight)
+        bias = None if bias is None else np.ascontiguousarray(bias)
+        ctx.save_for_backward(x, weight)
+        ctx.args = (stride, padding, dilation, groups)
+        ctx.has_bias = bias is not None
+        return kernels.get("conv2d_grouped_forward")(x, weight, bias, stride, padding, dilation,
+                                                     groups)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        x, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        grad_y = np.ascontiguousarray(grad_y, dtype=x.dtype)
+        gx, gw, gb = kernels.get("conv2d_grouped_backward")(
+            grad_y, x, weight, *ctx.args, (need_x, need_w, need_b and ctx.has_bias))
+        return gx, gw, gb, None, None, None, None
 
 
 class Conv1d(_ConvNd):
@@ -99,12 +126,15 @@ def _conv(fn: str, dims: int, op: type[Function], input, weight, bias, stride, p
             raise ValueError(f"{fn}: bias must have shape ({w.shape[0]},) to match weight "
                              f"shape {tuple(w.shape)}, got {tuple(bias.shape)}")
     check_same_dtype(fn, input=x, weight=w, bias=bias)
-    if isinstance(groups, bool) or groups != 1:
-        raise ValueError(f"{fn}: groups={groups!r} is not supported (only groups=1)")
+    groups = check_positive_int(fn, "groups", groups)
     channel_dim = x.ndim - dims - 1
-    if x.shape[channel_dim] != w.shape[1]:
+    if w.shape[0] % groups:
+        raise ValueError(f"{fn}: out_channels (weight.shape[0] = {w.shape[0]}) must be "
+                         f"divisible by groups={groups}")
+    if x.shape[channel_dim] != w.shape[1] * groups:
+        grouped = f", groups={groups}" if groups != 1 else ""
         raise ValueError(f"{fn}: input has {x.shape[channel_dim]} channels but weight expects "
-                         f"{w.shape[1]} (weight shape {tuple(w.shape)})")
+                         f"{w.shape[1] * groups} (weight shape {tuple(w.shape)}{grouped})")
     stride = int_tuple(fn, "stride", stride, dims, minimum=1)
     dilation = int_tuple(fn, "dilation", dilation, dims, minimum=1)
     kernel = tuple(w.shape[2:])
@@ -138,7 +168,13 @@ def _conv(fn: str, dims: int, op: type[Function], input, weight, bias, stride, p
         x = x.reshape(1, *x.shape)
     if any(extra):
         x = _pad_right(x, extra)
-    y = op.apply(x, w, bias, stride, padding, dilation)
+    if groups == 1:
+        y = op.apply(x, w, bias, stride, padding, dilation)
+    elif dims == 2:
+        y = GroupedConv2d.apply(x, w, bias, stride, padding, dilation, groups)
+    else:  # a 1-D grouped convolution is a 2-D one on a height-1 image
+        y = GroupedConv2d.apply(x.unsqueeze(2), w.unsqueeze(2), bias, (1, *stride),
+                                (0, *padding), (1, *dilation), groups).squeeze(2)
     return y.reshape(*y.shape[1:]) if unbatched else y
 
 
@@ -149,7 +185,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1,  # noqa: A
     ``weight`` is (C_out, C_in, kH, kW), ``bias`` (C_out,) or None. ``stride``, ``padding``
     and ``dilation`` are ints or pairs; ``padding`` may also be ``"valid"`` (0) or
     ``"same"`` (output as large as the input; stride 1 only). Output (N, C_out, H_out,
-    W_out) with H_out = ⌊(H + 2p − d(kH − 1) − 1) / s⌋ + 1. ``groups`` must be 1.
+    W_out) with H_out = ⌊(H + 2p − d(kH − 1) − 1) / s⌋ + 1. With ``groups`` G, weight is
+    (C_out, C_in / G, kH, kW) and group g maps input channels g·C_in/G.. to outputs g·C_out/G..
 
     >>> import tinymm as tm, tinymm.functional as F
     >>> F.conv2d(tm.ones(2, 3, 8, 8), tm.ones(4, 3, 3, 3), padding=1).shape

@@ -1,6 +1,6 @@
 """``tinymm.nn``: Modules and Parameters with PyTorch's names, defaults and layouts."""
 
-from . import init
+from . import init, utils
 from .activation import (
     ELU,
     GELU,
@@ -19,10 +19,10 @@ from .activation import (
 
 # --- layers from the kernel families (one import line per module) ---
 from .attention import MultiheadAttention
-from .containers import ModuleDict, ModuleList, Sequential
-from .conv import Conv1d, Conv2d
+from .containers import ModuleDict, ModuleList, ParameterList, Sequential
+from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .dropout import Dropout1d, Dropout2d
-from .linear import Flatten, Identity, Linear
+from .linear import Bilinear, Flatten, Identity, Linear, Unflatten
 from .loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -47,6 +47,7 @@ from .transformer import (
     TransformerEncoder,
     TransformerEncoderLayer,
 )
+from .upsample import Upsample
 
 __all__ = [
     "init", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity",
@@ -59,4 +60,6 @@ __all__ = [
     "BatchNorm1d", "BatchNorm2d", "GroupNorm", "Dropout1d", "Dropout2d", "LeakyReLU", "ELU",
     "SiLU", "Softplus", "Mish", "Hardtanh", "NLLLoss", "BCELoss", "L1Loss", "SmoothL1Loss",
     "HuberLoss", "KLDivLoss", "CosineEmbeddingLoss",
+    "utils", "ConvTranspose2d", "ConvTranspose1d", "Bilinear", "Unflatten", "ParameterList",
+    "Upsample",
 ]

@@ -1,11 +1,13 @@
-"""Containers: ``Sequential``, ``ModuleList``, ``ModuleDict``."""
+"""Containers: ``Sequential``, ``ModuleList``, ``ModuleDict``, ``ParameterList``."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 
+from ..tensor import Tensor
 from .module import Module
+from .parameter import Parameter
 
 
 def _check_module(fn: str, m) -> Module:
@@ -126,3 +128,64 @@ class ModuleDict(Module):
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleDict has no forward(); index it instead")
+
+
+class ParameterList(Module):
+    """A list of Parameters, registered as ``"0"``, ``"1"``, ... (so ``state_dict`` keys
+    match PyTorch's). A plain Tensor or array appended becomes a Parameter.
+
+    >>> import tinymm as tm
+    >>> ps = ParameterList([tm.nn.Parameter(tm.zeros(2).data) for _ in range(3)])
+    >>> len(ps), list(ps.state_dict())
+    (3, ['0', '1', '2'])
+    """
+
+    def __init__(self, values: Iterable | None = None):
+        super().__init__()
+        for v in values or ():
+            self.append(v)
+
+    def append(self, value) -> ParameterList:
+        if not isinstance(value, Parameter):
+            if isinstance(value, Module) or value is None:
+                raise TypeError(f"ParameterList.append: expected a Parameter, Tensor or array, "
+                                f"got {type(value).__name__}")
+            value = Parameter(value.data if isinstance(value, Tensor) else value)
+        self.register_parameter(str(len(self)), value)
+        return self
+
+    def extend(self, values: Iterable) -> ParameterList:
+        for v in values:
+            self.append(v)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(self._parameters.values())
+
+    def __getitem__(self, idx):
+        values = list(self._parameters.values())
+        if isinstance(idx, slice):
+            return ParameterList(values[idx])
+        try:
+            return values[idx]
+        except (IndexError, TypeError):
+            raise IndexError(f"ParameterList: index {idx!r} out of range for {len(values)} "
+                             "parameters") from None
+
+    def __setitem__(self, idx: int, value) -> None:
+        n = len(self)
+        if not isinstance(idx, int) or not -n <= idx < n:
+            raise IndexError(f"ParameterList: index {idx!r} out of range for {n} parameters")
+        if not isinstance(value, Parameter):
+            raise TypeError(f"ParameterList: expected a Parameter, got {type(value).__name__}")
+        self.register_parameter(str(idx % n), value)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError("ParameterList has no forward(); iterate over it instead")
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"({i}): Parameter of shape {tuple(p.shape)} ({p.dtype})"
+                         for i, p in enumerate(self))

@@ -1,4 +1,4 @@
-"""``Linear``, ``Identity`` and ``Flatten``."""
+"""``Linear``, ``Bilinear``, ``Identity``, ``Flatten`` and ``Unflatten``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ import math
 import numpy as np
 
 from .. import functional as F
-from .._validation import as_tensor_arg, check_alloc, check_int, check_positive_int
+from .._validation import (
+    as_tensor_arg,
+    check_alloc,
+    check_int,
+    check_positive_int,
+    normalize_dim,
+)
+from ..functional.bilinear import bilinear
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -68,3 +75,73 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Bilinear(Module):
+    """y = x1ᵀ W x2 + b: ``weight`` (out_features, in1_features, in2_features), ``bias``
+    (out_features,); both ~ U(±1/√in1_features) as PyTorch.
+
+    >>> import tinymm as tm
+    >>> Bilinear(3, 4, 2)(tm.randn(5, 3), tm.randn(5, 4)).shape
+    (5, 2)
+    """
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int,
+                 bias: bool = True, dtype=None):
+        super().__init__()
+        self.in1_features = check_positive_int("Bilinear", "in1_features", in1_features)
+        self.in2_features = check_positive_int("Bilinear", "in2_features", in2_features)
+        self.out_features = check_positive_int("Bilinear", "out_features", out_features)
+        dt = np.dtype(dtype or np.float32)
+        check_alloc("Bilinear", "weight", (out_features, in1_features, in2_features), dt)
+        self.weight = Parameter(np.empty((out_features, in1_features, in2_features), dt))
+        if bias:
+            self.bias = Parameter(np.empty(out_features, dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1 / math.sqrt(self.in1_features)
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1, input2):
+        return bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
+class Unflatten(Module):
+    """Split dim ``dim`` into ``unflattened_size`` (whose product must equal its size).
+
+    >>> import tinymm as tm
+    >>> Unflatten(1, (2, 3))(tm.zeros(4, 6, 5)).shape
+    (4, 2, 3, 5)
+    """
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        self.dim = check_int("Unflatten", "dim", dim)
+        if not isinstance(unflattened_size, (tuple, list)) or not unflattened_size:
+            raise TypeError(f"Unflatten: unflattened_size must be a non-empty tuple of ints, "
+                            f"got {unflattened_size!r}")
+        self.unflattened_size = tuple(check_int("Unflatten", "unflattened_size", s)
+                                      for s in unflattened_size)
+
+    def forward(self, input):  # noqa: A002
+        input = as_tensor_arg("Unflatten", "input", input)  # noqa: A001
+        d = normalize_dim("Unflatten", self.dim, input.ndim)
+        sizes = self.unflattened_size
+        known = math.prod(s for s in sizes if s != -1)
+        if (-1 not in sizes and known != input.shape[d]) or (
+                -1 in sizes and (known == 0 or input.shape[d] % known)):
+            raise ValueError(f"Unflatten: unflattened_size {sizes} does not match size "
+                             f"{input.shape[d]} of dim {self.dim} (input shape {input.shape})")
+        return input.reshape(*input.shape[:d], *sizes, *input.shape[d + 1:])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -374,6 +374,12 @@ class Module:
     def double(self) -> Module:
         return self.to(np.float64)
 
+    def to_torch(self):
+        """The PyTorch twin of this module with the same weights (``tinymm.interop``)."""
+        from ..interop import to_torch
+
+        return to_torch(self)
+
     def apply(self, fn) -> Module:
         for m in self.children():
             m.apply(fn)

@@ -23,6 +23,8 @@ from ..tensor import Tensor
 from . import init
 from .module import Module
 from .parameter import Parameter
+from .recurrent_packed import buckets, run_packed_direction
+from .utils.rnn import PackedSequence
 
 __all__ = ["RNN", "LSTM", "GRU"]
 
@@ -104,11 +106,13 @@ class _RecurrentBase(Module):
         check_same_dtype(name, input=x, weight_ih_l0=self.weight_ih_l0)
         return x, x.ndim == 3
 
-    def _check_state(self, label: str, state, batched: bool, x: Tensor) -> Tensor:
+    def _check_state(self, label: str, state, batched: bool, x: Tensor,
+                     batch: int | None = None) -> Tensor:
         name = type(self).__name__
         t = as_tensor_arg(name, label, state)
         rows = self.num_layers * (2 if self.bidirectional else 1)
-        want = (rows, x.shape[1], self.hidden_size) if batched else (rows, self.hidden_size)
+        batch = x.shape[1] if batch is None else batch
+        want = (rows, batch, self.hidden_size) if batched else (rows, self.hidden_size)
         if t.shape != want:
             kind = "batched 3-D" if batched else "unbatched 2-D"
             raise ValueError(f"{name}: {label} must have shape {want} "
@@ -138,8 +142,50 @@ class _RecurrentBase(Module):
                 x = F.dropout(x, self.dropout, training=True)
         return x, [stack([f[i] for f in finals], dim=0) for i in range(self._n_states)]
 
+    def _forward_packed(self, packed: PackedSequence, states):
+        """The forward for a PackedSequence: every layer-direction runs length bucket by
+        length bucket (``recurrent_packed``); states are permuted into sorted batch order on
+        the way in and back to the caller's order on the way out, as PyTorch does."""
+        name = type(self).__name__
+        x = packed.data
+        if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] != self.input_size:
+            raise ValueError(f"{name}: a PackedSequence's data must have shape (sum(lengths), "
+                             f"input_size={self.input_size}), got "
+                             f"{getattr(x, 'shape', type(x).__name__)}")
+        check_float(name, "input", x)
+        check_same_dtype(name, input=x, weight_ih_l0=self.weight_ih_l0)
+        batch_sizes = np.asarray(packed.batch_sizes.data, dtype=np.int64)
+        n = int(batch_sizes[0])
+        runs = buckets(batch_sizes)
+        if states is not None:
+            states = [self._check_state(label, s, True, x, batch=n)
+                      for label, s in zip(("h_0", "c_0"), states)]
+            if packed.sorted_indices is not None:
+                states = [s[:, packed.sorted_indices.data] for s in states]
+        directions = 2 if self.bidirectional else 1
+        zeros = Tensor._wrap(np.zeros((n, self.hidden_size), x.dtype))
+        finals: list[list[Tensor]] = []
+        for layer in range(self.num_layers):
+            outputs = []
+            for d in range(directions):
+                k = layer * directions + d
+                initial = [zeros] * self._n_states if states is None else [s[k] for s in states]
+                y, last = run_packed_direction(self._layer_fn, x, runs, initial,
+                                               self._layer_weights(layer, d == 1), d == 1)
+                outputs.append(y)
+                finals.append(last)
+            x = outputs[0] if directions == 1 else cat(outputs, dim=1)
+            if self.dropout > 0 and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, training=True)
+        finals = [stack([f[i] for f in finals], dim=0) for i in range(self._n_states)]
+        if packed.unsorted_indices is not None:
+            finals = [f[:, packed.unsorted_indices.data] for f in finals]
+        return packed._replace_data(x), finals
+
     def _forward(self, input, states):  # noqa: A002
         """Shared forward: layouts in and out; ``states`` as given (None or a list)."""
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, states)
         x, batched = self._check_input(input)
         if batched:
             if self.batch_first:
@@ -173,7 +219,9 @@ class RNN(_RecurrentBase):
 
     ``forward(input, hx=None)`` -> ``(output, h_n)``: ``input (L, N, H_in)`` (``(N, L, H_in)``
     with ``batch_first``; ``(L, H_in)`` unbatched), ``hx``/``h_n`` ``(D * num_layers, N, H)``,
-    ``output (L, N, D * H)`` with D = 2 if bidirectional else 1.
+    ``output (L, N, D * H)`` with D = 2 if bidirectional else 1. ``input`` may be a
+    ``PackedSequence`` (``nn.utils.rnn``): ``output`` is then packed too and ``h_n`` holds
+    each sequence's state at its own last step (both directions), as in PyTorch.
 
     >>> import tinymm as tm
     >>> out, h_n = RNN(10, 20, num_layers=2)(tm.randn(5, 3, 10))

@@ -192,7 +192,7 @@ W = tm.randn(8, 3, 3, 3)
     (lambda: conv2d(X, W.data), TypeError, r"conv2d: weight must be a Tensor"),
     (lambda: conv2d(tm.tensor(np.ones((1, 3, 4, 4), np.int64)), W), TypeError,
      r"conv2d: input must have a floating dtype"),
-    (lambda: conv2d(X, W, groups=3), ValueError, r"conv2d: groups=3 is not supported"),
+    (lambda: conv2d(X, W, groups=3), ValueError, r"conv2d: out_channels .* must be divisible by groups=3"),
     (lambda: conv1d(tm.randn(2, 3, 8), tm.randn(4, 2, 3)), ValueError,
      r"conv1d: input has 3 channels but weight expects 2 \(weight shape \(4, 2, 3\)\)"),
     (lambda: conv1d(tm.randn(2, 3, 8), tm.randn(4, 3, 3), stride=(1, 1)), TypeError,

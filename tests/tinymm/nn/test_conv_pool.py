@@ -163,8 +163,8 @@ def test_max_pool_module_return_indices():
 
 
 @pytest.mark.parametrize("call,error,pattern", [
-    (lambda: Conv2d(3, 8, 3, groups=2), ValueError, r"Conv2d: groups=2 is not supported"),
-    (lambda: Conv1d(4, 4, 3, groups=4), ValueError, r"Conv1d: groups=4 is not supported"),
+    (lambda: Conv2d(3, 8, 3, groups=2), ValueError, r"Conv2d: in_channels=3 must be divisible by groups=2"),
+    (lambda: Conv1d(4, 4, 3, groups=3), ValueError, r"Conv1d: in_channels=4 must be divisible by groups=3"),
     (lambda: Conv2d(3, 8, 3, padding_mode="reflect"), ValueError, r"Conv2d: padding_mode"),
     (lambda: Conv2d(0, 8, 3), ValueError, r"Conv2d: in_channels must be >= 1"),
     (lambda: Conv2d(3, 8, 0), ValueError, r"Conv2d: kernel_size must be >= 1"),
