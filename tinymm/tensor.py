@@ -353,6 +353,12 @@ class Tensor:
     def exp(self):
         return _ew.exp(self)
 
+    def sin(self):
+        return _trig.sin(self)
+
+    def cos(self):
+        return _trig.cos(self)
+
     def log(self):
         return _ew.log(self)
 
@@ -554,3 +560,4 @@ from .ops import logical as _logical  # noqa: E402
 from .ops import ordering as _ordering  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
+from .ops import trig as _trig  # noqa: E402

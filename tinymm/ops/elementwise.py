@@ -414,7 +414,7 @@ class Clone(Function):
         return g
 
 
-_FLOAT_VALUED = ("Exp", "Log", "Sqrt", "Tanh", "Sigmoid", "GELU")
+_FLOAT_VALUED = ("Exp", "Log", "Sqrt", "Tanh", "Sigmoid", "GELU", "Sin", "Cos")
 
 
 def _unary(fn, name):

@@ -16,6 +16,7 @@ from . import logical as _logical
 from . import ordering as _ordering
 from . import reduce as _reduce
 from . import shape as _shape
+from .trig import cos, sin
 
 # Re-exported unchanged: each already checks its input and names itself in errors.
 gather, scatter, scatter_add = _indexing.gather, _indexing.scatter, _indexing.scatter_add
@@ -32,7 +33,7 @@ all, any, isnan, isinf, isfinite = (  # noqa: A001
 allclose, equal = _logical.allclose, _logical.equal
 
 __all__ = [
-    "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "clamp", "clip",
+    "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "neg", "clamp", "clip", "sin", "cos",
     "add", "sub", "mul", "div", "pow", "matmul", "mm", "bmm",
     "sum", "mean", "var", "std", "amax", "amin", "max", "min", "argmax", "argmin",
     "prod", "cumsum", "logsumexp", "norm", "maximum", "minimum",

@@ -192,7 +192,10 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1,
                  last_epoch: int = -1) -> None:
-        self.step_size = check_positive_int("StepLR", "step_size", step_size)
+        # PyTorch accepts any positive number (its Transformer tutorial passes 1.0)
+        self.step_size = check_real("StepLR", "step_size", step_size)
+        if not self.step_size > 0:
+            raise ValueError(f"StepLR: step_size must be > 0, got {step_size!r}")
         self.gamma = check_real("StepLR", "gamma", gamma)
         super().__init__(optimizer, last_epoch)
 

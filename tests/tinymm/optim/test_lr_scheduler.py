@@ -103,10 +103,11 @@ def test_resuming_with_last_epoch_needs_initial_lr():
 
 def test_bad_arguments():
     opt = optim.SGD([nn.Parameter(np.ones(1))], lr=0.1)
-    with pytest.raises(ValueError, match=r"StepLR: step_size must be >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"StepLR: step_size must be > 0, got 0"):
         lr_scheduler.StepLR(opt, step_size=0)
-    with pytest.raises(TypeError, match=r"StepLR: step_size must be an int, got float"):
-        lr_scheduler.StepLR(opt, step_size=2.0)
+    with pytest.raises(TypeError, match=r"StepLR: step_size must be a real number, got str"):
+        lr_scheduler.StepLR(opt, step_size="2")
+    assert lr_scheduler.StepLR(opt, step_size=2.0).step_size == 2.0  # PyTorch accepts floats
     with pytest.raises(ValueError, match=r"StepLR: gamma must be >= 0"):
         lr_scheduler.StepLR(opt, step_size=2, gamma=-0.5)
     with pytest.raises(TypeError, match=r"StepLR: optimizer must be a tinymm Optimizer, got list"):
