@@ -440,7 +440,8 @@ class Tensor:
         _inplace.setitem(self, index, value)  # refuses what autograd cannot follow; bumps _version
         self.data[_shape.plain_index(index)] = value.data if isinstance(value, Tensor) else value
 
-    # ---- PyTorch-surface ops (tinymm/ops/indexing.py, ordering.py, layout.py, logical.py) ----
+    # ---- PyTorch-surface ops (tinymm/ops/indexing.py, ordering.py, accumulate.py, layout.py,
+    # logical.py) ----
     # Thin methods over the differentiable ops in those modules (owned with them).
     def gather(self, dim, index, *, sparse_grad: bool = False):
         return _indexing.gather(self, dim, index, sparse_grad=sparse_grad)
@@ -482,16 +483,16 @@ class Tensor:
         return _ordering.minimum(self, other)
 
     def cumsum(self, dim: int, *, dtype=None):
-        return _ordering.cumsum(self, dim, dtype=dtype)
+        return _accumulate.cumsum(self, dim, dtype=dtype)
 
     def prod(self, dim=None, keepdim: bool = False, *, dtype=None):
-        return _ordering.prod(self, dim, keepdim, dtype=dtype)
+        return _accumulate.prod(self, dim, keepdim, dtype=dtype)
 
     def logsumexp(self, dim, keepdim: bool = False):
-        return _ordering.logsumexp(self, dim, keepdim)
+        return _accumulate.logsumexp(self, dim, keepdim)
 
     def norm(self, p="fro", dim=None, keepdim: bool = False, dtype=None):
-        return _ordering.norm(self, p, dim, keepdim, dtype)
+        return _accumulate.norm(self, p, dim, keepdim, dtype)
 
     def split(self, split_size, dim: int = 0):
         return _layout.split(self, split_size, dim)
@@ -552,6 +553,7 @@ def is_scalar(x: object) -> bool:
 
 # The op modules build on Tensor and Function, so they are imported once both exist.
 from . import _hooks  # noqa: E402
+from .ops import accumulate as _accumulate  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import indexing as _indexing  # noqa: E402
 from .ops import inplace as _inplace  # noqa: E402

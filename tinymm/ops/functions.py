@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .._validation import as_tensor_arg
 from ..tensor import Tensor
+from . import accumulate as _accumulate
 from . import elementwise as _ew
 from . import indexing as _indexing
 from . import layout as _layout
@@ -25,7 +26,8 @@ take_along_dim = _indexing.take_along_dim
 sort, argsort, topk = _ordering.sort, _ordering.argsort, _ordering.topk
 max, min, amin, argmin = _ordering.max, _ordering.min, _ordering.amin, _ordering.argmin  # noqa: A001
 maximum, minimum = _ordering.maximum, _ordering.minimum
-cumsum, prod, logsumexp, norm = _ordering.cumsum, _ordering.prod, _ordering.logsumexp, _ordering.norm
+cumsum, prod = _accumulate.cumsum, _accumulate.prod
+logsumexp, norm = _accumulate.logsumexp, _accumulate.norm
 split, chunk, tile, flip, roll = _layout.split, _layout.chunk, _layout.tile, _layout.flip, _layout.roll
 tril, triu, clamp_min, clamp_max = _layout.tril, _layout.triu, _layout.clamp_min, _layout.clamp_max
 all, any, isnan, isinf, isfinite = (  # noqa: A001

@@ -103,7 +103,9 @@ def chunk(input, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
         raise ValueError(f"{fn}: a 0-D tensor cannot be chunked")
     d = normalize_dim(fn, dim, input.ndim)
     n = input.shape[d]
-    return split(input, max(-(-n // chunks), 1) if n else 0, d)
+    if n == 0:  # PyTorch: ``chunks`` empty pieces
+        return _split_at(input, [0] * chunks, d)
+    return split(input, -(-n // chunks), d)
 
 
 # ----------------------------------------------------------------------------- repeat / tile

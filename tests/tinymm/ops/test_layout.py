@@ -131,3 +131,10 @@ def test_clamp_min_max_of_integers_by_a_float_give_float32_as_torch():
         assert ours.dtype == tm.float32
         np.testing.assert_array_equal(ours.data, theirs.numpy())
     assert tm.clamp_min(tm.tensor(a), 0).dtype == tm.int64
+
+
+def test_chunk_and_split_of_an_empty_dim_as_torch():
+    x = np.zeros((2, 0))
+    assert_matches_torch(lambda a: a.chunk(3, 1), lambda a: a.chunk(3, 1), x)
+    assert_matches_torch(lambda a: a.split(2, 1), lambda a: a.split(2, 1), x)
+    assert_matches_torch(lambda a: a.split(0, 1), lambda a: a.split(0, 1), x)
