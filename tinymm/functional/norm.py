@@ -97,10 +97,9 @@ _BN = "batch_norm"
 
 
 def _mark_written(t) -> None:
-    """Bump a Tensor's version counter after an in-place write, where Tensors keep one."""
-    version = getattr(t, "_version", None)
-    if isinstance(version, int) and not isinstance(version, bool):
-        t._version = version + 1
+    """Bump a Tensor's version counter after an in-place write (plain arrays have none)."""
+    if isinstance(t, Tensor):
+        t._bump_version()
 
 
 class BatchNorm(Function):
