@@ -53,3 +53,13 @@ __all__ = [
 ]
 __all__ += [*_functions.__all__, "eye", "linspace", "randint", "randperm", "empty", "empty_like",
             "full_like", "rand_like", "randn_like", "Generator", "return_types"]
+
+# PyTorch's dtype aliases and legacy typed constructors
+float = float32  # noqa: A001
+double = float64
+long = int64
+int = int32  # noqa: A001
+from .ops.convenience import legacy_tensor as _legacy  # noqa: E402
+
+FloatTensor, DoubleTensor = _legacy(float32, "FloatTensor"), _legacy(float64, "DoubleTensor")
+LongTensor, BoolTensor = _legacy(int64, "LongTensor"), _legacy(bool, "BoolTensor")

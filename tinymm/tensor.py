@@ -544,6 +544,55 @@ class Tensor:
 
     def equal(self, other):
         return _logical.equal(self, other)
+    # everyday conveniences (tinymm/ops/convenience.py)
+    def matmul(self, other):
+        return _functions.matmul(self, other)
+
+    def mul(self, other):
+        return _functions.mul(self, other)
+
+    def add(self, other, *, alpha=1):
+        return _functions.add(self, other, alpha=alpha)
+
+    def sub(self, other, *, alpha=1):
+        return _functions.sub(self, other, alpha=alpha)
+
+    def div(self, other, *, rounding_mode=None):
+        return _functions.div(self, other, rounding_mode=rounding_mode)
+
+    def pow(self, exponent):
+        return _functions.pow(self, exponent)
+
+    def t(self):
+        return _convenience.t(self)
+
+    def new_full(self, size, fill_value, dtype=None, requires_grad: bool = False):
+        return _convenience.new_full(self, size, fill_value, dtype, requires_grad)
+
+    def new_ones(self, *size, dtype=None, requires_grad: bool = False):
+        return _convenience.new_full(self, _sizes(size), 1, dtype, requires_grad)
+
+    def new_zeros(self, *size, dtype=None, requires_grad: bool = False):
+        return _convenience.new_full(self, _sizes(size), 0, dtype, requires_grad)
+
+    def new_empty(self, *size, dtype=None, requires_grad: bool = False):
+        return _convenience.new_full(self, _sizes(size), 0, dtype, requires_grad)
+
+    def new_tensor(self, data, dtype=None, requires_grad: bool = False):
+        return Tensor(data, requires_grad=requires_grad, dtype=self.dtype if dtype is None else dtype)
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None):
+        return _convenience.uniform_(self, a, b, generator)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None):
+        return _convenience.normal_(self, mean, std, generator)
+
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        return _convenience.scatter_(self, dim, index, src, value=value, reduce=reduce)
+
+    def type(self, dtype=None):  # noqa: A003
+        return _convenience.type_(self, dtype)
+
     # ---- end of PyTorch-surface ops ----
 
 
@@ -554,7 +603,9 @@ def is_scalar(x: object) -> bool:
 # The op modules build on Tensor and Function, so they are imported once both exist.
 from . import _hooks  # noqa: E402
 from .ops import accumulate as _accumulate  # noqa: E402
+from .ops import convenience as _convenience  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
+from .ops import functions as _functions  # noqa: E402
 from .ops import indexing as _indexing  # noqa: E402
 from .ops import inplace as _inplace  # noqa: E402
 from .ops import layout as _layout  # noqa: E402
@@ -563,3 +614,8 @@ from .ops import ordering as _ordering  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
 from .ops import trig as _trig  # noqa: E402
+
+
+def _sizes(size: tuple) -> tuple:
+    """``new_ones(2, 3)`` and ``new_ones((2, 3))`` alike."""
+    return tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else size
