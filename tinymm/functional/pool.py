@@ -103,6 +103,7 @@ def _window_args(fn: str, x: Tensor, dims: int, kernel_size, stride, padding):
     if any(k > n for k, n in zip(kernel, padded)):
         raise ValueError(f"{fn}: kernel_size {kernel} is larger than the padded input "
                          f"{padded} (input {spatial}, padding {padding})")
+    # the windows read the padded input (its size bounds the work, too)
     check_alloc(fn, "the padded input", (*x.shape[:-dims], *padded), x.dtype)
     return kernel, stride, padding
 
