@@ -38,17 +38,6 @@ CI_BENCH = {"F.conv2d", "F.scaled_dot_product_attention", "F.layer_norm", "F.lin
             "F.cross_entropy", "F.max_pool2d", "F.embedding"}
 
 # Known escapes fixed on another branch: strict xfail, so the lead removes them on merging.
-KNOWN_ESCAPES = {
-    ("nn.MultiheadAttention[cross]", "one_token"),
-    ("nn.MultiheadAttention[key is value]", "one_token"),
-    ("nn.MultiheadAttention[cross]", "one_head"),
-    ("nn.MultiheadAttention[key is value]", "one_head"),
-}
-KNOWN_REASON = ("fixed on h1-workspace: with one query token (or one head) the query heads are "
-                "a contiguous view of the projection workspace, overwritten by the key/value "
-                "projection (issue 10, finding 1)")
-
-
 def _cases():
     for spec in SPECS:
         for size in spec.sizes:
@@ -56,10 +45,7 @@ def _cases():
                 if size == "bench" and PROFILE == "ci" and (spec.name not in CI_BENCH
                                                             or backend != "numba"):
                     continue
-                marks = [pytest.mark.xfail(strict=True, reason=KNOWN_REASON)] \
-                    if (spec.name, size) in KNOWN_ESCAPES else []
-                yield pytest.param(spec, size, backend, id=f"{spec.name}-{size}-{backend}",
-                                   marks=marks)
+                yield pytest.param(spec, size, backend, id=f"{spec.name}-{size}-{backend}")
 
 
 def _run(spec, sample, module, grad_seed: int):
