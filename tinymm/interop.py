@@ -158,7 +158,7 @@ for _twin in (
     Twin("LayerNorm", ("normalized_shape", "eps", "elementwise_affine"),
          lambda m: {"bias": getattr(m, "bias", None) is not None or not m.elementwise_affine}),
     Twin("RNN", _RNN_ARGS + ("nonlinearity",)),
-    Twin("LSTM", _RNN_ARGS),
+    Twin("LSTM", _RNN_ARGS + ("proj_size",)),
     Twin("GRU", _RNN_ARGS),
     Twin("MultiheadAttention", ("embed_dim", "num_heads", "dropout", "batch_first"), _mha_kwargs),
     Twin("TransformerEncoderLayer", derived=_encoder_layer_kwargs),

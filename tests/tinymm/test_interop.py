@@ -240,6 +240,10 @@ def test_errors():
     with pytest.raises(TypeError, match="from_torch: no tinymm twin is registered for "
                                         "torch.nn.Transformer"):
         tm.from_torch(torch.nn.Transformer(8, 2, 1, 1, 16))
+    with pytest.raises(ValueError, match="LSTM: proj_size=2 is not supported"):
+        tm.from_torch(torch.nn.LSTM(3, 4, proj_size=2))
+    with pytest.raises(ValueError, match="Conv2d: padding_mode='reflect' is not supported"):
+        tm.from_torch(torch.nn.Conv2d(3, 4, 3, padding_mode="reflect"))
     layer = nn.TransformerEncoderLayer(8, 2, activation=lambda x: x)
     with pytest.raises(TypeError, match="activation"):
         layer.to_torch()

@@ -24,7 +24,7 @@ from . import init
 from .module import Module
 from .parameter import Parameter
 from .recurrent_packed import buckets, run_packed_direction
-from .utils.rnn import PackedSequence
+from .utils.rnn import PackedSequence, check_packed
 
 __all__ = ["RNN", "LSTM", "GRU"]
 
@@ -154,7 +154,7 @@ class _RecurrentBase(Module):
                              f"{getattr(x, 'shape', type(x).__name__)}")
         check_float(name, "input", x)
         check_same_dtype(name, input=x, weight_ih_l0=self.weight_ih_l0)
-        batch_sizes = np.asarray(packed.batch_sizes.data, dtype=np.int64)
+        batch_sizes, _ = check_packed(name, packed)
         n = int(batch_sizes[0])
         runs = buckets(batch_sizes)
         if states is not None:

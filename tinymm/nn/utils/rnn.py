@@ -155,7 +155,7 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,  # n
     return PackedSequence(data, _int_tensor(batch_sizes), sorted_idx, unsorted_idx)
 
 
-def _check_packed(fn: str, sequence) -> tuple[np.ndarray, np.ndarray]:
+def check_packed(fn: str, sequence) -> tuple[np.ndarray, np.ndarray]:
     """(batch_sizes, order) of a PackedSequence, checked."""
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"{fn}: sequence must be a PackedSequence, got {type(sequence).__name__}")
@@ -182,7 +182,7 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
     else the longest length. Differentiable with respect to ``sequence.data``.
     """
     fn = "pad_packed_sequence"
-    bs, order = _check_packed(fn, sequence)
+    bs, order = check_packed(fn, sequence)
     if isinstance(padding_value, bool) or not isinstance(padding_value, numbers.Real):
         raise TypeError(f"{fn}: padding_value must be a number, got {padding_value!r}")
     max_len, n = len(bs), int(bs[0])

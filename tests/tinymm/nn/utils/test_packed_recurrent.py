@@ -117,3 +117,14 @@ def test_packed_errors():
     packed = pack_padded_sequence(tm.tensor(np.zeros((4, 2, 3))), [4, 2])
     with pytest.raises(ValueError, match=r"LSTM: h_0 must have shape \(1, 2, 4\)"):
         lstm(packed, (tm.zeros(1, 3, 4, dtype=tm.float64), tm.zeros(1, 3, 4, dtype=tm.float64)))
+
+
+def test_malformed_packed_sequence():
+    lstm = tm.nn.LSTM(3, 4, dtype=np.float64)
+    data = tm.tensor(np.zeros((5, 3)))
+    bad = PackedSequence(data, tm.tensor(np.array([2, 3], np.int64)))
+    with pytest.raises(ValueError, match="LSTM: batch_sizes must be a non-empty decreasing"):
+        lstm(bad)
+    short = PackedSequence(data, tm.tensor(np.array([2, 2], np.int64)))
+    with pytest.raises(ValueError, match="LSTM: data has 5 rows but batch_sizes sum to 4"):
+        lstm(short)
