@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import numbers
+import os
 from collections.abc import Sequence
 
 import numpy as np
+
+
+class IndexOutOfRange(IndexError, ValueError):
+    """An index (class, embedding row, dim) outside its range: an IndexError, as the API
+    contract and PyTorch say, and a ValueError, as earlier releases raised."""
 
 
 def _tensor_cls():
@@ -14,10 +21,20 @@ def _tensor_cls():
     return Tensor
 
 
+# dtypes the ops accept (PyTorch's float16/bfloat16/complex have no kernels here)
+SUPPORTED_DTYPES = tuple(np.dtype(d) for d in (np.bool_, np.uint8, np.int8, np.int16, np.int32,
+                                               np.int64, np.float32, np.float64))
+
+
 def as_tensor_arg(fn: str, name: str, x: object):
-    """Return ``x`` if it is a Tensor, else raise a TypeError naming ``fn`` and ``name``."""
+    """Return ``x`` if it is a Tensor of a supported dtype, else raise a TypeError naming
+    ``fn`` and ``name`` (float16, complex and object tensors are refused here, before any
+    kernel sees them)."""
     if not isinstance(x, _tensor_cls()):
         raise TypeError(f"{fn}: {name} must be a Tensor, got {type(x).__name__}")
+    if x.dtype not in SUPPORTED_DTYPES:
+        raise TypeError(f"{fn}: {name} has dtype {x.dtype}, which tinymm does not support "
+                        "(use float32 or float64)")
     return x
 
 
@@ -83,7 +100,7 @@ def normalize_dim(fn: str, dim: object, ndim: int, name: str = "dim") -> int:
         raise TypeError(f"{fn}: {name} must be an int, got {type(dim).__name__} {dim!r}")
     lo, hi = (-ndim, ndim - 1) if ndim > 0 else (-1, 0)
     if not lo <= dim <= hi:
-        raise ValueError(f"{fn}: {name}={dim} is out of range for a {ndim}-D tensor "
+        raise IndexOutOfRange(f"{fn}: {name}={dim} is out of range for a {ndim}-D tensor "
                          f"(expected {lo}..{hi})")
     return int(dim) % max(ndim, 1)
 
@@ -97,3 +114,29 @@ def normalize_dims(fn: str, dim: object, ndim: int) -> tuple[int, ...]:
     if len(out) != len(dims):
         raise ValueError(f"{fn}: dim {dim!r} repeats a dimension")
     return out
+
+
+def _memory_limit() -> int:
+    """Bytes one array may take: this machine's physical memory (1 TiB if unknown)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return 2**40
+
+
+MEMORY_LIMIT = _memory_limit()
+
+
+def check_alloc(fn: str, what: str, shape: Sequence[int], dtype=np.float32) -> None:
+    """Refuse, before allocating, an array of ``shape`` that could not fit in memory.
+
+    Sizes are multiplied as Python ints (no overflow); the limit is the machine's physical
+    memory, so an absurd size gives a ValueError naming ``fn`` instead of a MemoryError
+    (or NumPy's "array is too big") from deep inside an op.
+    """
+    count = math.prod(int(n) for n in shape)
+    nbytes = count * np.dtype(dtype).itemsize
+    if nbytes > MEMORY_LIMIT:
+        raise ValueError(f"{fn}: {what} of shape {tuple(int(n) for n in shape)} would take "
+                         f"{nbytes / 2**30:.3g} GiB, more than this machine's memory "
+                         f"({MEMORY_LIMIT / 2**30:.3g} GiB)")

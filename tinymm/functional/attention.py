@@ -190,6 +190,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
             raise ValueError(f"{_SDPA}: query, key and value must be at least 2-D, but {name} "
                              f"has shape {t.shape}")
     check_same_dtype(_SDPA, query=q, key=k, value=v)
+    for name, t in (("query", q), ("key", k), ("value", v)):
+        if 0 in t.shape:  # the kernels need at least one (query, key) pair
+            raise ValueError(f"{_SDPA}: {name} must not be empty, got shape {t.shape}")
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"{_SDPA}: query has embedding size E={q.shape[-1]} (shape {q.shape}) "
                          f"but key has {k.shape[-1]} (shape {k.shape})")

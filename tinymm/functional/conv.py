@@ -16,6 +16,7 @@ import numpy as np
 from .. import kernels
 from .._validation import (
     as_tensor_arg,
+    check_alloc,
     check_float,
     check_ndim,
     check_same_dtype,
@@ -125,6 +126,12 @@ def _conv(fn: str, dims: int, op: type[Function], input, weight, bias, stride, p
     if any(r > n for r, n in zip(reach, padded)):
         raise ValueError(f"{fn}: kernel size {kernel} (dilated to {reach}) is larger than the "
                          f"padded input {padded} (input {spatial}, padding {padding})")
+    # the kernels build the padded input and (N, C_in·k, L_out) columns: refuse sizes that
+    # could not fit in memory before they are allocated
+    out = tuple((n - r) // s + 1 for n, r, s in zip(padded, reach, stride))
+    batch = x.shape[:-dims - 1]
+    check_alloc(fn, "the padded input", (*batch, x.shape[-dims - 1], *padded), x.dtype)
+    check_alloc(fn, "the im2col columns", (*batch, *w.shape[1:], *out), x.dtype)
 
     unbatched = x.ndim == dims + 1
     if unbatched:

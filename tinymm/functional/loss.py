@@ -6,7 +6,14 @@ import numpy as np
 from scipy import special
 
 from .. import kernels
-from .._validation import as_tensor_arg, check_float, check_int, check_probability
+from .._validation import (
+    IndexOutOfRange,
+    as_tensor_arg,
+    check_alloc,
+    check_float,
+    check_int,
+    check_probability,
+)
 from ..autograd import Function
 from ..tensor import Tensor
 
@@ -79,7 +86,7 @@ def cross_entropy(input, target, reduction: str = "mean", label_smoothing: float
     valid = t != ignore_index
     if np.any(valid & ((t < 0) | (t >= c))):
         bad = t[valid & ((t < 0) | (t >= c))].reshape(-1)[0]
-        raise ValueError(f"{fn}: target holds class {bad}, outside [0, {c}) for {c} classes")
+        raise IndexOutOfRange(f"{fn}: target holds class {bad}, outside [0, {c}) for {c} classes")
     # (N, C, d1, ...) -> (N*d1*..., C) rows
     logits = x.reshape(1, c) if x.ndim == 1 else x
     if logits.ndim > 2:
@@ -148,7 +155,8 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
         if t.data.size == 0:
             raise ValueError("one_hot: cannot infer num_classes from an empty tensor")
         num_classes = int(t.data.max()) + 1
+    check_alloc("one_hot", "the output", (*t.shape, num_classes), np.int64)
     if t.data.size and (t.data.min() < 0 or t.data.max() >= num_classes):
-        raise ValueError(f"one_hot: values must be in [0, {num_classes}), got min "
+        raise IndexOutOfRange(f"one_hot: values must be in [0, {num_classes}), got min "
                          f"{t.data.min()} and max {t.data.max()}")
     return Tensor._wrap((t.data[..., None] == np.arange(num_classes)).astype(np.int64))

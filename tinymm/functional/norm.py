@@ -86,7 +86,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
         raise TypeError(f"{_LN}: eps must be a float, got {type(eps).__name__}")
     if not eps >= 0:
         raise ValueError(f"{_LN}: eps must be >= 0, got {eps}")
-    if x.size == 0:
+    if x.data.size == 0:
         return x * 1.0  # nothing to normalise; keep the graph connected
     return LayerNorm.apply(x, weight, bias, float(eps), math.prod(shape))
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from .._validation import as_tensor_arg, check_float, check_ndim, int_tuple
+from .._validation import as_tensor_arg, check_alloc, check_float, check_ndim, int_tuple
 from ..autograd import Function
 from ..tensor import Tensor
 
@@ -38,6 +38,8 @@ class _MaxPoolNd(Function):
     @classmethod
     def backward(cls, ctx, grad_out, _grad_argmax):
         (argmax,) = ctx.saved_tensors
+        if grad_out.size == 0:  # an empty batch or channel set: nothing to scatter
+            return np.zeros(ctx.x_shape, ctx.dtype), None, None, None
         grad_out = np.ascontiguousarray(grad_out, dtype=ctx.dtype)
         gx = kernels.get(f"max_pool{cls.dims}d_backward")(grad_out, argmax, ctx.x_shape)
         return gx, None, None, None
@@ -101,6 +103,7 @@ def _window_args(fn: str, x: Tensor, dims: int, kernel_size, stride, padding):
     if any(k > n for k, n in zip(kernel, padded)):
         raise ValueError(f"{fn}: kernel_size {kernel} is larger than the padded input "
                          f"{padded} (input {spatial}, padding {padding})")
+    check_alloc(fn, "the padded input", (*x.shape[:-dims], *padded), x.dtype)
     return kernel, stride, padding
 
 
@@ -197,5 +200,6 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:  # noqa: A002
                         f"size), got {output_size!r}")
     sizes = tuple(n if s is None else s for s, n in zip(sizes, x.shape[-2:]))
     out_size = int_tuple(fn, "output_size", sizes, 2, minimum=1)
+    check_alloc(fn, "the output", (*x.shape[:-2], *out_size), x.dtype)
     xb, unbatched = _batched(x, 2)
     return _unbatch(AdaptiveAvgPool2d.apply(xb, out_size), unbatched)

@@ -120,11 +120,14 @@ def _check_layer(fn: str, gates: int, input, states: dict, w_ih, w_hh, b_ih, b_h
     T, N, I = x.shape
     if T == 0:
         raise ValueError(f"{fn}: input must have at least one time step, got shape {x.shape}")
+    if N == 0 or I == 0:
+        raise ValueError(f"{fn}: input must have a batch and features (no zero sizes), "
+                         f"got shape {x.shape}")
     w_ih = as_tensor_arg(fn, "w_ih", w_ih)
     w_hh = as_tensor_arg(fn, "w_hh", w_hh)
     check_ndim(fn, "w_hh", w_hh, 2)
     G, H = w_hh.shape
-    if G != gates * H:
+    if G != gates * H or H == 0:
         raise ValueError(f"{fn}: w_hh must have shape ({gates} * hidden_size, hidden_size), "
                          f"got {w_hh.shape}")
     check_ndim(fn, "w_ih", w_ih, 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from .._validation import as_tensor_arg, check_float, check_int, check_ndim
+from .._validation import IndexOutOfRange, as_tensor_arg, check_float, check_int, check_ndim
 from ..autograd import Function
 from ..tensor import Tensor
 
@@ -72,7 +72,7 @@ def embedding(input, weight, padding_idx: int | None = None) -> Tensor:  # noqa:
         lo, hi = idx.min(), idx.max()
         if lo < 0 or hi >= V:
             bad = lo if lo < 0 else hi
-            raise ValueError(f"{_EMB}: index {int(bad)} is out of range for num_embeddings={V} "
+            raise IndexOutOfRange(f"{_EMB}: index {int(bad)} is out of range for num_embeddings={V} "
                              f"(indices must be in [0, {V}))")
     pad = _padding_index(padding_idx, V)
     flat = np.ascontiguousarray(idx.reshape(-1), dtype=np.int64)  # (N,)

@@ -17,6 +17,7 @@ import numpy as np
 
 from .._validation import (
     as_tensor_arg,
+    check_alloc,
     check_float,
     check_positive_int,
     check_probability,
@@ -81,6 +82,7 @@ class MultiheadAttention(Module):
         self.dropout = check_probability(_MHA, "dropout", dropout)
         self.batch_first = bool(batch_first)
         dt = np.dtype(dtype or np.float32)
+        check_alloc(_MHA, "in_proj_weight", (3 * embed_dim, embed_dim), dt)
         self.in_proj_weight = Parameter(np.empty((3 * embed_dim, embed_dim), dt))
         if bias:
             self.in_proj_bias = Parameter(np.empty(3 * embed_dim, dt))
@@ -114,6 +116,9 @@ class MultiheadAttention(Module):
                                  f"features, got shape {t.shape}")
         if k.shape != v.shape:
             raise ValueError(f"{_MHA}: key shape {k.shape} does not match value shape {v.shape}")
+        if 0 in q.shape or 0 in k.shape:  # the attention kernels need one (query, key) pair
+            raise ValueError(f"{_MHA}: query and key must not be empty, got query {q.shape} "
+                             f"and key {k.shape}")
         if q.ndim == 3:
             bdim = 0 if self.batch_first else 1
             if k.shape[bdim] != q.shape[bdim]:

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .._validation import check_positive_int, int_tuple
+from .._validation import check_alloc, check_positive_int, int_tuple
 from ..functional import conv as Fconv
 from . import init
 from .module import Module
@@ -47,6 +47,7 @@ class _ConvNd(Module):
                              "(only 'zeros')")
         self.groups, self.padding_mode = 1, "zeros"
         dt = np.dtype(dtype or np.float32)
+        check_alloc(fn, "weight", (out_channels, in_channels, *self.kernel_size), dt)
         self.weight = Parameter(np.empty((out_channels, in_channels, *self.kernel_size), dt))
         if bias:
             self.bias = Parameter(np.empty(out_channels, dt))

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .. import functional as F
-from .._validation import check_int, check_positive_int
+from .._validation import as_tensor_arg, check_alloc, check_int, check_positive_int
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -34,6 +34,7 @@ class Linear(Module):
         self.in_features = check_positive_int("Linear", "in_features", in_features)
         self.out_features = check_positive_int("Linear", "out_features", out_features)
         dt = np.dtype(dtype or np.float32)
+        check_alloc("Linear", "weight", (out_features, in_features), dt)
         self.weight = Parameter(np.empty((out_features, in_features), dt))
         self.bias = Parameter(np.empty(out_features, dt)) if bias else None
         if not bias:
@@ -63,7 +64,7 @@ class Flatten(Module):
         self.end_dim = check_int("Flatten", "end_dim", end_dim)
 
     def forward(self, input):  # noqa: A002
-        return input.flatten(self.start_dim, self.end_dim)
+        return as_tensor_arg("Flatten", "input", input).flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

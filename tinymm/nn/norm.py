@@ -6,6 +6,7 @@ import numbers
 
 import numpy as np
 
+from .._validation import check_alloc
 from ..functional.norm import _normalized_shape, layer_norm
 from . import init
 from .module import Module
@@ -36,6 +37,7 @@ class LayerNorm(Module):
         self.eps = float(eps)
         self.elementwise_affine = bool(elementwise_affine)
         dt = np.dtype(dtype or np.float32)
+        check_alloc("LayerNorm", "weight", shape, dt)
         if self.elementwise_affine:
             self.weight = Parameter(np.empty(shape, dt))
             if bias:

@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 
 from .. import functional as F
-from .._validation import as_tensor_arg, check_float, check_int, check_same_dtype
+from .._validation import as_tensor_arg, check_alloc, check_float, check_int, check_same_dtype
 from ..functional.recurrent import NONLINEARITIES, gru_layer, lstm_layer, rnn_layer
 from ..ops.shape import cat, stack
 from ..tensor import Tensor
@@ -58,6 +58,8 @@ class _RecurrentBase(Module):
         dt = np.dtype(dtype or np.float32)
         gates = _GATES[mode] * hidden_size
         directions = 2 if bidirectional else 1
+        widest = max(input_size, hidden_size * directions, hidden_size)
+        check_alloc(name, "the weights", (num_layers, directions, gates, widest), dt)
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else hidden_size * directions
             for suffix in ("", "_reverse")[:directions]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_positive_int
+from .._validation import check_alloc, check_positive_int
 from ..functional.sparse import _padding_index, embedding
 from . import init
 from .module import Module
@@ -33,6 +33,7 @@ class Embedding(Module):
             raise type(exc)(str(exc).replace("embedding:", "Embedding:", 1)) from None
         self.padding_idx = None if padding_idx is None else pad
         dt = np.dtype(dtype or np.float32)
+        check_alloc("Embedding", "weight", (self.num_embeddings, self.embedding_dim), dt)
         self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dt))
         self.reset_parameters()
 
