@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from registry import SPECS, by_name
+from registry import SPECS
 
 import tinymm as tm
 from fuzz.attacks import ATTACKS, Attack
@@ -35,9 +35,10 @@ def _attacks(spec) -> list[Attack]:
     return list(ATTACKS) + extra
 
 
-# Known bugs fixed on another branch, as (entry, size): the hypothesis test leaves these
-# sizes to test_known_bugs, a strict xfail, so the lead removes both on merging the fix.
-KNOWN_BUGS: dict = {}  # the MHA one-token/one-head escapes: fixed on h1-workspace
+# Known bugs as (entry, size) -> reason: the hypothesis test leaves these sizes out. Empty: the
+# MHA one-token/one-head escapes (issue 10, finding 1) are fixed, and their strict-xfail test
+# went with them.
+KNOWN_BUGS: dict = {}
 
 
 def _fuzz_once(spec, attack: Attack, rng: np.random.Generator, size: str, dtype: str,
@@ -60,16 +61,6 @@ PAIRS = [(spec, attack) for spec in SPECS for attack in _attacks(spec)]
 def test_every_attack_on_every_entry(spec, attack):
     """Each pair once, on the Numba kernels (the default backend users run)."""
     _fuzz_once(spec, attack, np.random.default_rng(1), "small", "float32")
-
-
-@pytest.mark.parametrize("spec,size", [
-    pytest.param(by_name(name), size, id=f"{name}-{size}",
-                 marks=pytest.mark.xfail(strict=True, reason=reason))
-    for (name, size), reason in KNOWN_BUGS.items()])
-def test_known_bugs(spec, size):
-    """Views of the same values must give PyTorch's answer (they do not, see the reason)."""
-    attack = next(a for a in ATTACKS if a.name == "strided views")
-    _fuzz_once(spec, attack, np.random.default_rng(1), size, "float32", known_bug=True)
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
