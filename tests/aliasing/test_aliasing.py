@@ -37,7 +37,7 @@ CI_BENCH = {"F.conv2d", "F.scaled_dot_product_attention", "F.layer_norm", "F.lin
             "nn.MultiheadAttention[self]", "nn.MultiheadAttention[cross]", "nn.LSTM",
             "F.cross_entropy", "F.max_pool2d", "F.embedding"}
 
-# Known escapes fixed on another branch: strict xfail, so the lead removes them on merging.
+
 def _cases():
     for spec in SPECS:
         for size in spec.sizes:
