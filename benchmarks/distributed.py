@@ -35,6 +35,13 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+
+
+def _cpu_name() -> str:
+    sys.path.insert(0, str(HERE.parent))
+    from benchmarks.machine import cpu_model
+
+    return f"{cpu_model()}, {os.cpu_count()} logical CPUs"
 MODELS = ("seed", "default")
 
 # Link assumptions for the prediction: (name, bandwidth β in bytes/s, latency α in s).
@@ -210,22 +217,13 @@ def main(argv=None) -> int:
         s["prediction"] = prediction_rows(s["step_s_1x1"], s["grad_bytes"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"command": "python benchmarks/distributed.py " + " ".join(argv or sys.argv[1:]),
-            "cpu": _cpu(), "python": platform.python_version(), "date": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            "cpu": _cpu_name(), "python": platform.python_version(),
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S")}
     args.out.write_text(json.dumps({"meta": meta, "summary": summary, "runs": runs}, indent=1))
     md = render(meta, summary, args)
     args.results_md.write_text(md)
     print(md)
     return 0
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip() + f", {os.cpu_count()} logical CPUs"
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def render(meta: dict, summary: dict, args) -> str:

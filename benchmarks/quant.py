@@ -23,6 +23,13 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+
+
+def _cpu_name() -> str:
+    sys.path.insert(0, str(HERE.parent))
+    from benchmarks.machine import cpu_model
+
+    return f"{cpu_model()}, {os.cpu_count()} logical CPUs"
 CASES = {"linear_b1": ("linear", 1), "linear_b32": ("linear", 32), "linear_b256": ("linear", 256),
          "conv_64x128_16_b8": ("conv", 8)}
 FRAMEWORKS = ("tinymm-f32", "tinymm-int8", "torch-dynamic-int8", "torch-f32")
@@ -79,16 +86,6 @@ def worker(framework: str, case: str) -> float | None:
         return _time(lambda: layer(x))
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip() + f", {os.cpu_count()} logical CPUs"
-    except OSError:
-        pass
-    return "unknown CPU"
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--worker", nargs=2, metavar=("FRAMEWORK", "CASE"), help=argparse.SUPPRESS)
@@ -119,7 +116,7 @@ def main(argv=None) -> int:
     med = {c: {f: statistics.median(v) if v else None for f, v in d.items()} for c, d in times.items()}
     lines = ["# int8 kernels: tinymm against its float32 path and PyTorch", "",
              f"Command: `python benchmarks/quant.py --rounds {args.rounds} --threads {args.threads}`  ",
-             f"Machine: {_cpu()}; {args.threads} threads per framework, each in its own process; "
+             f"Machine: {_cpu_name()}; {args.threads} threads per framework, each in its own process; "
              f"medians of {args.rounds} alternating rounds (ms, forward).", "",
              "| case | tinymm f32 | tinymm int8 | int8 / f32 (< 1: int8 faster) | torch f32 | "
              "torch dynamic int8 | tinymm int8 / torch int8 |", "|---|---|---|---|---|---|---|"]

@@ -5,20 +5,12 @@ import json
 
 import numpy as np
 import pytest
+from test_cli import run_main  # tests/ is on the path (pyproject's pythonpath)
 
 import tinymm as tm
 from tinymm.cli import main
 
 TINY = ["--train-size", "96", "--test-size", "48", "--batch-size", "16", "--quiet", "--no-plots"]
-
-
-def run_main(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

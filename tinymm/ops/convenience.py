@@ -38,28 +38,25 @@ def new_full(x: Tensor, size, fill_value, dtype=None, requires_grad: bool = Fals
                 requires_grad=requires_grad)
 
 
-def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
-    """Fill ``x`` in place with U(a, b) draws (tinymm's generator, or ``generator``)."""
+def _fill_random(x: Tensor, fn: str, draw, generator) -> Tensor:
     from ..random import resolve
 
-    _inplace.check_writable(x, "uniform_")
+    _inplace.check_writable(x, fn)
     if x.dtype.kind != "f":
-        raise TypeError(f"uniform_: x must be float32 or float64, got {x.dtype}")
-    x.data[...] = resolve("uniform_", generator).uniform(a, b, x.shape)
+        raise TypeError(f"{fn}: x must be float32 or float64, got {x.dtype}")
+    x.data[...] = draw(resolve(fn, generator), x.shape)
     x._bump_version()
     return x
+
+
+def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
+    """Fill ``x`` in place with U(a, b) draws (tinymm's generator, or ``generator``)."""
+    return _fill_random(x, "uniform_", lambda rng, shape: rng.uniform(a, b, shape), generator)
 
 
 def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill ``x`` in place with N(mean, std²) draws."""
-    from ..random import resolve
-
-    _inplace.check_writable(x, "normal_")
-    if x.dtype.kind != "f":
-        raise TypeError(f"normal_: x must be float32 or float64, got {x.dtype}")
-    x.data[...] = resolve("normal_", generator).normal(mean, std, x.shape)
-    x._bump_version()
-    return x
+    return _fill_random(x, "normal_", lambda rng, shape: rng.normal(mean, std, shape), generator)
 
 
 def scatter_(x: Tensor, dim, index, src=None, *, value=None, reduce=None) -> Tensor:
