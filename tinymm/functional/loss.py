@@ -350,6 +350,6 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
         num_classes = int(t.data.max()) + 1
     check_alloc("one_hot", "the output", (*t.shape, num_classes), np.int64)
     if t.data.size and (t.data.min() < 0 or t.data.max() >= num_classes):
-        raise ValueError(f"one_hot: values must be in [0, {num_classes}), got min "
-                         f"{t.data.min()} and max {t.data.max()}")
+        raise IndexOutOfRange(f"one_hot: values must be in [0, {num_classes}), got min "
+                              f"{t.data.min()} and max {t.data.max()}")
     return Tensor._wrap((t.data[..., None] == np.arange(num_classes)).astype(np.int64))

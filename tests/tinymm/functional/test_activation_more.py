@@ -55,7 +55,10 @@ def test_matches_torch(backend, name, data, dtype):
         assert_matches_torch(fn, lambda t: getattr(torch.nn.functional, tname)(t, **kw), x.data)
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+NO_NUMBA_TWIN = {"softplus", "softplus_default"}  # a logarithm per element: reference only
+
+
+@pytest.mark.parametrize("name", sorted(set(CASES) - NO_NUMBA_TWIN))
 @given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]))
 def test_backends_agree(name, data, dtype):
     x = data.draw(_tensors(name, dtype, -30.0, 30.0), label="input")
