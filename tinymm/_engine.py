@@ -145,9 +145,9 @@ class _Pass:
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
         if _workspace.checking_enabled():  # TINYMM_CHECK_WORKSPACE=1: see kernels/workspace.py
-            _workspace.check_no_escape(f"{node.name}.backward", in_grads)
+            _workspace.check_no_escape(f"{node.fn.__name__}.backward", in_grads)
         if len(in_grads) != len(node.inputs):
-            raise RuntimeError(f"{node.name}.backward returned {len(in_grads)} gradients "
+            raise RuntimeError(f"{node.fn.__name__}.backward returned {len(in_grads)} gradients "
                                f"for {len(node.inputs)} forward arguments")
         # The engine may keep a returned array without a copy unless something else can hold
         # it: one of this node's incoming gradients or their memory (an identity backward

@@ -110,8 +110,9 @@ class Node:
 
     @property
     def name(self) -> str:
-        return self.fn.__name__
-
+        """The backward of the op, named as PyTorch names its grad_fns (``MulBackward``, not
+        the ``Mul`` op itself nor an ``nn`` Module of the same name)."""
+        return f"{self.fn.__name__}Backward"
     def __repr__(self) -> str:
         return f"<{self.name}>"
 

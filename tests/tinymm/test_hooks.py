@@ -172,5 +172,5 @@ def test_autograd_grad_runs_tensor_hooks_but_no_post_accumulate_hooks():
 def test_grad_fn_names_the_op():
     x = tm.ones(2, requires_grad=True)
     assert x.grad_fn is None
-    assert repr((x * 2).grad_fn) == "<Mul>"
-    assert "grad_fn=<Mul>" in repr(x * 2)
+    assert repr((x * 2).grad_fn) == "<MulBackward>"
+    assert "grad_fn=<MulBackward>" in repr(x * 2)

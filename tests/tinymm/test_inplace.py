@@ -83,7 +83,7 @@ def test_a_leaf_that_requires_grad_is_refused_outside_no_grad():
 def test_a_non_leaf_that_requires_grad_is_refused_with_a_clear_message():
     y = tm.ones(3, requires_grad=True) * 2
     with pytest.raises(RuntimeError, match="add_: in-place writes to a tensor that requires "
-                                           "grad and was computed by Mul are not supported"):
+                                           "grad and was computed by MulBackward are not supported"):
         y.add_(1.0)
     x = tm.zeros(3)
     with pytest.raises(RuntimeError, match="copy_: the operand requires grad"):

@@ -61,7 +61,7 @@ def test_repr():
     assert repr(tm.tensor([1.0, 2.0])) == "tensor([1., 2.])"
     assert "dtype=float64" in repr(tm.tensor(np.ones(1)))
     assert "requires_grad=True" in repr(tm.ones(1, requires_grad=True))
-    assert "grad_fn=<Mul>" in repr(tm.ones(1, requires_grad=True) * 2)
+    assert "grad_fn=<MulBackward>" in repr(tm.ones(1, requires_grad=True) * 2)
 
 
 def test_detach_shares_data_and_cuts_the_graph():

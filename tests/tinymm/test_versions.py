@@ -32,7 +32,7 @@ def test_optimizer_step_between_forward_and_backward_raises(make_opt):
     opt.step()
     assert model.weight._version == before + 1 and model.bias._version == before + 1
     with pytest.raises(RuntimeError, match=rf"{MODIFIED}: \[float32 tensor of shape \[3, 4\]\], "
-                                           r"which Linear saved for backward, is at version "
+                                           r"which LinearBackward saved for backward, is at version "
                                            rf"{before + 1}; expected version {before} instead"):
         loss.backward()
 
@@ -89,7 +89,7 @@ def test_setitem_and_inplace_methods_on_a_saved_input_raise():
         y = (w * x).sum()  # Mul saves x for d/dw
         write(x)
         assert x._version == 1
-        with pytest.raises(RuntimeError, match=f"{MODIFIED}.* which Mul saved for backward"):
+        with pytest.raises(RuntimeError, match=f"{MODIFIED}.* which MulBackward saved for backward"):
             y.backward()
 
 
@@ -98,7 +98,7 @@ def test_a_saved_output_written_under_no_grad_raises_naming_its_op():
     y = x.exp()  # Exp saves its output
     with tm.no_grad():
         y.mul_(2)
-    with pytest.raises(RuntimeError, match=f"{MODIFIED}: .*which is output 0 of Exp, is at "
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}: .*which is output 0 of ExpBackward, is at "
                                            "version 1; expected version 0"):
         y.sum().backward()
 
@@ -177,7 +177,7 @@ def test_a_saved_view_of_an_input_is_checked_too():
     y = _SavesAView.apply(x).sum()
     with tm.no_grad():
         x.mul_(2.0)
-    with pytest.raises(RuntimeError, match=f"{MODIFIED}.* which _SavesAView saved for backward"):
+    with pytest.raises(RuntimeError, match=f"{MODIFIED}.* which _SavesAViewBackward saved for backward"):
         y.backward()
     z = _SavesAView.apply(x).sum()
     z.backward()  # no write in between: fine
