@@ -155,8 +155,8 @@ def _channel_vector(fn: str, name: str, t, c: int, dtype=None):
     arr = t.data if isinstance(t, Tensor) else t
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"{fn}: {name} must be a Tensor or None, got {type(t).__name__}")
-    if arr.dtype.kind != "f":
-        raise TypeError(f"{fn}: {name} must have a floating dtype, got {arr.dtype}")
+    if arr.dtype not in (np.float32, np.float64):  # float16 and others: refused, as everywhere
+        raise TypeError(f"{fn}: {name} must be float32 or float64, got {arr.dtype}")
     if arr.shape != (c,):
         raise ValueError(f"{fn}: {name} must have shape ({c},) for input with {c} channels, "
                          f"got {arr.shape}")
