@@ -39,8 +39,14 @@ class DataParallelPlan:
         return self.size > 1
 
     def wrap(self, model):
-        """The module to run forward/backward through: DDP across ranks, else the model."""
-        return dist.DistributedDataParallel(model) if self.parallel else model
+        """The module to run forward/backward through: DDP across ranks, else the model.
+
+        ``find_unused_parameters``: with modality dropout a batch may leave an encoder or a
+        "missing" vector out of the loss, on one rank and not on another; those parameters
+        then contribute zeros to the average (as in PyTorch) instead of stalling it."""
+        if not self.parallel:
+            return model
+        return dist.DistributedDataParallel(model, find_unused_parameters=True)
 
     def train_loader(self, dataset, batch_size: int, epoch: int, seed: int) -> DataLoader:
         if not self.parallel:
