@@ -1,7 +1,7 @@
 """Per-thread scratch buffers that kernels reuse across calls, and the rule that keeps them safe.
 
 Fresh large arrays cost a page fault per 4 KiB page on every call (~2 µs each on these
-VMs, PERF_NOTES pitfall 2), so temporaries that die inside one kernel call live here: one
+VMs, docs/performance.md pitfall 2), so temporaries that die inside one kernel call live here: one
 grow-only byte buffer per (thread, key), handed out as a C-contiguous view of the asked
 shape and dtype. Its contents are garbage until written. Two live temporaries of one call
 need two keys.

@@ -11,7 +11,7 @@ col2im adds the kh·kw shifted slices of ``∂L/∂cols`` back onto the input (n
 whole image plane is one shifted run, and im2col/col2im copy or add whole planes (2× and
 1.4× faster than row by row at 16×16).
 
-Design notes (measured on 2 cores, see PERF_NOTES.md and benchmarks/RESULTS.md):
+Design notes (measured on 2 cores, see docs/performance.md and benchmarks/RESULTS.md):
 - The Numba helpers are serial. Numba's OpenMP threads and OpenBLAS's threads both spin
   after work, and alternating them around every GEMM made a conv 2–5× slower than running
   the copy loops on one thread and giving both cores to BLAS.

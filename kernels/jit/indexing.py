@@ -3,7 +3,7 @@
 Both loop p, m, q with q innermost, so the reads of ``index``/``src`` and the writes of
 ``out`` are unit-stride. Rows p never touch each other's memory; the loops are serial
 anyway, because these ops are memory-bound and small next to the GEMMs around them, and a
-second thread pool would compete with BLAS's (see PERF_NOTES). ``np.add.at`` in the
+second thread pool would compete with BLAS's (see docs/performance.md). ``np.add.at`` in the
 reference twin goes through a generic ufunc loop and is several times slower.
 An index outside ``[0, N)`` raises ``IndexError`` before anything out of bounds is read or
 written (the caller has checked already; this is the kernel's own guard).

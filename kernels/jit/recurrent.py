@@ -8,7 +8,7 @@ time is spent:
 - per step, one NumPy GEMM for the recurrent term writes into a reused scratch buffer, then
   one fused ``@njit`` cell does every gate nonlinearity and the state update in a single
   pass, writing straight into the preallocated ``(T, N, .)`` outputs. No BLAS inside Numba
-  (one BLAS thread pool, see PERF_NOTES);
+  (one BLAS thread pool, see docs/performance.md);
 - there is no SVML, so ``math.tanh`` is a slow scalar call. For float32 the cells use a
   rational approximation evaluated in float64 (relative error < 2e-7, vectorised); float64
   keeps ``math.tanh`` so it agrees with the reference to rounding. (Evaluating it in float32

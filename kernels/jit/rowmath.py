@@ -1,7 +1,7 @@
 """Vectorisable row maths shared by the softmax and attention kernels.
 
 There is no SVML here, so ``math.exp`` in a Numba loop is a scalar libm call per element
-(PERF_NOTES pitfall 3), and a float ``max`` chain never vectorises. These two helpers are the
+(docs/performance.md, pitfall 3), and a float ``max`` chain never vectorises. These two helpers are the
 replacements: a polynomial ``exp`` for non-positive arguments, and the float max of a row
 recovered from integer max/min reductions over its bit patterns.
 

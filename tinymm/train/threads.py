@@ -3,7 +3,7 @@
 Small models on few cores run fastest single-threaded: Numba's OpenMP pool and OpenBLAS's
 pool each spin after their work and fight for the cores, and on a busy 2-core machine a
 training step was measured 10-40x slower with both pools at 2 threads than at 1 (see
-PERF_NOTES, "Competing thread pools"). This module changes the pools at run time, for
+docs/performance.md, "Competing thread pools"). This module changes the pools at run time, for
 applications (the ``tinymm`` command, benchmarks); the library itself never calls it.
 
 OpenBLAS is reached through ``ctypes`` in the shared libraries the process has loaded
