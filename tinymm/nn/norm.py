@@ -15,6 +15,20 @@ from .module import Module
 from .parameter import Parameter
 
 
+def _affine_parameters(module, affine: bool, bias: bool, shape, dtype) -> None:
+    """``weight`` (and ``bias`` unless ``bias=False``) of ``shape``, or both None without
+    ``affine``, as PyTorch's normalisation layers register them (values set by
+    ``reset_parameters``)."""
+    if affine:
+        module.weight = Parameter(np.empty(shape, dtype))
+        if bias:
+            module.bias = Parameter(np.empty(shape, dtype))
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
 class LayerNorm(Module):
     """y = (x − μ) / √(σ² + eps) ⊙ weight + bias over the trailing ``normalized_shape`` dims.
 
@@ -40,15 +54,7 @@ class LayerNorm(Module):
         self.elementwise_affine = bool(elementwise_affine)
         dt = np.dtype(dtype or np.float32)
         check_alloc("LayerNorm", "weight", shape, dt)
-        if self.elementwise_affine:
-            self.weight = Parameter(np.empty(shape, dt))
-            if bias:
-                self.bias = Parameter(np.empty(shape, dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.elementwise_affine, bias, shape, dt)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -99,15 +105,7 @@ class _BatchNorm(Module):
         self.track_running_stats = bool(track_running_stats)
         dt = np.dtype(dtype or np.float32)
         check_alloc(name, "the parameters", (4, self.num_features), dt)
-        if self.affine:
-            self.weight = Parameter(np.empty(num_features, dt))
-            if bias:
-                self.bias = Parameter(np.empty(num_features, dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.affine, bias, num_features, dt)
         if self.track_running_stats:
             self.register_buffer("running_mean", np.zeros(num_features, dt))
             self.register_buffer("running_var", np.ones(num_features, dt))
@@ -188,15 +186,8 @@ class GroupNorm(Module):
         self.affine = bool(affine)
         dt = np.dtype(dtype or np.float32)
         check_alloc("GroupNorm", "the parameters", (2, self.num_channels), dt)
-        if self.affine:
-            self.weight = Parameter(np.ones(num_channels, dt))
-            if bias:
-                self.bias = Parameter(np.zeros(num_channels, dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, self.affine, bias, num_channels, dt)
+        self.reset_parameters()
 
     def reset_parameters(self) -> None:
         if self.weight is not None:
