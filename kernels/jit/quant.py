@@ -1,20 +1,26 @@
 """quant kernels: Numba twins of kernels/reference/quant.py, same signatures.
 
-The int8 product is a dot product per (row, output channel) over contiguous int8 rows of both
-operands. Each product ``u8 · s8`` fits int16 (|255 · 127| < 2¹⁵), so the loop is written as
-an int16 multiply widened into an int32 sum: LLVM turns it into 16-bit vector multiplies and
-widening adds (the int32-multiply form measured several times slower). Four output channels
-share each pass over an input row, so the row is loaded once per four dot products. The
-weights travel as int8: a quarter of float32's bytes, which is what makes batch-1 and small
-batch layers (memory-bound in float32) faster.
+The int8 product ``acc = x_q W_qᵀ − z Σ_k W_q`` (x_q uint8 (N, K), W_q int8 (C, K)) is
+register-blocked: a block of 4 input rows × 2 channels keeps its 8 int32 sums in ymm
+registers while one pass over K loads each of the 6 int8 rows once. Every product
+``u8 · s8`` fits int16, and the sums are written ``np.int32(s + np.int32(a · b))`` so that
+Numba keeps them in int32 (its default int64 promotion would block it); LLVM then emits
+``vpmaddwd`` (int16 pairs multiplied and added into int32: see ``inspect_asm``). The weight
+row sums, needed for the zero point, are computed once per layer (``int8_weight_sums``).
+The rescale to float32 happens in the same pass. Above ``PARALLEL_MIN_WORK`` the channel
+pairs are split between ``numba.get_num_threads()`` threads. The weights travel as int8, a
+quarter of float32's bytes, which is what makes batch-1 layers (memory-bound) faster.
+Integer sums are exact in any order, so the twin equals the reference bit for bit.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-__all__ = ["quantize_weight_per_channel", "quantize_activation", "int8_linear", "int8_im2col"]
+__all__ = ["quantize_weight_per_channel", "quantize_activation", "int8_weight_sums", "int8_linear",
+           "int8_im2col"]
 
 
 @njit(cache=True)
@@ -55,65 +61,135 @@ def quantize_activation(x: np.ndarray, scale: float, zero_point: int) -> np.ndar
 
 
 @njit(cache=True)
-def _int8_gemm(x_q, w_q, acc):
-    """acc (N, C) int32 = x_q (N, K) uint8 @ w_q (C, K)ᵀ int8, four channels per row pass."""
-    N, K = x_q.shape
-    C = w_q.shape[0]
-    C4 = C - C % 4
-    for n in range(N):
-        x = x_q[n]
-        for c in range(0, C4, 4):
-            w0, w1, w2, w3 = w_q[c], w_q[c + 1], w_q[c + 2], w_q[c + 3]
-            s0 = s1 = s2 = s3 = np.int32(0)
-            for k in range(K):
-                xv = np.int16(x[k])
-                s0 += np.int32(xv * np.int16(w0[k]))
-                s1 += np.int32(xv * np.int16(w1[k]))
-                s2 += np.int32(xv * np.int16(w2[k]))
-                s3 += np.int32(xv * np.int16(w3[k]))
-            acc[n, c], acc[n, c + 1], acc[n, c + 2], acc[n, c + 3] = s0, s1, s2, s3
-        for c in range(C4, C):
-            w = w_q[c]
-            s = np.int32(0)
-            for k in range(K):
-                s += np.int32(np.int16(x[k]) * np.int16(w[k]))
-            acc[n, c] = s
+def _dot_1x2(x0, w0, w1, K):
+    """(Σ_k x0[k] w0[k], Σ_k x0[k] w1[k]) in int32: one input row against two channels."""
+    s0 = s1 = np.int32(0)
+    for k in range(K):
+        v = np.int32(x0[k])
+        s0 = np.int32(s0 + np.int32(v * np.int32(w0[k])))
+        s1 = np.int32(s1 + np.int32(v * np.int32(w1[k])))
+    return s0, s1
 
 
 @njit(cache=True)
-def _rescale(acc, zero, w_sum, scale, bias, has_bias, y):
-    N, C = acc.shape
-    for n in range(N):
-        for c in range(C):
-            a = acc[n, c] - zero * w_sum[c]
-            acc[n, c] = a
-            v = np.float32(a) * scale[c]
-            y[n, c] = v + bias[c] if has_bias else v
+def _dot_4x2(x0, x1, x2, x3, w0, w1, K):
+    """The 4 × 2 block of int32 dot products of four input rows with two channels.
+
+    Eight accumulators: LLVM keeps them in eight ymm registers and each step loads the six
+    int8 rows once for eight ``vpmaddwd`` (int16 pairs multiplied and summed into int32).
+    """
+    s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = np.int32(0)
+    for k in range(K):
+        a0 = np.int32(w0[k])
+        a1 = np.int32(w1[k])
+        v = np.int32(x0[k])
+        s00 = np.int32(s00 + np.int32(v * a0))
+        s01 = np.int32(s01 + np.int32(v * a1))
+        v = np.int32(x1[k])
+        s10 = np.int32(s10 + np.int32(v * a0))
+        s11 = np.int32(s11 + np.int32(v * a1))
+        v = np.int32(x2[k])
+        s20 = np.int32(s20 + np.int32(v * a0))
+        s21 = np.int32(s21 + np.int32(v * a1))
+        v = np.int32(x3[k])
+        s30 = np.int32(s30 + np.int32(v * a0))
+        s31 = np.int32(s31 + np.int32(v * a1))
+    return s00, s01, s10, s11, s20, s21, s30, s31
+
+
+@njit(cache=True)
+def _row_sum(w, K):
+    s = np.int32(0)
+    for k in range(K):
+        s = np.int32(s + np.int32(w[k]))
+    return s
+
+
+@njit(cache=True)
+def _store(acc, y, n, c, raw, zero, w_sum, scale, bias, has_bias):
+    """acc[n, c] = raw − z Σ_k W_q[c, k]; y[n, c] = float32(acc) · scale[c] (+ b[c])."""
+    a = np.int32(raw - zero * w_sum)
+    acc[n, c] = a
+    v = np.float32(a) * scale[c]
+    y[n, c] = v + bias[c] if has_bias else v
+
+
+@njit(cache=True)
+def _gemm_pairs(x_q, w_q, zero, w_sum, scale, bias, has_bias, acc, y, lo, hi):
+    """Channel pairs [lo, hi): acc = (x_q − z) W_qᵀ (int32) and y = acc · scale (+ b).
+
+    Each pair's two int8 rows stay in L1 while the input rows stream past them, four at a
+    time. The zero point comes out after the product through the channel's weight sum
+    (x_q stays uint8, which keeps every product within int16 for ``vpmaddwd``).
+    """
+    N, K = x_q.shape
+    C = w_q.shape[0]
+    N4 = N - N % 4
+    for cb in range(lo, hi):
+        c0 = 2 * cb
+        c1 = c0 + 1 if c0 + 1 < C else c0  # an odd last channel pairs with itself
+        w0, w1 = w_q[c0], w_q[c1]
+        ws0, ws1 = w_sum[c0], w_sum[c1]
+        for n in range(0, N4, 4):
+            r = _dot_4x2(x_q[n], x_q[n + 1], x_q[n + 2], x_q[n + 3], w0, w1, K)
+            for i in range(4):
+                _store(acc, y, n + i, c0, r[2 * i], zero, ws0, scale, bias, has_bias)
+                _store(acc, y, n + i, c1, r[2 * i + 1], zero, ws1, scale, bias, has_bias)
+        for n in range(N4, N):
+            s0, s1 = _dot_1x2(x_q[n], w0, w1, K)
+            _store(acc, y, n, c0, s0, zero, ws0, scale, bias, has_bias)
+            _store(acc, y, n, c1, s1, zero, ws1, scale, bias, has_bias)
+
+
+@njit(cache=True, parallel=True)
+def _gemm_parallel(x_q, w_q, zero, w_sum, scale, bias, has_bias, acc, y, chunks):
+    """:func:`_gemm_pairs` with the channel pairs split into ``chunks`` threads' shares."""
+    pairs = (w_q.shape[0] + 1) // 2
+    for t in prange(chunks):
+        _gemm_pairs(x_q, w_q, zero, w_sum, scale, bias, has_bias, acc, y,
+                    t * pairs // chunks, (t + 1) * pairs // chunks)
 
 
 @njit(cache=True)
 def _row_sums(w_q, out):
     C, K = w_q.shape
     for c in range(C):
-        s = np.int32(0)
-        for k in range(K):
-            s += np.int32(w_q[c, k])
-        out[c] = s
+        out[c] = _row_sum(w_q[c], K)
+
+
+def int8_weight_sums(w_q: np.ndarray) -> np.ndarray:
+    w_q = np.ascontiguousarray(w_q)
+    out = np.empty(w_q.shape[0], np.int32)
+    _row_sums(w_q, out)
+    return out
+
+
+PARALLEL_MIN_WORK = 1 << 18  # N·C·K below this runs on one thread (a launch costs ~10 µs)
 
 
 def int8_linear(x_q: np.ndarray, x_scale: float, x_zero: int, w_q: np.ndarray,
-                w_scale: np.ndarray, bias: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+                w_scale: np.ndarray, bias: np.ndarray | None,
+                w_sum: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     x_q, w_q = np.ascontiguousarray(x_q), np.ascontiguousarray(w_q)
-    N, C = x_q.shape[0], w_q.shape[0]
+    N, K = x_q.shape
+    C = w_q.shape[0]
     acc = np.empty((N, C), np.int32)
-    _int8_gemm(x_q, w_q, acc)
-    w_sum = np.empty(C, np.int32)
-    _row_sums(w_q, w_sum)
-    scale = (np.float32(x_scale) * w_scale).astype(np.float32)
     y = np.empty((N, C), np.float32)
-    b = np.zeros(C, np.float32) if bias is None else np.ascontiguousarray(bias, np.float32)
-    _rescale(acc, np.int32(x_zero), w_sum, scale, b, bias is not None, y)
+    if w_sum is None:
+        w_sum = int8_weight_sums(w_q)
+    scale = (np.float32(x_scale) * w_scale).astype(np.float32)
+    b = _NO_BIAS if bias is None else np.ascontiguousarray(bias, np.float32)
+    args = (x_q, w_q, np.int32(x_zero), np.ascontiguousarray(w_sum, np.int32), scale, b,
+            bias is not None, acc, y)
+    threads = min(numba.get_num_threads(), (C + 1) // 2)
+    if threads > 1 and N * C * K >= PARALLEL_MIN_WORK:
+        _gemm_parallel(*args, threads)
+    else:
+        _gemm_pairs(*args, 0, (C + 1) // 2)
     return y, acc
+
+
+_NO_BIAS = np.zeros(0, np.float32)  # never read: has_bias is False
 
 
 @njit(cache=True)
@@ -153,4 +229,6 @@ def warmup() -> None:
     xq = quantize_activation(np.ones((2, 3), np.float32), 0.1, 3)
     int8_linear(xq, 0.1, 3, q, s, np.zeros(5, np.float32))
     int8_linear(xq, 0.1, 3, q, s, None)
+    acc, y = np.empty((2, 5), np.int32), np.empty((2, 5), np.float32)
+    _gemm_parallel(xq, q, np.int32(3), int8_weight_sums(q), s, s, True, acc, y, 2)
     int8_im2col(np.ones((1, 1, 3, 3), np.uint8), (2, 2), (1, 1), (1, 1), 3)

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["quantize_weight_per_channel", "quantize_activation", "int8_linear", "int8_im2col"]
+__all__ = ["quantize_weight_per_channel", "quantize_activation", "int8_weight_sums", "int8_linear",
+           "int8_im2col"]
 
 QMAX_W = 127
 QMAX_X = 255
@@ -46,11 +47,21 @@ def quantize_activation(x: np.ndarray, scale: float, zero_point: int) -> np.ndar
     return np.clip(q, 0, QMAX_X).astype(np.uint8)
 
 
+def int8_weight_sums(w_q: np.ndarray) -> np.ndarray:
+    """W_q (C, K) int8 -> (C,) int32 ``Σ_k W_q[c, k]``, the zero-point correction's factor
+    (a layer computes it once, when it is quantised)."""
+    return w_q.astype(np.int32).sum(axis=1, dtype=np.int32)
+
+
 def int8_linear(x_q: np.ndarray, x_scale: float, x_zero: int, w_q: np.ndarray,
-                w_scale: np.ndarray, bias: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """(y (N, C) float32, acc (N, C) int32) from x_q (N, K) uint8 and W_q (C, K) int8."""
+                w_scale: np.ndarray, bias: np.ndarray | None,
+                w_sum: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(y (N, C) float32, acc (N, C) int32) from x_q (N, K) uint8 and W_q (C, K) int8;
+    ``w_sum`` (C,) int32 is :func:`int8_weight_sums` of W_q (computed here when None)."""
     raw = x_q.astype(np.int32) @ w_q.astype(np.int32).T  # (N, C): Σ_k x_q W_q, exact in int32
-    acc = raw - np.int32(x_zero) * w_q.astype(np.int32).sum(axis=1)[None, :]  # (N, C)
+    if w_sum is None:
+        w_sum = int8_weight_sums(w_q)
+    acc = raw - np.int32(x_zero) * w_sum.astype(np.int32)[None, :]  # (N, C)
     y = acc.astype(np.float32) * (np.float32(x_scale) * w_scale)[None, :]
     if bias is not None:
         y += bias.astype(np.float32)[None, :]

@@ -84,3 +84,53 @@ def test_int8_im2col_rows_are_receptive_fields():
     np.testing.assert_array_equal(rows, [[0, 1, 4, 5], [2, 3, 6, 7], [8, 9, 12, 13], [10, 11, 14, 15]])
     padded = ref.int8_im2col(x, (3, 3), (1, 1), (1, 1), 200)
     assert padded.shape == (16, 9) and padded[0, 0] == 200 and padded[0, 4] == 0
+
+
+def _random_int8_case(rng, n, k, c):
+    x_q = rng.integers(0, 256, (n, k)).astype(np.uint8)
+    w_q = rng.integers(-127, 128, (c, k)).astype(np.int8)
+    return x_q, w_q, rng.uniform(0.5, 2, c).astype(np.float32), rng.standard_normal(c).astype(np.float32)
+
+
+@numba_only
+@pytest.mark.parametrize("n,k,c", [(1, 1, 1), (1, 67, 3), (3, 33, 5), (5, 130, 2), (4, 17, 1), (9, 255, 7)])
+def test_int8_linear_blocks_and_remainders_equal_reference(n, k, c):
+    """Odd channel counts (a channel paired with itself), rows beyond the 4-row block, K of any
+    length: the register-blocked kernel still equals the reference bit for bit, at the extreme
+    values (x_q = 255, W_q = ±127) too."""
+    rng = np.random.default_rng(n * 1000 + k * 10 + c)
+    x_q, w_q, w_scale, bias = _random_int8_case(rng, n, k, c)
+    x_q[0] = 255
+    w_q[0] = -127
+    for zero in (0, 97, 255):
+        yr, ar = ref.int8_linear(x_q, 0.02, zero, w_q, w_scale, bias)
+        yj, aj = kernels.get("int8_linear", "numba")(x_q, 0.02, zero, w_q, w_scale, bias)
+        np.testing.assert_array_equal(aj, ar)
+        np.testing.assert_array_equal(yj, yr)
+        assert aj[0, 0] == (255 - zero) * -127 * k  # the extreme corner, exact in int32
+
+
+@numba_only
+def test_int8_linear_parallel_path_and_given_weight_sums_equal_reference():
+    """Work above PARALLEL_MIN_WORK runs on the thread pool (channel pairs split in shares);
+    the result does not depend on it, nor on passing the precomputed weight sums."""
+    import numba
+    from tinymm.kernels.jit import quant as jit_quant
+
+    rng = np.random.default_rng(7)
+    n, k, c = 6, 1031, 61  # N·C·K > 2**18, C odd, K not a multiple of any vector width
+    assert n * k * c >= jit_quant.PARALLEL_MIN_WORK
+    x_q, w_q, w_scale, bias = _random_int8_case(rng, n, k, c)
+    w_sum = jit_quant.int8_weight_sums(w_q)
+    np.testing.assert_array_equal(w_sum, ref.int8_weight_sums(w_q))
+    yr, ar = ref.int8_linear(x_q, 0.01, 131, w_q, w_scale, None)
+    before = numba.get_num_threads()
+    try:
+        for threads in sorted({1, before}):
+            numba.set_num_threads(threads)
+            for ws in (None, w_sum):
+                yj, aj = jit_quant.int8_linear(x_q, 0.01, 131, w_q, w_scale, None, ws)
+                np.testing.assert_array_equal(aj, ar)
+                np.testing.assert_array_equal(yj, yr)
+    finally:
+        numba.set_num_threads(before)

@@ -22,6 +22,7 @@ checkpoint.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -41,10 +42,10 @@ MAX_K = 66_000  # 255 · 127 · K < 2³¹: the int32 accumulator cannot overflow
 def _activation_qparams(lo: float, hi: float) -> tuple[float, int]:
     """uint8 affine parameters covering [lo, hi] ∪ {0} (0.0 maps to an integer exactly)."""
     lo, hi = min(lo, 0.0), max(hi, 0.0)
-    if not np.isfinite(lo) or not np.isfinite(hi):
+    if not (math.isfinite(lo) and math.isfinite(hi)):  # math, not numpy: this runs every call
         raise ValueError(f"quantize: activation range [{lo}, {hi}] is not finite")
     scale = (hi - lo) / 255.0 if hi > lo else 1.0
-    return float(scale), int(np.clip(round(-lo / scale), 0, 255))
+    return float(scale), min(max(round(-lo / scale), 0), 255)
 
 
 def _float_input(fn: str, x) -> np.ndarray:
@@ -65,6 +66,8 @@ class _QuantizedBase(Module):
         q, s = kernels.get("quantize_weight_per_channel")(np.ascontiguousarray(weight2d))
         self.register_buffer("weight_int8", q)
         self.register_buffer("weight_scale", s)
+        # Σ_k W_q[c, k] (int32, 4 bytes a channel): the zero-point correction, kept with the weights
+        self.register_buffer("weight_sum", kernels.get("int8_weight_sums")(q))
         self.register_buffer("bias", None if bias is None else bias.astype(np.float32))
         rng = (np.nan, np.nan) if activation_range is None else activation_range
         self.register_buffer("activation_range", np.asarray(rng, np.float32))
@@ -72,7 +75,8 @@ class _QuantizedBase(Module):
     @property
     def dynamic(self) -> bool:
         """True when the activation range is measured on every call (no calibration)."""
-        return bool(np.isnan(self.activation_range).any())
+        lo, hi = self.activation_range.tolist()
+        return math.isnan(lo) or math.isnan(hi)
 
     def _qparams(self, x: np.ndarray) -> tuple[float, int]:
         if self.dynamic:
@@ -84,7 +88,7 @@ class _QuantizedBase(Module):
         scale, zero = self._qparams(x_for_range)
         xq = kernels.get("quantize_activation")(rows, scale, zero)
         y, _ = kernels.get("int8_linear")(xq, scale, zero, self.weight_int8, self.weight_scale,
-                                          self.bias)
+                                          self.bias, self.weight_sum)
         return y
 
     def dequantized_weight(self) -> np.ndarray:
@@ -163,7 +167,7 @@ class _QuantizedConv(_QuantizedBase):
         xq = kernels.get("quantize_activation")(x, scale, zero)
         rows = kernels.get("int8_im2col")(xq, kernel, stride, padding, zero)  # (N·Ho·Wo, K)
         y, _ = kernels.get("int8_linear")(rows, scale, zero, self.weight_int8, self.weight_scale,
-                                          self.bias)
+                                          self.bias, self.weight_sum)
         return np.ascontiguousarray(y.reshape(N, Ho, Wo, -1).transpose(0, 3, 1, 2))
 
 
