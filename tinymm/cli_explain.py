@@ -121,7 +121,7 @@ def _figures(out: Path, batch, attributions, layers, dataset, per_class, names, 
             axes[0, i].imshow(x, cmap="gray", aspect="auto", origin=origin)
             axes[1, i].imshow(x, cmap="gray", aspect="auto", origin=origin)
             axes[1, i].imshow(a, cmap="inferno", alpha=0.6, aspect="auto", origin=origin)
-            axes[0, i].set_title(f"{class_names[int(pred[i])]}"[:14], fontsize=7)
+            axes[0, i].set_title(str(class_names[int(pred[i])])[:24], fontsize=7)
             for ax in axes[:, i]:
                 ax.set_xticks([])
                 ax.set_yticks([])
@@ -161,7 +161,7 @@ def _figures(out: Path, batch, attributions, layers, dataset, per_class, names, 
     width = 0.8 / max(len(names), 1)
     for j, name in enumerate(names):
         ax.bar(np.arange(len(rows)) + j * width, per_class["shapley"][rows, j], width, label=name)
-    ax.set_xticks(np.arange(len(rows)) + 0.4 - width / 2, [str(class_names[c])[:12] for c in rows],
+    ax.set_xticks(np.arange(len(rows)) + 0.4 - width / 2, [str(class_names[c])[:24] for c in rows],
                   rotation=45, ha="right", fontsize=7)
     ax.set_ylabel("mean Shapley value (log-odds)")
     ax.set_title("modality contribution per predicted class")
