@@ -172,15 +172,20 @@ def _figures(out: Path, batch, attributions, layers, dataset, per_class, names, 
     plt.close(fig)
     written.append(path)
     for name, w in maps.items():
-        heads = w.shape[1]
-        fig, axes = plt.subplots(1, heads + 1, figsize=(2.4 * (heads + 1), 2.6), squeeze=False)
+        heads, length = w.shape[1], w.shape[-1]
+        labels = _position_labels(name, length, names, batch, vocab)
+        fig, axes = plt.subplots(1, heads + 1, figsize=(2.4 * (heads + 1), 3.4), squeeze=False)
+        top = float(w[0].max())  # one colour scale for every head, so heads compare
         for h in range(heads + 1):
             m = w[0].mean(axis=0) if h == heads else w[0, h]
-            axes[0, h].imshow(m, cmap="viridis", vmin=0)
-            axes[0, h].set_title("mean" if h == heads else f"head {h}", fontsize=8)
-            axes[0, h].set_xlabel("key", fontsize=7)
+            ax = axes[0, h]
+            ax.imshow(m, cmap="viridis", vmin=0, vmax=top)
+            ax.set_title("mean over heads" if h == heads else f"head {h}", fontsize=8)
+            ax.set_xticks(np.arange(length), labels, rotation=90, fontsize=6)
+            ax.set_yticks(np.arange(length), labels if h == 0 else [""] * length, fontsize=6)
+            ax.set_xlabel("key", fontsize=7)
         axes[0, 0].set_ylabel("query", fontsize=7)
-        fig.suptitle(f"attention of {name} (sample 0)", fontsize=9)
+        fig.suptitle(f"attention of {name} (sample 0; rows sum to 1)", fontsize=9)
         fig.tight_layout()
         path = out / f"attention-{name.replace('.', '_')}.png"
         fig.savefig(path, dpi=100)
@@ -213,3 +218,16 @@ def run_explain(args, parser) -> int:
           f"{ig['max_abs_convergence_delta']:.2e}")
     print(f"wrote {len(result['written'])} files into {out}/")
     return 0
+
+
+def _position_labels(layer: str, length: int, names: list, batch: dict, vocab) -> list[str]:
+    """Tick labels of an attention map's positions: [CLS] + modalities for the fusion
+    Transformer, the words of sample 0 for a text encoder layer, else the indices."""
+    if "fusion" in layer and length == len(names) + 1:
+        return ["[CLS]", *names]
+    for key, ids in batch.items():
+        ids = np.asarray(getattr(ids, "data", ids))
+        if key in layer and ids.dtype.kind in "iu" and ids.ndim == 2 and ids.shape[1] == length:
+            return [("<pad>" if t == 0 else vocab[t] if vocab is not None and t < len(vocab) else str(t))
+                    for t in ids[0].tolist()]
+    return [str(i) for i in range(length)]
