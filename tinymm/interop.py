@@ -241,16 +241,7 @@ def _torch_mirror_cls(torch):
 
 def to_torch(module):
     """The PyTorch twin of a tinymm module, with the same weights, buffers and train/eval
-    mode (see the module docstring for containers and modules without a twin).
-
-    Needs PyTorch (the ``dev`` or ``torch`` extra):
-
-    >>> import torch
-    >>> layer = nn.Linear(3, 2)
-    >>> mirror = layer.to_torch()
-    >>> bool(np.allclose(mirror.weight.detach().numpy(), layer.weight.data))
-    True
-    """
+    mode (see the module docstring for containers and modules without a twin)."""
     if not isinstance(module, nn.Module):
         raise TypeError(f"to_torch: expected a tinymm nn.Module, got {type(module).__name__}")
     torch = _torch()
@@ -320,15 +311,7 @@ class TorchMirror(nn.Module):
 
 def from_torch(torch_module):
     """The tinymm twin of a PyTorch module, with the same weights, buffers and train/eval
-    mode; a ``to_torch`` mirror comes back as the tinymm module it was made from.
-
-    Needs PyTorch (the ``dev`` or ``torch`` extra):
-
-    >>> import torch
-    >>> twin = tm.from_torch(torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU()))
-    >>> type(twin[0]).__name__, twin[0].weight.shape
-    ('Linear', (2, 3))
-    """
+    mode; a ``to_torch`` mirror comes back as the tinymm module it was made from."""
     torch = _torch()
     if not isinstance(torch_module, torch.nn.Module):
         raise TypeError(f"from_torch: expected a torch.nn.Module, "
