@@ -1,10 +1,20 @@
 """Griffe extension for the API reference (mkdocs.yml loads it): the ``>>>`` examples of the
 docstrings render as Python console code blocks, not as Markdown block quotes (a line that
-starts with ``>`` is a quote in Markdown, and ``[a]`` then ``[b]`` reads as a link)."""
+starts with ``>`` is a quote in Markdown, and ``[a]`` then ``[b]`` reads as a link), and the
+Sphinx roles of the docstrings (``:func:`conv2d```) render as code."""
 
 from __future__ import annotations
 
+import re
+
 import griffe
+
+SPHINX_ROLE = re.compile(r":(?:func|class|meth|mod|attr|data|exc|obj):`~?([^`]+)`")
+
+
+def plain_roles(text: str) -> str:
+    """``:func:`name``` (or ``:meth:``, ``:class:`` ...) becomes the code span ```name```."""
+    return SPHINX_ROLE.sub(lambda m: f"`{m.group(1)}`", text)
 
 
 def fence_doctests(text: str) -> str:
@@ -31,8 +41,8 @@ def fence_doctests(text: str) -> str:
 
 
 class DoctestFences(griffe.Extension):
-    """Fence the examples of every object's docstring before mkdocstrings renders it."""
+    """Fence the examples and plain the roles of every docstring before mkdocstrings renders it."""
 
     def on_object(self, *, obj: griffe.Object, loader: griffe.GriffeLoader, **kwargs) -> None:
         if obj.docstring is not None:
-            obj.docstring.value = fence_doctests(obj.docstring.value)
+            obj.docstring.value = fence_doctests(plain_roles(obj.docstring.value))

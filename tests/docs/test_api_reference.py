@@ -27,5 +27,12 @@ def test_examples_are_fenced_and_fences_are_left_alone():
     assert fence("no example") == "no example"
 
 
+def test_sphinx_roles_become_code():
+    plain = _extension().plain_roles
+    text = "as :func:`conv2d` and :meth:`~tinymm.Tensor.clamp`"
+    assert plain(text) == "as `conv2d` and `tinymm.Tensor.clamp`"
+    assert plain("``x`` stays") == "``x`` stays"
+
+
 def test_mkdocs_loads_the_extension():
     assert "extensions: [docs/griffe_doctest.py]" in (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
