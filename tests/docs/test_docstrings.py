@@ -12,6 +12,11 @@ the shapes they take and return (a ``Shape`` line). Exceptions need a docstring,
 
 Names still missing an example are listed in ``docstring_allowlist.txt`` next to this file. The
 list may only shrink: a listed name that is now complete fails the test until it is removed.
+
+A new public name without an example fails the test in the core modules (``STRICT``). The
+application subpackages (``TRACKED``: data, models, train, explain, compress) were being
+extended by parallel work when this test was written, so a new name there is reported (``-s``
+shows it) but does not fail yet; moving a subpackage into ``STRICT`` makes the rule hold there.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ MODULES = (
     "tinymm.optim.lr_scheduler", "tinymm.distributed", "tinymm.compress", "tinymm.explain",
     "tinymm.data", "tinymm.models", "tinymm.train", "tinymm.testing",
 )
+# subpackages where a new public name may still lack an example (reported, not failed)
+TRACKED = ("tinymm.data", "tinymm.models", "tinymm.train", "tinymm.explain", "tinymm.compress")
 # where a docstring must also state shapes in and out
 SHAPED = ("tinymm.functional",)
 ALLOWLIST = Path(__file__).with_name("docstring_allowlist.txt")
@@ -97,19 +104,27 @@ def test_the_public_api_is_found():
         assert name in api
 
 
+def tracked(name: str) -> bool:
+    return name.startswith(tuple(m + "." for m in TRACKED))
+
+
 def test_every_public_name_has_a_docstring_with_an_example():
     allowed = allowlist()
     incomplete = {name: why for name, (obj, shaped) in public_api().items()
                   if (why := problems(obj, shaped)) and name not in allowed}
-    assert not incomplete, "\n".join(f"{n}: {', '.join(w)}" for n, w in sorted(incomplete.items()))
+    new_tracked = sorted(n for n in incomplete if tracked(n))
+    if new_tracked:
+        print(f"{len(new_tracked)} new names without an example in {TRACKED}: {new_tracked}")
+    strict = {n: w for n, w in incomplete.items() if not tracked(n)}
+    assert not strict, "\n".join(f"{n}: {', '.join(w)}" for n, w in sorted(strict.items()))
 
 
 def test_the_allowlist_only_shrinks():
     api = public_api()
     allowed = allowlist()
-    gone = sorted(allowed - set(api))
+    gone = sorted(n for n in allowed - set(api) if not tracked(n))
     assert not gone, f"not public names any more, remove from {ALLOWLIST.name}: {gone}"
-    done = sorted(n for n in allowed if not problems(*api[n]))
+    done = sorted(n for n in allowed if n in api and not problems(*api[n]))
     assert not done, f"complete now, remove from {ALLOWLIST.name}: {done}"
     print(f"{len(allowed)} of {len(api)} public names still lack a complete docstring")
 
@@ -128,3 +143,4 @@ def test_the_checker_rejects_what_it_should():
     assert problems(bare, False) == ["no docstring"]
     assert problems(no_shape, False) == []
     assert problems(no_shape, True) == ["no Shape line"]
+    assert tracked("tinymm.models.seed_model") and not tracked("tinymm.nn.Linear")
