@@ -54,7 +54,14 @@ def _scores(logits: np.ndarray, target: np.ndarray, value: str) -> np.ndarray:
 
 
 def shapley_from_values(values: dict[frozenset, np.ndarray], players: list) -> np.ndarray:
-    """(B, M) Shapley values from ``values[S]`` (B,) for every subset S of ``players``."""
+    """(B, M) Shapley values from ``values[S]`` (B,) for every subset S of ``players``.
+
+    >>> from tinymm.explain import shapley_from_values
+    >>> values = {frozenset(): np.array([0.0]), frozenset({"a"}): np.array([1.0]),
+    ...           frozenset({"b"}): np.array([2.0]), frozenset({"a", "b"}): np.array([5.0])}
+    >>> shapley_from_values(values, ["a", "b"]).tolist()        # they add up to v(all) - v(none)
+    [[2.0, 3.0]]
+    """
     m = len(players)
     out = np.zeros((next(iter(values.values())).shape[0], m))
     for i, p in enumerate(players):
@@ -68,7 +75,14 @@ def shapley_from_values(values: dict[frozenset, np.ndarray], players: list) -> n
 
 
 def interaction_from_values(values: dict[frozenset, np.ndarray], players: list) -> np.ndarray:
-    """(B, M, M) Shapley interaction indices (diagonal 0) from the subset values."""
+    """(B, M, M) Shapley interaction indices (diagonal 0) from the subset values.
+
+    >>> from tinymm.explain import interaction_from_values
+    >>> values = {frozenset(): np.array([0.0]), frozenset({"a"}): np.array([1.0]),
+    ...           frozenset({"b"}): np.array([2.0]), frozenset({"a", "b"}): np.array([5.0])}
+    >>> interaction_from_values(values, ["a", "b"]).tolist()    # 5 - 1 - 2 + 0
+    [[[0.0, 2.0], [2.0, 0.0]]]
+    """
     m = len(players)
     out = np.zeros((next(iter(values.values())).shape[0], m, m))
     for i, j in itertools.combinations(range(m), 2):
