@@ -106,6 +106,20 @@ class ModalityShapley:
     ``"interaction"`` (B, M, M), ``"values"`` ({subset name: (B,)}), ``"target"`` (B,),
     ``"modalities"`` (names in column order). ``target=None`` explains each sample's class
     predicted with every modality present. :meth:`per_class` averages them per target class.
+
+    A toy two-modality model whose class-1 logit adds 1 for ``image`` and 2 for ``text`` when
+    present, and 3 more when both are:
+
+    >>> from tinymm.explain import ModalityShapley
+    >>> class Toy:
+    ...     modalities = ("image", "text")
+    ...     def __call__(self, batch, mask):
+    ...         score = 1.0 * mask[:, 0] + 2.0 * mask[:, 1] + 3.0 * (mask[:, 0] & mask[:, 1])
+    ...         return tm.tensor(np.stack([np.zeros(len(mask)), score], axis=1))
+    >>> result = ModalityShapley(Toy()).attribute({"image": np.zeros(1), "text": np.zeros(1)},
+    ...                                          target=1, value="logit")
+    >>> result["shapley"].tolist(), float(result["interaction"][0, 0, 1])
+    ([[2.5, 3.5]], 3.0)
     """
 
     def __init__(self, model):
