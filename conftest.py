@@ -11,6 +11,11 @@ Collected by Sybil (https://sybil.readthedocs.io); the suite's own tests live in
 
 from doctest import ELLIPSIS, NORMALIZE_WHITESPACE
 
+# Imported here, before Sybil collects: Sybil drops the modules first imported while it
+# collects a file, so ``pytest tinymm/tensor.py`` alone would otherwise run its examples
+# against a second copy of tinymm (a second Tensor class that the first one's ops reject).
+import tinymm  # noqa: F401
+
 try:
     from sybil import Sybil
     from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser

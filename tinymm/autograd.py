@@ -32,6 +32,13 @@ _grad_enabled = True
 
 
 def is_grad_enabled() -> bool:
+    """Whether ops record the graph now (False inside :class:`no_grad`).
+
+    >>> with tm.no_grad():
+    ...     inside = tm.is_grad_enabled()
+    >>> tm.is_grad_enabled(), inside
+    (True, False)
+    """
     return _grad_enabled
 
 
@@ -49,6 +56,12 @@ class no_grad(contextlib.ContextDecorator):
     """``with tm.no_grad():`` (or ``@tm.no_grad()``): ops inside record no graph.
 
     Re-entrant: one decorator instance may be entered again by a recursive call.
+
+    >>> w = tm.ones(2, requires_grad=True)
+    >>> with tm.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad, (w * 2).requires_grad
+    (False, True)
     """
 
     _enabled = False
@@ -69,7 +82,15 @@ class no_grad(contextlib.ContextDecorator):
 
 
 class enable_grad(no_grad):
-    """Turn recording back on inside a ``no_grad`` block."""
+    """Turn recording back on inside a ``no_grad`` block.
+
+    >>> w = tm.ones(2, requires_grad=True)
+    >>> with tm.no_grad():
+    ...     with tm.enable_grad():
+    ...         y = w * 2
+    >>> y.requires_grad
+    True
+    """
 
     _enabled = True
 
@@ -124,7 +145,26 @@ class Node:
 
 
 class Function:
-    """Base class of differentiable ops; subclasses define ``forward`` and ``backward``."""
+    """Base class of differentiable ops; subclasses define ``forward`` and ``backward``.
+
+    ``forward(ctx, *arrays)`` computes on NumPy arrays and may ``ctx.save_for_backward(...)``;
+    ``backward(ctx, grad)`` returns one gradient per input (None for a non-tensor one).
+    ``Function.apply(*tensors)`` runs it and records it in the graph.
+
+    >>> class Square(tm.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x * x
+    ...     @staticmethod
+    ...     def backward(ctx, grad):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 2 * x * grad
+    >>> x = tm.tensor([3.0], requires_grad=True)
+    >>> Square.apply(x).sum().backward()
+    >>> x.grad.tolist()
+    [6.0]
+    """
 
     @staticmethod
     def forward(ctx: Context, *args):

@@ -89,7 +89,17 @@ def _fsync_dir(folder: Path) -> None:
 
 def save(obj, path: str | os.PathLike) -> None:
     """Write ``obj`` (e.g. ``model.state_dict()``) to ``path`` atomically, as ``.npz`` (or
-    as ``.safetensors`` when the path ends so: ``tinymm.safetensors_io``)."""
+    as ``.safetensors`` when the path ends so: ``tinymm.safetensors_io``).
+
+    >>> import tempfile, pathlib
+    >>> model = nn.Linear(3, 2)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder) / "model.npz"
+    ...     tm.save(model.state_dict(), path)
+    ...     state = tm.load(path)
+    >>> sorted(state), state["weight"].shape
+    (['bias', 'weight'], (2, 3))
+    """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"save: path must be a str or os.PathLike, got {type(path).__name__}")
     path = Path(path)
@@ -316,6 +326,14 @@ def load(path: str | os.PathLike):
     and the problem for anything else: a file that is not a tinymm checkpoint (empty, text,
     a plain ``.npz``, ...) or one that is damaged (truncated, flipped bits, members that do
     not match the manifest, oversized headers, object arrays).
+
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder) / "state.npz"
+    ...     tm.save({"step": 3, "w": np.ones(2, np.float32)}, path)
+    ...     state = tm.load(path)
+    >>> state["step"], state["w"].tolist()
+    (3, [1.0, 1.0])
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"load: path must be a str or os.PathLike, got {type(path).__name__}")

@@ -100,6 +100,15 @@ class QuantizedLinear(_QuantizedBase):
     """y = x Wᵀ + b with int8 weights and uint8 activations (integer product).
 
     QuantizedLinear.from_float(linear, activation_range=None): dynamic without a range.
+
+    Shape: as ``nn.Linear``, (*, in_features) -> (*, out_features).
+
+    >>> from tinymm.compress import QuantizedLinear
+    >>> layer = nn.Linear(16, 8)
+    >>> q = QuantizedLinear.from_float(layer)
+    >>> x = tm.randn(3, 16)
+    >>> q(x).shape, float((q(x) - layer(x)).abs().max()) < 0.1
+    ((3, 8), True)
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
@@ -172,7 +181,14 @@ class _QuantizedConv(_QuantizedBase):
 
 
 class QuantizedConv2d(_QuantizedConv):
-    """Conv2d with int8 weights and uint8 activations: int8 im2col, then the int8 product."""
+    """Conv2d with int8 weights and uint8 activations: int8 im2col, then the int8 product.
+
+    Shape: as ``nn.Conv2d``.
+
+    >>> from tinymm.compress import QuantizedConv2d
+    >>> QuantizedConv2d.from_float(nn.Conv2d(2, 3, 3))(tm.randn(1, 2, 6, 6)).shape
+    (1, 3, 4, 4)
+    """
 
     def forward(self, input):  # noqa: A002
         x = _float_input("QuantizedConv2d", input)
@@ -183,7 +199,14 @@ class QuantizedConv2d(_QuantizedConv):
 
 
 class QuantizedConv1d(_QuantizedConv):
-    """Conv1d with int8 weights and uint8 activations (the 2-D kernel on height 1)."""
+    """Conv1d with int8 weights and uint8 activations (the 2-D kernel on height 1).
+
+    Shape: as ``nn.Conv1d``.
+
+    >>> from tinymm.compress import QuantizedConv1d
+    >>> QuantizedConv1d.from_float(nn.Conv1d(2, 3, 3))(tm.randn(1, 2, 6)).shape
+    (1, 3, 4)
+    """
 
     dims = 1
 
@@ -203,6 +226,13 @@ class QuantizedLSTM(Module):
 
     The forward pass dequantises them into a float32 LSTM (weight-only quantisation: the
     recurrence runs in float, as the size, not the speed, is what int8 buys here).
+
+    Shape: as the wrapped layer.
+
+    >>> from tinymm.compress import QuantizedLSTM
+    >>> out, _ = QuantizedLSTM(nn.LSTM(3, 4))(tm.randn(5, 2, 3))
+    >>> out.shape
+    (5, 2, 4)
     """
 
     def __init__(self, lstm: LSTM):
@@ -233,7 +263,14 @@ class QuantizedLSTM(Module):
 
 class QuantizedEmbedding(Module):
     """An embedding table stored as int8 rows + one float32 scale per row; a lookup gathers
-    the int8 rows and rescales them (the gradient-free inference path)."""
+    the int8 rows and rescales them (the gradient-free inference path).
+
+    Shape: as ``nn.Embedding``, indices (*) -> (*, D).
+
+    >>> from tinymm.compress import QuantizedEmbedding
+    >>> QuantizedEmbedding(nn.Embedding(10, 4))(tm.tensor([1, 2])).shape
+    (2, 4)
+    """
 
     def __init__(self, embedding: Embedding):
         super().__init__()
@@ -297,7 +334,14 @@ def _check_kinds(fn: str, modules) -> tuple:
 def quantize_dynamic(model: Module, qconfig_spec: Iterable = DEFAULT_DYNAMIC,
                      dtype: str = "int8", inplace: bool = False) -> Module:
     """A copy of ``model`` (or ``model`` itself with ``inplace``) whose Linear and LSTM layers
-    (or the layer types in ``qconfig_spec``) are int8; activations quantised per call."""
+    (or the layer types in ``qconfig_spec``) are int8; activations quantised per call.
+
+    >>> from tinymm.compress import quantize_dynamic, weight_bytes
+    >>> model = nn.Sequential(nn.Linear(16, 8))
+    >>> small = quantize_dynamic(model)
+    >>> type(small[0]).__name__, weight_bytes(model), weight_bytes(small)
+    ('QuantizedLinear', 544, 200)
+    """
     fn = "quantize_dynamic"
     if not isinstance(model, Module):
         raise TypeError(f"{fn}: model must be a tinymm nn.Module, got {type(model).__name__}")
@@ -331,6 +375,11 @@ def quantize_static(model: Module, calibration: Iterable, modules: Iterable = (L
     ``calibration`` (an iterable of model inputs, e.g. DataLoader batches) in eval mode.
 
     Layers that no calibration batch reached stay dynamic.
+
+    >>> from tinymm.compress import quantize_static
+    >>> model = quantize_static(nn.Sequential(nn.Linear(4, 2)), [tm.randn(8, 4) for _ in range(2)])
+    >>> type(model[0]).__name__
+    'QuantizedLinear'
     """
     fn = "quantize_static"
     if not isinstance(model, Module):
@@ -376,5 +425,10 @@ def quantize_static(model: Module, calibration: Iterable, modules: Iterable = (L
 
 def weight_bytes(model: Module) -> int:
     """Bytes of a model's parameters and persistent buffers (what a checkpoint stores,
-    without optimizer state)."""
+    without optimizer state).
+
+    >>> from tinymm.compress import weight_bytes
+    >>> weight_bytes(nn.Linear(16, 8))                 # (16·8 + 8) float32 values
+    544
+    """
     return int(sum(a.nbytes for a in model.state_dict().values()))

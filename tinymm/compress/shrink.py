@@ -29,7 +29,14 @@ _LAYERS = (nn.Conv1d, nn.Conv2d, nn.Linear)
 
 def prune_channels(module: Module, amount, n=2) -> Module:
     """Prune whole output channels (Conv) or units (Linear) of ``module`` by the L``n`` norm of
-    their weights, bias included, so that a pruned channel outputs exactly 0."""
+    their weights, bias included, so that a pruned channel outputs exactly 0.
+
+    >>> from tinymm.compress import prune_channels
+    >>> layer = nn.Linear(4, 8)
+    >>> _ = prune_channels(layer, 0.5)
+    >>> int((np.abs(layer.weight.data).sum(axis=1) == 0).sum())     # 4 of 8 units now output 0
+    4
+    """
     fn = "prune_channels"
     if not isinstance(module, _LAYERS):
         raise TypeError(f"{fn}: module must be a Conv1d, Conv2d or Linear, got "
@@ -78,6 +85,12 @@ def shrink(model: Module) -> dict[str, tuple[int, int]]:
     of ``model``, in place; pruning re-parametrisations are made permanent first.
 
     Returns ``{layer name: (channels before, channels after)}`` for every layer it shrank.
+
+    >>> from tinymm.compress import prune_channels, shrink
+    >>> net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> _ = prune_channels(net[0], 0.5)
+    >>> shrink(net), net[0].weight.shape, net[2].weight.shape
+    ({'0': (8, 4)}, (4, 4), (2, 4))
     """
     if not isinstance(model, Module):
         raise TypeError(f"shrink: model must be a tinymm nn.Module, got {type(model).__name__}")

@@ -43,7 +43,12 @@ _world: _World | None = None
 
 
 def is_available() -> bool:
-    """True if mpi4py can be imported (MPI itself is only started by :func:`init`)."""
+    """True if mpi4py can be imported (MPI itself is only started by :func:`init`).
+
+    >>> import tinymm.distributed as dist
+    >>> isinstance(dist.is_available(), bool)
+    True
+    """
     try:
         import mpi4py  # noqa: F401
     except ImportError:
@@ -66,6 +71,10 @@ def init(abort_on_error: bool = True) -> tuple[int, int]:
     touching MPI. With ``abort_on_error`` (the default), an uncaught exception on any rank
     prints that rank's traceback and aborts the whole job, so a failing rank never leaves
     the others waiting forever in a collective.
+
+    >>> import tinymm.distributed as dist
+    >>> dist.get_rank(), dist.get_world_size()      # before init, or without MPI: a world of one
+    (0, 1)
     """
     global _world
     if _world is not None:
@@ -102,7 +111,12 @@ def finalize_on_error() -> None:
 
 
 def is_initialized() -> bool:
-    """True once :func:`init` has run."""
+    """True once :func:`init` has run.
+
+    >>> import tinymm.distributed as dist
+    >>> isinstance(dist.is_initialized(), bool)
+    True
+    """
     return _world is not None
 
 
@@ -111,17 +125,33 @@ def _get_world() -> _World:
 
 
 def get_rank() -> int:
-    """This process's rank (0 in a world of one, or before :func:`init`)."""
+    """This process's rank (0 in a world of one, or before :func:`init`).
+
+    >>> import tinymm.distributed as dist
+    >>> dist.get_rank()
+    0
+    """
     return _get_world().rank
 
 
 def get_world_size() -> int:
-    """The number of processes (1 without MPI, or before :func:`init`)."""
+    """The number of processes (1 without MPI, or before :func:`init`).
+
+    >>> import tinymm.distributed as dist
+    >>> dist.get_world_size()
+    1
+    """
     return _get_world().size
 
 
 def barrier() -> None:
-    """Wait until every rank has called ``barrier``."""
+    """Wait until every rank has called ``barrier``.
+
+    In a world of one it returns at once.
+
+    >>> import tinymm.distributed as dist
+    >>> dist.barrier()
+    """
     world = _get_world()
     if world.comm is not None:
         world.comm.Barrier()
@@ -166,6 +196,12 @@ def all_reduce(x, op: str = "sum"):
 
     ``op``: ``"sum"`` (default), ``"prod"``, ``"min"``, ``"max"`` or ``"mean"``/``"avg"``
     (the sum divided by the world size; floating-point dtypes only).
+
+    In a world of one every reduction leaves ``x`` as it is:
+
+    >>> import tinymm.distributed as dist
+    >>> dist.all_reduce(np.array([1.0, 2.0]), op="mean").tolist()
+    [1.0, 2.0]
     """
     fn = "all_reduce"
     if not isinstance(op, str) or op not in _OPS:
@@ -190,7 +226,12 @@ def all_reduce(x, op: str = "sum"):
 
 
 def broadcast(x, src: int = 0):
-    """Overwrite ``x`` on every rank with rank ``src``'s ``x``, in place; returns ``x``."""
+    """Overwrite ``x`` on every rank with rank ``src``'s ``x``, in place; returns ``x``.
+
+    >>> import tinymm.distributed as dist
+    >>> dist.broadcast(tm.tensor([3.0]), src=0).tolist()
+    [3.0]
+    """
     fn = "broadcast"
     arr, target = _buffer(fn, x)
     world = _get_world()
@@ -208,6 +249,10 @@ def all_gather(x) -> list:
     """Every rank's ``x``, in rank order, on every rank (same shape and dtype on all ranks).
 
     Returns a list of arrays, or of Tensors if ``x`` is a Tensor.
+
+    >>> import tinymm.distributed as dist
+    >>> [a.tolist() for a in dist.all_gather(np.arange(2))]       # one entry per rank
+    [[0, 1]]
     """
     from ..tensor import Tensor
 

@@ -97,6 +97,15 @@ class DistributedDataParallel(Module):
     - ``stats``: buckets and bytes sent, seconds spent waiting for MPI at the end of backward.
 
     Call :func:`tinymm.distributed.init` first (it starts MPI when run under ``mpiexec``).
+
+    In a world of one it is the module itself, gradients untouched:
+
+    >>> import tinymm.distributed as dist
+    >>> model = nn.Linear(3, 2)
+    >>> ddp = dist.DistributedDataParallel(model)
+    >>> ddp(tm.ones(4, 3)).sum().backward()
+    >>> model.weight.grad.shape, list(ddp.state_dict())
+    ((2, 3), ['module.weight', 'module.bias'])
     """
 
     def __init__(self, module: Module, bucket_mb: float = 25, broadcast_buffers: bool = True,

@@ -25,7 +25,14 @@ __all__ = ["attention_maps", "attention_rollout"]
 
 def attention_maps(model: Module, *args, **kwargs) -> dict[str, np.ndarray]:
     """Run ``model(*args, **kwargs)`` once and return every attention layer's weights:
-    ``{layer name: (B, heads, L, S)}``, in the order the layers ran."""
+    ``{layer name: (B, heads, L, S)}``, in the order the layers ran.
+
+    >>> from tinymm.explain import attention_maps
+    >>> mha = nn.MultiheadAttention(8, 2)
+    >>> q = tm.randn(5, 1, 8)                                   # (L, B, E)
+    >>> {name: m.shape for name, m in attention_maps(mha, q, q, q).items()}
+    {'MultiheadAttention': (1, 2, 5, 5)}
+    """
     if not isinstance(model, Module):
         raise TypeError(f"attention_maps: model must be a tinymm nn.Module, got {type(model).__name__}")
     layers = [(n, m) for n, m in model.named_modules() if isinstance(m, MultiheadAttention)]
@@ -66,7 +73,15 @@ def attention_maps(model: Module, *args, **kwargs) -> dict[str, np.ndarray]:
 
 
 def attention_rollout(maps, residual: float = 0.5) -> np.ndarray:
-    """(B, L, L) rollout of a list (or dict, in order) of (B, H, L, L) self-attention maps."""
+    """(B, L, L) rollout of a list (or dict, in order) of (B, H, L, L) self-attention maps.
+
+    Each row of the rollout is a distribution over the tokens:
+
+    >>> from tinymm.explain import attention_rollout
+    >>> r = attention_rollout([np.full((1, 2, 3, 3), 1 / 3)])
+    >>> r.shape, np.round(r.sum(axis=-1), 6).tolist()
+    ((1, 3, 3), [[1.0, 1.0, 1.0]])
+    """
     stack = list(maps.values()) if isinstance(maps, dict) else list(maps)
     if not stack:
         raise ValueError("attention_rollout: needs at least one attention map")

@@ -30,7 +30,17 @@ class _Attribution:
 
 
 class Saliency(_Attribution):
-    """∂ score / ∂ input (its absolute value with ``abs=True``, Captum's default)."""
+    """∂ score / ∂ input (its absolute value with ``abs=True``, Captum's default).
+
+    Shape: the input's shape (a NumPy array).
+
+    >>> from tinymm.explain import Saliency
+    >>> model = nn.Linear(4, 3)
+    >>> x = tm.randn(2, 4)
+    >>> s = Saliency(model).attribute(x, target=0)
+    >>> s.shape, bool(np.allclose(s, np.abs(model.weight.data[0]) * np.ones((2, 1))))
+    ((2, 4), True)
+    """
 
     def attribute(self, inputs, target=None, abs: bool = True,  # noqa: A002  (Captum's name)
                   additional_forward_args=(), layers: Mapping | None = None):
@@ -41,7 +51,17 @@ class Saliency(_Attribution):
 
 
 class InputXGradient(_Attribution):
-    """input ⊙ ∂ score / ∂ input."""
+    """input ⊙ ∂ score / ∂ input.
+
+    Shape: the input's shape (a NumPy array).
+
+    >>> from tinymm.explain import InputXGradient
+    >>> model = nn.Linear(4, 3)
+    >>> x = tm.randn(2, 4)
+    >>> a = InputXGradient(model).attribute(x, target=0)
+    >>> bool(np.allclose(a, x.data * model.weight.data[0]))      # a linear score: x_i w_i
+    True
+    """
 
     def attribute(self, inputs, target=None, additional_forward_args=(),
                   layers: Mapping | None = None):
@@ -72,6 +92,16 @@ class IntegratedGradients(_Attribution):
     models 50 steps keep it far below 1 % of F(x) − F(x'); ReLU and max-pool make the
     integrand piecewise smooth and the error fall more slowly with ``n_steps`` — check the
     delta and raise ``n_steps`` when it matters.
+
+    Shape: the input's shape (a NumPy array). The attributions add up to F(x) − F(x'):
+
+    >>> from tinymm.explain import IntegratedGradients
+    >>> model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+    >>> x = tm.randn(2, 4)
+    >>> ig = IntegratedGradients(model).attribute(x, target=0)
+    >>> gap = (model(x) - model(tm.zeros(2, 4))).data[:, 0]
+    >>> ig.shape, bool(np.allclose(ig.sum(axis=1), gap, atol=1e-3))
+    ((2, 4), True)
     """
 
     def attribute(self, inputs, baselines=None, target=None, additional_forward_args=(),
@@ -159,6 +189,15 @@ class Occlusion(_Attribution):
     ``sliding_window_shapes``: the window over one sample's dims (e.g. ``(1, 4, 4)`` for a
     (C, H, W) image, or ``(32, 4)`` for a (F, T) spectrogram); for dict inputs, a dict of
     them for the entries to occlude. ``strides``: default 1 along every dim.
+
+    Shape: the input's shape (a NumPy array).
+
+    >>> from tinymm.explain import Occlusion
+    >>> model = nn.Linear(4, 3)
+    >>> x = tm.randn(2, 4)
+    >>> occ = Occlusion(model).attribute(x, target=0, sliding_window_shapes=(1,))
+    >>> occ.shape, bool(np.allclose(occ, x.data * model.weight.data[0], atol=1e-5))
+    ((2, 4), True)
     """
 
     def attribute(self, inputs, sliding_window_shapes, strides=None, baselines=0.0, target=None,

@@ -21,13 +21,25 @@ from ..tensor import Tensor
 
 
 def relu(input):  # noqa: A002
-    """max(x, 0)."""
+    """ReLU: y = max(x, 0) elementwise; the gradient is 1 where x > 0, else 0.
+
+    Shape: any -> the same shape.
+
+    >>> F.relu(tm.tensor([-1.0, 0.0, 2.0])).tolist()
+    [0.0, 0.0, 2.0]
+    """
     return ew.relu(as_tensor_arg("relu", "input", input))
 
 
 def gelu(input, approximate: str = "none"):  # noqa: A002
     """GELU: exact x Φ(x) = x/2 (1 + erf(x/√2)), or with ``approximate="tanh"``
-    x/2 (1 + tanh(√(2/π)(x + 0.044715 x³)))."""
+    x/2 (1 + tanh(√(2/π)(x + 0.044715 x³))).
+
+    Shape: any -> the same shape.
+
+    >>> [round(v, 4) for v in F.gelu(tm.tensor([-1.0, 0.0, 1.0])).tolist()]
+    [-0.1587, 0.0, 0.8413]
+    """
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     x = as_tensor_arg("gelu", "input", input)
@@ -103,24 +115,48 @@ def _real(fn: str, name: str, value) -> float:
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):  # noqa: A002
-    """x if x > 0 else negative_slope · x."""
+    """y = x if x > 0 else negative_slope · x.
+
+    Shape: any -> the same shape.
+
+    >>> F.leaky_relu(tm.tensor([-2.0, 3.0]), 0.5).tolist()
+    [-1.0, 3.0]
+    """
     x = _float_input("leaky_relu", input, inplace)
     return LeakyReLUFn.apply(x, _real("leaky_relu", "negative_slope", negative_slope))
 
 
 def elu(input, alpha: float = 1.0, inplace: bool = False):  # noqa: A002
-    """x if x > 0 else α (e^x − 1)."""
+    """y = x if x > 0 else α (e^x − 1).
+
+    Shape: any -> the same shape.
+
+    >>> [round(v, 4) for v in F.elu(tm.tensor([-1.0, 2.0])).tolist()]
+    [-0.6321, 2.0]
+    """
     x = _float_input("elu", input, inplace)
     return ELUFn.apply(x, _real("elu", "alpha", alpha))
 
 
 def silu(input, inplace: bool = False):  # noqa: A002
-    """x σ(x) (also called swish)."""
+    """y = x σ(x) (also called swish).
+
+    Shape: any -> the same shape.
+
+    >>> [round(v, 4) for v in F.silu(tm.tensor([-1.0, 0.0, 1.0])).tolist()]
+    [-0.2689, 0.0, 0.7311]
+    """
     return SiLUFn.apply(_float_input("silu", input, inplace))
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):  # noqa: A002
-    """log(1 + e^{βx}) / β, and x itself where βx > ``threshold`` (as PyTorch)."""
+    """y = log(1 + e^{βx}) / β, and x itself where βx > ``threshold`` (as PyTorch).
+
+    Shape: any -> the same shape.
+
+    >>> [round(v, 4) for v in F.softplus(tm.tensor([0.0, 30.0])).tolist()]
+    [0.6931, 30.0]
+    """
     x = _float_input("softplus", input, False)
     beta = _real("softplus", "beta", beta)
     if beta == 0:
@@ -129,12 +165,24 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):  # noqa: A002
 
 
 def mish(input, inplace: bool = False):  # noqa: A002
-    """x tanh(softplus(x))."""
+    """y = x tanh(softplus(x)).
+
+    Shape: any -> the same shape.
+
+    >>> [round(v, 4) for v in F.mish(tm.tensor([-1.0, 1.0])).tolist()]
+    [-0.3034, 0.8651]
+    """
     return MishFn.apply(_float_input("mish", input, inplace))
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):  # noqa: A002
-    """clamp(x, min_val, max_val); the gradient passes only strictly inside the bounds."""
+    """y = clamp(x, min_val, max_val); the gradient passes only strictly inside the bounds.
+
+    Shape: any -> the same shape.
+
+    >>> F.hardtanh(tm.tensor([-3.0, 0.5, 3.0])).tolist()
+    [-1.0, 0.5, 1.0]
+    """
     x = _float_input("hardtanh", input, inplace)
     lo, hi = _real("hardtanh", "min_val", min_val), _real("hardtanh", "max_val", max_val)
     if lo > hi:
@@ -143,10 +191,24 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
 
 
 def tanh(input):  # noqa: A002
+    """y = tanh(x) elementwise; dy/dx = 1 − y².
+
+    Shape: any -> the same shape.
+
+    >>> [round(v, 4) for v in F.tanh(tm.tensor([0.0, 1.0])).tolist()]
+    [0.0, 0.7616]
+    """
     return ew.tanh(as_tensor_arg("tanh", "input", input))
 
 
 def sigmoid(input):  # noqa: A002
+    """y = σ(x) = 1 / (1 + e^{−x}) elementwise; dy/dx = y (1 − y).
+
+    Shape: any -> the same shape.
+
+    >>> F.sigmoid(tm.tensor([0.0])).tolist()
+    [0.5]
+    """
     return ew.sigmoid(as_tensor_arg("sigmoid", "input", input))
 
 
@@ -193,12 +255,26 @@ def _softmax(fn: str, input, dim, log: bool):
 
 
 def softmax(input, dim: int):  # noqa: A002
-    """softmax(x)_i = exp(x_i) / Σ_j exp(x_j) along ``dim`` (max-shifted, so it never overflows)."""
+    """softmax(x)_i = exp(x_i) / Σ_j exp(x_j) along ``dim`` (max-shifted, so it never overflows).
+
+    Shape: any -> the same shape; each slice along ``dim`` sums to 1.
+
+    >>> p = F.softmax(tm.tensor([[1.0, 2.0, 3.0]]), dim=1)
+    >>> [round(v, 4) for v in p[0].tolist()], round(p.sum().item(), 4)
+    ([0.09, 0.2447, 0.6652], 1.0)
+    """
     return _softmax("softmax", input, dim, log=False)
 
 
 def log_softmax(input, dim: int):  # noqa: A002
-    """log softmax along ``dim``, exact for logits of ±1000 (no exp of large numbers)."""
+    """log softmax along ``dim``: x_i − log Σ_j exp(x_j), exact for logits of ±1000 (no exp of
+    large numbers).
+
+    Shape: any -> the same shape.
+
+    >>> [round(v, 4) for v in F.log_softmax(tm.tensor([1000.0, 0.0]), dim=0).tolist()]
+    [0.0, -1000.0]
+    """
     return _softmax("log_softmax", input, dim, log=True)
 
 
@@ -215,7 +291,18 @@ class Dropout(Function):
 
 
 def dropout(input, p: float = 0.5, training: bool = True):  # noqa: A002
-    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (in training)."""
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (in training);
+    with ``training=False`` the input is returned unchanged.
+
+    Shape: any -> the same shape.
+
+    >>> _ = tm.manual_seed(0)
+    >>> y = F.dropout(tm.ones(1000), p=0.5)
+    >>> sorted(set(y.tolist())), 400 < int((y == 0).sum().item()) < 600
+    ([0.0, 2.0], True)
+    >>> F.dropout(tm.ones(3), p=0.5, training=False).tolist()
+    [1.0, 1.0, 1.0]
+    """
     x = as_tensor_arg("dropout", "input", input)
     p = check_probability("dropout", "p", p)
     if not training or p == 0.0:

@@ -168,13 +168,14 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
                                  is_causal: bool = False, scale: float | None = None) -> Tensor:
     """softmax(Q Kᵀ · scale + M) V, scale = 1/√E by default (the seed's 1/√d_k).
 
-    query ``(..., L, E)``, key ``(..., S, E)``, value ``(..., S, Ev)`` -> ``(..., L, Ev)``;
-    the batch dims ``...`` broadcast. ``attn_mask`` broadcasts to ``(..., L, S)``: a bool
+    The batch dims ``...`` broadcast. ``attn_mask`` broadcasts to ``(..., L, S)``: a bool
     mask says which keys take part (True = attend, as PyTorch's SDPA), a float mask is
     added to the scores. ``is_causal`` lets query i see keys j <= i (not with attn_mask).
     Dropout with ``dropout_p`` hits the attention probabilities (always, as PyTorch: pass
     0.0 in evaluation). A query whose keys are all masked gets output 0 (as PyTorch's SDPA).
     The mask gets no gradient. Extra batch dims from attn_mask are not broadcast into.
+
+    Shape: query ``(..., L, E)``, key ``(..., S, E)``, value ``(..., S, Ev)`` -> ``(..., L, Ev)``.
 
     >>> import tinymm as tm
     >>> q = tm.randn(2, 4, 5, 8)

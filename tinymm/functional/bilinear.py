@@ -53,7 +53,9 @@ class BilinearFn(Function):
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """``x1 (..., I)``, ``x2 (..., J)`` (same leading dims), ``weight (O, I, J)``, ``bias
+    """y[..., o] = Σ_i Σ_j x1[..., i] W[o, i, j] x2[..., j] + b[o].
+
+    Shape: ``x1 (..., I)``, ``x2 (..., J)`` (same leading dims), ``weight (O, I, J)``, ``bias
     (O,)`` or None -> ``(..., O)``.
 
     >>> import tinymm as tm, tinymm.functional as F

@@ -37,9 +37,17 @@ def _channel_dropout(fn: str, x: Tensor, p: float, training: bool, inplace: bool
 
 
 def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
-    """Zero whole channels of ``input`` (N, C, L) or unbatched (C, L) with probability ``p``.
+    """Zero whole channels of ``input`` (N, C, L) or unbatched (C, L) with probability ``p``,
+    scaling the kept ones by 1/(1-p) (in training; identity with ``training=False``).
 
     ``inplace=True`` is accepted and computed out of place (tinymm never overwrites inputs).
+
+    Shape: (N, C, L) or (C, L) -> the same shape.
+
+    >>> _ = tm.manual_seed(0)
+    >>> y = F.dropout1d(tm.ones(2, 8, 5), p=0.5)
+    >>> y.shape, sorted(set(y.sum(dim=2).flatten().tolist())) in ([0.0, 10.0], [10.0], [0.0])
+    ((2, 8, 5), True)
     """
     x = as_tensor_arg("dropout1d", "input", input)
     if x.ndim not in (2, 3):
@@ -49,10 +57,18 @@ def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
 
 
 def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
-    """Zero whole channels of ``input`` (N, C, H, W) or unbatched (C, H, W) with probability ``p``.
+    """Zero whole channels of ``input`` (N, C, H, W) or unbatched (C, H, W) with probability ``p``,
+    scaling the kept ones by 1/(1-p) (in training; identity with ``training=False``).
 
     As PyTorch today, a 3-D input is treated as (N, C, L) (1-D channel dropout) with a
     warning; use ``dropout1d`` for that.
+
+    Shape: (N, C, H, W) or (C, H, W) -> the same shape.
+
+    >>> _ = tm.manual_seed(0)
+    >>> y = F.dropout2d(tm.ones(2, 8, 3, 3), p=0.5)
+    >>> y.shape, sorted(set(y.sum(dim=(2, 3)).flatten().tolist())) in ([0.0, 18.0], [18.0], [0.0])
+    ((2, 8, 3, 3), True)
     """
     x = as_tensor_arg("dropout2d", "input", input)
     if x.ndim not in (3, 4):

@@ -180,13 +180,16 @@ def _conv(fn: str, dims: int, op: type[Function], input, weight, bias, stride, p
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1,  # noqa: A002
            groups: int = 1) -> Tensor:
-    """2-D convolution (cross-correlation) over (N, C_in, H, W) or unbatched (C_in, H, W).
+    """2-D convolution (cross-correlation) over (N, C_in, H, W) or unbatched (C_in, H, W):
+    y[n, o, i, j] = b[o] + Σ_c Σ_u Σ_v w[o, c, u, v] x[n, c, i·s + u·d − p, j·s + v·d − p].
 
     ``weight`` is (C_out, C_in, kH, kW), ``bias`` (C_out,) or None. ``stride``, ``padding``
     and ``dilation`` are ints or pairs; ``padding`` may also be ``"valid"`` (0) or
-    ``"same"`` (output as large as the input; stride 1 only). Output (N, C_out, H_out,
-    W_out) with H_out = ⌊(H + 2p − d(kH − 1) − 1) / s⌋ + 1. With ``groups`` G, weight is
+    ``"same"`` (output as large as the input; stride 1 only). With ``groups`` G, weight is
     (C_out, C_in / G, kH, kW) and group g maps input channels g·C_in/G.. to outputs g·C_out/G..
+
+    Shape: (N, C_in, H, W) -> (N, C_out, H_out, W_out), H_out = ⌊(H + 2p − d(kH − 1) − 1) / s⌋ + 1
+    (W_out likewise).
 
     >>> import tinymm as tm, tinymm.functional as F
     >>> F.conv2d(tm.ones(2, 3, 8, 8), tm.ones(4, 3, 3, 3), padding=1).shape
@@ -197,10 +200,12 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1,  # noqa: A
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1,  # noqa: A002
            groups: int = 1) -> Tensor:
-    """1-D convolution (cross-correlation) over (N, C_in, L) or unbatched (C_in, L).
+    """1-D convolution (cross-correlation) over (N, C_in, L) or unbatched (C_in, L):
+    y[n, o, l] = b[o] + Σ_c Σ_j w[o, c, j] x[n, c, l·s + j·d − p].
 
     ``weight`` is (C_out, C_in, k); arguments as :func:`conv2d`, one int each (or a 1-tuple).
-    Output (N, C_out, L_out), L_out = ⌊(L + 2p − d(k − 1) − 1) / s⌋ + 1.
+
+    Shape: (N, C_in, L) -> (N, C_out, L_out), L_out = ⌊(L + 2p − d(k − 1) − 1) / s⌋ + 1.
 
     >>> import tinymm as tm, tinymm.functional as F
     >>> F.conv1d(tm.ones(2, 3, 10), tm.ones(4, 3, 3), stride=2).shape

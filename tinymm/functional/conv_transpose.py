@@ -85,12 +85,16 @@ class ConvTranspose2dFn(Function):
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0,  # noqa: A002
                      output_padding=0, groups: int = 1, dilation=1) -> Tensor:
-    """2-D transposed convolution over (N, C_in, H, W) or unbatched (C_in, H, W).
+    """2-D transposed convolution over (N, C_in, H, W) or unbatched (C_in, H, W): the gradient
+    of :func:`conv2d` with respect to its input, used as a layer (each input pixel scatters a
+    weighted kernel into the output).
 
     ``weight`` (C_in, C_out / groups, kH, kW), ``bias`` (C_out,) or None; ``stride``,
     ``padding``, ``output_padding`` and ``dilation`` are ints or pairs. ``output_padding``
     (added on the bottom/right of the output) must be smaller than ``stride``.
-    Output (N, C_out, H_out, W_out), H_out = (H − 1)·s − 2p + d·(kH − 1) + output_padding + 1.
+
+    Shape: (N, C_in, H, W) -> (N, C_out, H_out, W_out),
+    H_out = (H − 1)·s − 2p + d·(kH − 1) + output_padding + 1.
 
     >>> import tinymm as tm, tinymm.functional as F
     >>> F.conv_transpose2d(tm.ones(2, 4, 5, 5), tm.ones(4, 3, 3, 3), stride=2).shape
@@ -140,9 +144,10 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0,  # noqa: A00
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0,  # noqa: A002
                      output_padding=0, groups: int = 1, dilation=1) -> Tensor:
-    """1-D transposed convolution over (N, C_in, L) or unbatched (C_in, L): weight
-    (C_in, C_out / groups, k); L_out = (L − 1)·s − 2p + d·(k − 1) + output_padding + 1.
-    Runs as :func:`conv_transpose2d` on a height-1 image.
+    """1-D transposed convolution over (N, C_in, L) or unbatched (C_in, L), weight
+    (C_in, C_out / groups, k). Runs as :func:`conv_transpose2d` on a height-1 image.
+
+    Shape: (N, C_in, L) -> (N, C_out, L_out), L_out = (L − 1)·s − 2p + d·(k − 1) + output_padding + 1.
 
     >>> import tinymm as tm, tinymm.functional as F
     >>> F.conv_transpose1d(tm.ones(2, 4, 5), tm.ones(4, 3, 3), stride=2).shape

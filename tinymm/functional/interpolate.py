@@ -94,6 +94,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     number, or one per dim; output size ``floor(in · scale_factor)``). ``align_corners``
     only with the linear modes (default False). ``antialias`` is not supported.
 
+    Shape: (N, C, *spatial) -> (N, C, *size).
+
     >>> import tinymm as tm, tinymm.functional as F
     >>> F.interpolate(tm.ones(1, 3, 4, 4), scale_factor=2, mode="bilinear").shape
     (1, 3, 8, 8)

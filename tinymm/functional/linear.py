@@ -36,6 +36,9 @@ class Linear(Function):
 def linear(input, weight, bias=None):  # noqa: A002
     """Apply y = x Wᵀ + b (PyTorch's layout: ``weight`` is (out_features, in_features)).
 
+    Shape: ``input`` (*, in_features), ``weight`` (out_features, in_features), ``bias``
+    (out_features,) or None -> (*, out_features).
+
     >>> import tinymm as tm, tinymm.functional as F
     >>> F.linear(tm.ones(2, 3), tm.ones(4, 3)).shape
     (2, 4)

@@ -154,8 +154,9 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     ``reduction="mean"`` divides the sum by Σ w[t_i] over the targets not equal to
     ``ignore_index`` (their count without ``weight``).
 
-    >>> import tinymm as tm
-    >>> round(nll_loss(tm.tensor([[-0.5, -1.0]]), [1]).item(), 3)
+    Shape: ``input`` (N, C), ``target`` (N,) -> () with "mean"/"sum", (N,) with "none".
+
+    >>> round(F.nll_loss(tm.tensor([[-0.5, -1.0]]), [1]).item(), 3)
     1.0
     """
     fn = "nll_loss"
@@ -187,6 +188,15 @@ def cross_entropy(input, target, weight=None, size_average=None,  # noqa: A002
 
     ``reduction="mean"`` divides the sum by Σ w[t_i] over targets not equal to
     ``ignore_index`` for class indices, and by the number of predictions for probabilities.
+
+    Shape: ``input`` (N, C) and ``target`` (N,) -> () with ``reduction`` "mean" or "sum",
+    (N,) with "none".
+
+    >>> logits = tm.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 2.0]])
+    >>> round(F.cross_entropy(logits, tm.tensor([0, 2])).item(), 4)
+    0.2395
+    >>> F.cross_entropy(logits, tm.tensor([0, 1]), reduction="none").shape
+    (2,)
     """
     fn = "cross_entropy"
     x, c = _input_classes(fn, input)
@@ -269,6 +279,11 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
 
     With ``weight`` (the input's shape) each squared error is weighted and the mean divides
     by Σ weight, as PyTorch.
+
+    Shape: ``input`` and ``target`` (*) -> () with "mean"/"sum", (*) with "none".
+
+    >>> F.mse_loss(tm.tensor([1.0, 3.0]), tm.tensor([0.0, 0.0])).item()
+    5.0
     """
     x = as_tensor_arg("mse_loss", "input", input)
     y = as_tensor_arg("mse_loss", "target", target)
@@ -320,10 +335,16 @@ class BCEWithLogits(Function):
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,  # noqa: A002
                                      reduce=None, reduction: str = "mean", pos_weight=None):
-    """Binary cross-entropy on logits, computed stably for any logit size.
+    """Binary cross-entropy on logits, computed stably for any logit size:
+    ℓ = max(x, 0) − x y + log(1 + e^{−|x|}).
 
     ``weight`` rescales each element's loss and ``pos_weight`` the positive term (both
     broadcast to the input's shape, e.g. ``pos_weight`` of shape (C,) per class).
+
+    Shape: ``input`` and ``target`` (*) -> () with "mean"/"sum", (*) with "none".
+
+    >>> round(F.binary_cross_entropy_with_logits(tm.tensor([0.0, 100.0]), tm.tensor([1.0, 1.0])).item(), 4)
+    0.3466
     """
     fn = "binary_cross_entropy_with_logits"
     x = as_tensor_arg(fn, "input", input)
@@ -339,7 +360,13 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 
 def one_hot(tensor, num_classes: int = -1) -> Tensor:
-    """int64 one-hot encoding with a new last dim of size ``num_classes`` (-1: max + 1)."""
+    """int64 one-hot encoding with a new last dim of size ``num_classes`` (-1: max + 1).
+
+    Shape: (*) integer -> (*, num_classes) int64.
+
+    >>> F.one_hot(tm.tensor([0, 2]), 3).tolist()
+    [[1, 0, 0], [0, 0, 1]]
+    """
     t = as_tensor_arg("one_hot", "tensor", tensor)
     if t.dtype.kind not in "iu":
         raise TypeError(f"one_hot: tensor must hold integers, got dtype {t.dtype}")

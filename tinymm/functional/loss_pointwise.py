@@ -51,9 +51,14 @@ def _sample_weight(fn: str, weight, x: Tensor) -> Tensor | None:
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",  # noqa: A002
             weight=None) -> Tensor:
-    """|x − y|; with ``weight`` (input's shape) the weighted mean divides by Σ weight.
+    """ℓ = |x − y|; with ``weight`` (input's shape) the weighted mean divides by Σ weight.
 
     The gradient at x = y is 0 (sign(0), as PyTorch).
+
+    Shape: ``input`` and ``target`` (*) -> () with "mean"/"sum", (*) with "none".
+
+    >>> F.l1_loss(tm.tensor([1.0, -3.0]), tm.tensor([0.0, 0.0])).item()
+    2.0
     """
     fn = "l1_loss"
     x, y = _pair(fn, input, target)
@@ -105,7 +110,13 @@ class SmoothL1(Function):
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None,  # noqa: A002
                    reduction: str = "mean", beta: float = 1.0) -> Tensor:
-    """0.5 d²/β where |d| < β, else |d| − β/2 (d = x − y); β = 0 gives the L1 loss."""
+    """ℓ = 0.5 d²/β where |d| < β, else |d| − β/2 (d = x − y); β = 0 gives the L1 loss.
+
+    Shape: ``input`` and ``target`` (*) -> () with "mean"/"sum", (*) with "none".
+
+    >>> F.smooth_l1_loss(tm.tensor([0.5, 3.0]), tm.tensor([0.0, 0.0]), reduction="none").tolist()
+    [0.125, 2.5]
+    """
     fn = "smooth_l1_loss"
     x, y = _pair(fn, input, target)
     reduction = _reduction(fn, reduction, size_average, reduce)
@@ -114,8 +125,14 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None,  # noqa: A002
 
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0,  # noqa: A002
                weight=None) -> Tensor:
-    """0.5 d² where |d| < δ, else δ (|d| − δ/2); with ``weight`` (input's shape) the
-    weighted losses are averaged over the elements (as PyTorch)."""
+    """ℓ = 0.5 d² where |d| < δ, else δ (|d| − δ/2); with ``weight`` (input's shape) the
+    weighted losses are averaged over the elements (as PyTorch).
+
+    Shape: ``input`` and ``target`` (*) -> () with "mean"/"sum", (*) with "none".
+
+    >>> F.huber_loss(tm.tensor([0.5, 3.0]), tm.tensor([0.0, 0.0]), reduction="none", delta=2.0).tolist()
+    [0.125, 4.0]
+    """
     fn = "huber_loss"
     x, y = _pair(fn, input, target)
     reduction = _reduction(fn, reduction)
@@ -160,10 +177,16 @@ class BinaryCrossEntropy(Function):
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,  # noqa: A002
                          reduction: str = "mean") -> Tensor:
-    """Binary cross-entropy of probabilities ``input`` in [0, 1] against ``target``.
+    """Binary cross-entropy of probabilities ``input`` in [0, 1] against ``target``:
+    ℓ = −(y log x + (1 − y) log(1 − x)), each log clamped at −100 as PyTorch.
 
     ``weight`` rescales each element's loss (it broadcasts to the input's shape); the mean
     is over the elements. Prefer ``binary_cross_entropy_with_logits`` on logits.
+
+    Shape: ``input`` and ``target`` (*) -> () with "mean"/"sum", (*) with "none".
+
+    >>> round(F.binary_cross_entropy(tm.tensor([0.5, 0.9]), tm.tensor([1.0, 1.0])).item(), 4)
+    0.3993
     """
     fn = "binary_cross_entropy"
     x, y = _pair(fn, input, target)
@@ -229,6 +252,12 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
 
     ``reduction``: "batchmean" divides the sum by the batch size ``input.shape[0]`` (the
     true KL divergence per sample); "mean" divides by the number of elements, as PyTorch.
+
+    Shape: ``input`` and ``target`` (N, *) -> () (or (N, *) with "none").
+
+    >>> p = tm.tensor([[0.5, 0.5]])
+    >>> F.kl_div(p.log(), p, reduction="batchmean").item()
+    0.0
     """
     fn = "kl_div"
     x, y = _pair(fn, input, target)
@@ -251,7 +280,13 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0.0,
     """ℓ = 1 − cos(x1, x2) where target = 1, max(0, cos(x1, x2) − margin) where target = −1.
 
     cos = Σ x1 x2 / √((Σ x1² + ε)(Σ x2² + ε)) along the last dim, ε = 1e-12 (as PyTorch).
-    ``input1``/``input2`` are (N, D) with ``target`` (N,), or (D,) with a 0-d target.
+
+    Shape: ``input1``/``input2`` (N, D) with ``target`` (N,), or (D,) with a 0-d target ->
+    () with "mean"/"sum", (N,) with "none".
+
+    >>> x = tm.tensor([[1.0, 0.0], [1.0, 0.0]])
+    >>> F.cosine_embedding_loss(x, x, tm.tensor([1, -1]), reduction="none").tolist()
+    [0.0, 1.0]
     """
     fn = "cosine_embedding_loss"
     a = as_tensor_arg(fn, "input1", input1)

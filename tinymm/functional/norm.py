@@ -63,6 +63,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     μ = mean(x), σ² = mean((x − μ)²), y = (x − μ) / √(σ² + eps) ⊙ weight + bias, with
     ``weight`` and ``bias`` of shape ``normalized_shape`` (each optional).
 
+    Shape: (*, *normalized_shape) -> the same shape.
+
     >>> import tinymm as tm
     >>> layer_norm(tm.randn(2, 5, 8), 8).shape
     (2, 5, 8)
@@ -174,6 +176,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
     (the variance unbiased); with ``training=False`` the running statistics (required then)
     normalise. ``weight`` and ``bias`` (C,) are the optional affine γ and β.
 
+    Shape: (N, C, *) -> the same shape.
+
     >>> import tinymm as tm
     >>> batch_norm(tm.randn(4, 3, 5), None, None, training=True).shape
     (4, 3, 5)
@@ -250,6 +254,8 @@ def group_norm(input, num_groups: int, weight=None, bias=None,  # noqa: A002
 
     Each sample's group of C/G channels (and all their positions) is normalised with its
     mean and biased variance; then y = x̂ · γ_c + β_c with ``weight``/``bias`` of shape (C,).
+
+    Shape: (N, C, *) -> the same shape.
 
     >>> import tinymm as tm
     >>> group_norm(tm.randn(2, 6, 4), 3).shape

@@ -82,7 +82,10 @@ class IndexPad(Function):
 
 def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant",  # noqa: A002
         value: float | None = None) -> Tensor:
-    """Pad ``input`` by ``pad = (last_before, last_after, prev_before, prev_after, ...)``.
+    """Pad ``input`` by ``pad = (last_before, last_after, prev_before, prev_after, ...)``;
+    ``mode`` "constant" (with ``value``, default 0), "reflect", "replicate" or "circular".
+
+    Shape: (*, D) -> (*, D + last_before + last_after), and likewise for earlier dims.
 
     >>> import tinymm as tm, tinymm.functional as F
     >>> F.pad(tm.ones(1, 2, 3), (1, 2)).shape

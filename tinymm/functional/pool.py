@@ -145,6 +145,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1,  # noqa: 
     """Max over (kH, kW) windows of (N, C, H, W) or (C, H, W); ``stride`` defaults to the
     kernel size. With ``return_indices=True`` also returns PyTorch's indices (flat h·W + w
     positions in each input plane, int64). ``dilation`` and ``ceil_mode`` must be defaults.
+    The gradient flows only to each window's maximum.
+
+    Shape: (N, C, H, W) -> (N, C, H_out, W_out), H_out = ⌊(H + 2p − kH) / s⌋ + 1.
 
     >>> import tinymm as tm, tinymm.functional as F
     >>> F.max_pool2d(tm.randn(2, 3, 7, 6), 2).shape
@@ -158,6 +161,8 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1,  # noqa: 
                ceil_mode: bool = False, return_indices: bool = False):
     """Max over windows of length k of (N, C, L) or (C, L); as :func:`max_pool2d`.
 
+    Shape: (N, C, L) -> (N, C, L_out), L_out = ⌊(L + 2p − k) / s⌋ + 1.
+
     >>> import tinymm as tm, tinymm.functional as F
     >>> F.max_pool1d(tm.randn(2, 3, 9), 3, stride=2, padding=1).shape
     (2, 3, 5)
@@ -170,6 +175,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = Fal
                count_include_pad: bool = True, divisor_override=None) -> Tensor:
     """Mean over (kH, kW) windows of (N, C, H, W) or (C, H, W), zero padding counted in the
     divisor (PyTorch's default ``count_include_pad=True``; other options are not supported).
+
+    Shape: (N, C, H, W) -> (N, C, H_out, W_out), H_out = ⌊(H + 2p − kH) / s⌋ + 1.
 
     >>> import tinymm as tm, tinymm.functional as F
     >>> F.avg_pool2d(tm.ones(1, 1, 4, 4), 2).shape
@@ -188,6 +195,8 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:  # noqa: A002
     """Average (N, C, H, W) or (C, H, W) down (or up) to ``output_size`` = int or
     (H_out, W_out); a ``None`` entry keeps that input size. Bin i of H rows is
     [⌊i·H/H_out⌋, ⌈(i+1)·H/H_out⌉), as PyTorch.
+
+    Shape: (N, C, H, W) -> (N, C, H_out, W_out).
 
     >>> import tinymm as tm, tinymm.functional as F
     >>> F.adaptive_avg_pool2d(tm.randn(2, 3, 7, 5), (2, None)).shape

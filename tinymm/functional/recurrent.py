@@ -162,8 +162,15 @@ def rnn_layer(input, h0, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity: str = "
               reverse: bool = False) -> tuple[Tensor, Tensor]:
     """One Elman RNN layer-direction: ``h_t = f(W_hh h_{t-1} + W_ih x_t + b_ih + b_hh)``.
 
-    ``input (T, N, I)``, ``h0 (N, H)``, ``w_ih (H, I)``, ``w_hh (H, H)``, biases ``(H,)`` or
-    None; ``nonlinearity`` ``"tanh"`` or ``"relu"``. Returns ``(output (T, N, H), h_n (N, H))``.
+    ``nonlinearity`` ``"tanh"`` or ``"relu"``; ``reverse`` runs t = T−1 .. 0. The whole
+    sequence is one autograd op (backpropagation through time in one kernel).
+
+    Shape: ``input (T, N, I)``, ``h0 (N, H)``, ``w_ih (H, I)``, ``w_hh (H, H)``, biases
+    ``(H,)`` or None -> ``(output (T, N, H), h_n (N, H))``.
+
+    >>> out, h_n = F.rnn_layer(tm.randn(5, 2, 3), tm.zeros(2, 4), tm.randn(4, 3), tm.randn(4, 4))
+    >>> out.shape, h_n.shape
+    ((5, 2, 4), (2, 4))
     """
     fn = "rnn_layer"
     if nonlinearity not in NONLINEARITIES:
@@ -182,8 +189,13 @@ def lstm_layer(input, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None,  # noqa: A002
     ``[i, f, g, o] = [σ, σ, tanh, σ](W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``,
     ``c_t = f c_{t-1} + i g``, ``h_t = o tanh(c_t)``.
 
-    ``input (T, N, I)``, ``h0, c0 (N, H)``, ``w_ih (4H, I)``, ``w_hh (4H, H)``, biases
-    ``(4H,)`` or None. Returns ``(output (T, N, H), h_n (N, H), c_n (N, H))``.
+    Shape: ``input (T, N, I)``, ``h0, c0 (N, H)``, ``w_ih (4H, I)``, ``w_hh (4H, H)``, biases
+    ``(4H,)`` or None -> ``(output (T, N, H), h_n (N, H), c_n (N, H))``.
+
+    >>> x, h0, c0 = tm.randn(5, 2, 3), tm.zeros(2, 4), tm.zeros(2, 4)
+    >>> out, h_n, c_n = F.lstm_layer(x, h0, c0, tm.randn(16, 3), tm.randn(16, 4))
+    >>> out.shape, h_n.shape, c_n.shape
+    ((5, 2, 4), (2, 4), (2, 4))
     """
     fn = "lstm_layer"
     reverse = _check_reverse(fn, reverse)
@@ -199,8 +211,12 @@ def gru_layer(input, h0, w_ih, w_hh, b_ih=None, b_hh=None,  # noqa: A002
     ``r = σ(W_ir x + b_ir + W_hr h + b_hr)``, ``z = σ(W_iz x + b_iz + W_hz h + b_hz)``,
     ``n = tanh(W_in x + b_in + r (W_hn h + b_hn))``, ``h_t = (1 - z) n + z h_{t-1}``.
 
-    ``input (T, N, I)``, ``h0 (N, H)``, ``w_ih (3H, I)``, ``w_hh (3H, H)``, biases ``(3H,)``
-    or None. Returns ``(output (T, N, H), h_n (N, H))``.
+    Shape: ``input (T, N, I)``, ``h0 (N, H)``, ``w_ih (3H, I)``, ``w_hh (3H, H)``, biases ``(3H,)``
+    or None -> ``(output (T, N, H), h_n (N, H))``.
+
+    >>> out, h_n = F.gru_layer(tm.randn(5, 2, 3), tm.zeros(2, 4), tm.randn(12, 3), tm.randn(12, 4))
+    >>> out.shape, h_n.shape
+    ((5, 2, 4), (2, 4))
     """
     fn = "gru_layer"
     reverse = _check_reverse(fn, reverse)

@@ -45,11 +45,14 @@ def _padding_index(padding_idx, num_embeddings: int) -> int:
 
 
 def embedding(input, weight, padding_idx: int | None = None) -> Tensor:  # noqa: A002
-    """Rows of ``weight`` (num_embeddings, D) picked by the integer ``input`` (any shape).
+    """Rows of ``weight`` (num_embeddings, D) picked by the integer ``input`` (any shape):
+    y[..., :] = weight[input[...], :].
 
-    Returns ``input.shape + (D,)``. Repeated indices add up their gradients; the row
-    ``padding_idx`` (if given) receives no gradient. ``input`` may be an integer Tensor or
-    ndarray; every index must lie in ``[0, num_embeddings)``.
+    Repeated indices add up their gradients; the row ``padding_idx`` (if given) receives no
+    gradient. ``input`` may be an integer Tensor or ndarray; every index must lie in
+    ``[0, num_embeddings)``.
+
+    Shape: ``input`` (*) -> (*, D).
 
     >>> import tinymm as tm
     >>> embedding(tm.tensor([[1, 2], [0, 1]]), tm.randn(3, 4)).shape

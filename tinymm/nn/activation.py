@@ -10,12 +10,22 @@ from .module import Module
 
 
 class ReLU(Module):
+    """y = max(x, 0) elementwise (:func:`tinymm.functional.relu`). Input (*) -> output (*).
+
+    >>> nn.ReLU()(tm.tensor([-1.0, 2.0])).tolist()
+    [0.0, 2.0]
+    """
     def forward(self, input):  # noqa: A002
         return F.relu(input)
 
 
 class GELU(Module):
-    """GELU: exact (erf) with ``approximate="none"``, the tanh form with ``"tanh"``."""
+    """GELU: exact x Φ(x) (erf) with ``approximate="none"``, the tanh form with ``"tanh"``
+    (:func:`tinymm.functional.gelu`). Input (*) -> output (*).
+
+    >>> round(nn.GELU()(tm.tensor([1.0])).item(), 4)
+    0.8413
+    """
 
     def __init__(self, approximate: str = "none"):
         super().__init__()
@@ -31,16 +41,32 @@ class GELU(Module):
 
 
 class Tanh(Module):
+    """y = tanh(x) elementwise. Input (*) -> output (*).
+
+    >>> nn.Tanh()(tm.tensor([0.0])).tolist()
+    [0.0]
+    """
     def forward(self, input):  # noqa: A002
         return F.tanh(input)
 
 
 class Sigmoid(Module):
+    """y = 1 / (1 + e^{−x}) elementwise. Input (*) -> output (*).
+
+    >>> nn.Sigmoid()(tm.tensor([0.0])).tolist()
+    [0.5]
+    """
     def forward(self, input):  # noqa: A002
         return F.sigmoid(input)
 
 
 class Softmax(Module):
+    """softmax along ``dim`` (:func:`tinymm.functional.softmax`); each slice sums to 1.
+    Input (*) -> output (*).
+
+    >>> [round(v, 4) for v in nn.Softmax(dim=-1)(tm.tensor([0.0, 0.0])).tolist()]
+    [0.5, 0.5]
+    """
     def __init__(self, dim: int | None = None):
         super().__init__()
         self.dim = dim
@@ -53,12 +79,23 @@ class Softmax(Module):
 
 
 class LogSoftmax(Softmax):
+    """log softmax along ``dim`` (:func:`tinymm.functional.log_softmax`). Input (*) -> output (*).
+
+    >>> [round(v, 4) for v in nn.LogSoftmax(dim=-1)(tm.tensor([0.0, 0.0])).tolist()]
+    [-0.6931, -0.6931]
+    """
     def forward(self, input):  # noqa: A002
         return F.log_softmax(input, self.dim)
 
 
 class Dropout(Module):
-    """Zero elements with probability ``p`` in training mode; identity in eval mode."""
+    """Zero elements with probability ``p`` in training mode (the rest scaled by 1/(1 − p));
+    identity in eval mode. Input (*) -> output (*).
+
+    >>> drop = nn.Dropout(0.5)
+    >>> drop.eval()(tm.ones(3)).tolist()
+    [1.0, 1.0, 1.0]
+    """
 
     def __init__(self, p: float = 0.5):
         super().__init__()
@@ -84,7 +121,12 @@ def _number(cls: str, name: str, value) -> float:
 
 
 class LeakyReLU(Module):
-    """x if x > 0 else negative_slope · x. ``inplace`` is accepted (computed out of place)."""
+    """y = x if x > 0 else negative_slope · x. ``inplace`` is accepted (computed out of place).
+    Input (*) -> output (*).
+
+    >>> nn.LeakyReLU(0.5)(tm.tensor([-2.0, 3.0])).tolist()
+    [-1.0, 3.0]
+    """
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
@@ -99,7 +141,11 @@ class LeakyReLU(Module):
 
 
 class ELU(Module):
-    """x if x > 0 else α (e^x − 1)."""
+    """y = x if x > 0 else α (e^x − 1). Input (*) -> output (*).
+
+    >>> [round(v, 4) for v in nn.ELU()(tm.tensor([-1.0, 2.0])).tolist()]
+    [-0.6321, 2.0]
+    """
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
@@ -114,7 +160,11 @@ class ELU(Module):
 
 
 class SiLU(Module):
-    """x σ(x)."""
+    """y = x σ(x). Input (*) -> output (*).
+
+    >>> round(nn.SiLU()(tm.tensor([1.0])).item(), 4)
+    0.7311
+    """
 
     def __init__(self, inplace: bool = False):
         super().__init__()
@@ -125,7 +175,11 @@ class SiLU(Module):
 
 
 class Softplus(Module):
-    """log(1 + e^{βx}) / β (x where βx > threshold)."""
+    """y = log(1 + e^{βx}) / β (x where βx > threshold). Input (*) -> output (*).
+
+    >>> round(nn.Softplus()(tm.tensor([0.0])).item(), 4)
+    0.6931
+    """
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
@@ -142,7 +196,11 @@ class Softplus(Module):
 
 
 class Mish(Module):
-    """x tanh(softplus(x))."""
+    """y = x tanh(softplus(x)). Input (*) -> output (*).
+
+    >>> round(nn.Mish()(tm.tensor([1.0])).item(), 4)
+    0.8651
+    """
 
     def __init__(self, inplace: bool = False):
         super().__init__()
@@ -153,7 +211,11 @@ class Mish(Module):
 
 
 class Hardtanh(Module):
-    """clamp(x, min_val, max_val), no gradient at or beyond the bounds."""
+    """y = clamp(x, min_val, max_val), no gradient at or beyond the bounds. Input (*) -> output (*).
+
+    >>> nn.Hardtanh()(tm.tensor([-3.0, 0.5, 3.0])).tolist()
+    [-1.0, 0.5, 1.0]
+    """
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
         super().__init__()

@@ -17,7 +17,12 @@ def _check_module(fn: str, m) -> Module:
 
 
 class Sequential(Module):
-    """Modules applied in order: ``Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))``."""
+    """Modules applied in order, each output the next input; indexable like a list.
+
+    >>> model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> model(tm.ones(5, 4)).shape, len(model), type(model[1]).__name__
+    ((5, 2), 3, 'ReLU')
+    """
 
     def __init__(self, *modules):
         super().__init__()
@@ -54,7 +59,12 @@ class Sequential(Module):
 
 
 class ModuleList(Module):
-    """A list of submodules, registered so their parameters are found."""
+    """A list of submodules, registered so their parameters are found.
+
+    >>> layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+    >>> len(layers), len(list(layers.parameters()))
+    (3, 6)
+    """
 
     def __init__(self, modules: Iterable[Module] | None = None):
         super().__init__()
@@ -90,7 +100,12 @@ class ModuleList(Module):
 
 
 class ModuleDict(Module):
-    """A dict of submodules by name."""
+    """A dict of submodules by name, registered so their parameters are found.
+
+    >>> heads = nn.ModuleDict({"image": nn.Linear(4, 2), "text": nn.Linear(3, 2)})
+    >>> sorted(heads.keys()), heads["text"](tm.ones(1, 3)).shape
+    (['image', 'text'], (1, 2))
+    """
 
     def __init__(self, modules: Mapping[str, Module] | None = None):
         super().__init__()

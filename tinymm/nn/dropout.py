@@ -21,14 +21,24 @@ class _ChannelDropout(Module):
 
 
 class Dropout1d(_ChannelDropout):
-    """Zero whole channels of (N, C, L) / (C, L) inputs with probability ``p`` in training."""
+    """Zero whole channels of (N, C, L) / (C, L) inputs with probability ``p`` in training
+    (:func:`tinymm.functional.dropout1d`); identity in eval mode. Output has the input's shape.
+
+    >>> nn.Dropout1d(0.5).eval()(tm.ones(2, 3, 4)).shape
+    (2, 3, 4)
+    """
 
     def forward(self, input):  # noqa: A002
         return F.dropout1d(input, self.p, self.training)
 
 
 class Dropout2d(_ChannelDropout):
-    """Zero whole channels of (N, C, H, W) / (C, H, W) inputs with probability ``p`` in training."""
+    """Zero whole channels of (N, C, H, W) / (C, H, W) inputs with probability ``p`` in training
+    (:func:`tinymm.functional.dropout2d`); identity in eval mode. Output has the input's shape.
+
+    >>> nn.Dropout2d(0.5).eval()(tm.ones(2, 3, 4, 4)).shape
+    (2, 3, 4, 4)
+    """
 
     def forward(self, input):  # noqa: A002
         return F.dropout2d(input, self.p, self.training)

@@ -36,6 +36,12 @@ def _calculate_fan_in_and_fan_out(tensor) -> tuple[int, int]:
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """PyTorch's recommended gain for a nonlinearity: 1 for linear/conv/sigmoid, 5/3 for tanh,
+    √2 for relu, √(2 / (1 + slope²)) for leaky_relu (slope ``param``, default 0.01), 3/4 for selu.
+
+    >>> round(nn.init.calculate_gain("relu"), 4), round(nn.init.calculate_gain("tanh"), 4)
+    (1.4142, 1.6667)
+    """
     linear = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
               "sigmoid")
     if nonlinearity in linear:
@@ -53,16 +59,34 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 
 def uniform_(tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+    """Fill ``tensor`` in place from U(a, b) (tinymm's global generator); returns it. Any shape.
+
+    >>> w = nn.init.uniform_(tm.empty(1000), -2.0, 2.0)
+    >>> w.shape, -2.0 <= w.min().item(), w.max().item() <= 2.0
+    ((1000,), True, True)
+    """
     _check("uniform_", tensor)
     return _fill(tensor, generator().uniform(a, b, tensor.shape))
 
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    """Fill ``tensor`` in place from N(mean, std²); returns it. Any shape.
+
+    >>> _ = tm.manual_seed(0)
+    >>> w = nn.init.normal_(tm.empty(10000), mean=3.0, std=0.5)
+    >>> round(w.mean().item(), 1), round(w.std().item(), 1)
+    (3.0, 0.5)
+    """
     _check("normal_", tensor)
     return _fill(tensor, generator().normal(mean, std, tensor.shape))
 
 
 def constant_(tensor, val: float) -> Tensor:
+    """Fill ``tensor`` in place with ``val``; returns it. Any shape.
+
+    >>> nn.init.constant_(tm.empty(2, 2), 0.5).tolist()
+    [[0.5, 0.5], [0.5, 0.5]]
+    """
     _check("constant_", tensor)
     tensor.data[...] = val
     tensor._bump_version()
@@ -70,21 +94,47 @@ def constant_(tensor, val: float) -> Tensor:
 
 
 def zeros_(tensor) -> Tensor:
+    """Fill ``tensor`` in place with 0; returns it. Any shape.
+
+    >>> nn.init.zeros_(tm.ones(3)).tolist()
+    [0.0, 0.0, 0.0]
+    """
     return constant_(tensor, 0.0)
 
 
 def ones_(tensor) -> Tensor:
+    """Fill ``tensor`` in place with 1; returns it. Any shape.
+
+    >>> nn.init.ones_(tm.zeros(3)).tolist()
+    [1.0, 1.0, 1.0]
+    """
     return constant_(tensor, 1.0)
 
 
 def xavier_uniform_(tensor, gain: float = 1.0) -> Tensor:
-    """U(-a, a), a = gain·√(6 / (fan_in + fan_out))."""
+    """U(-a, a), a = gain·√(6 / (fan_in + fan_out)).
+
+    fan_in = size(1) · receptive field, fan_out = size(0) · receptive field (the receptive field
+    is the product of the dims after the second). Fills ``tensor`` (at least 2-D) in place.
+
+    >>> w = nn.init.xavier_uniform_(tm.empty(30, 20))
+    >>> bound = (6 / (20 + 30)) ** 0.5
+    >>> w.shape, w.abs().max().item() <= bound
+    ((30, 20), True)
+    """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound)
 
 
 def xavier_normal_(tensor, gain: float = 1.0) -> Tensor:
+    """Fill ``tensor`` (at least 2-D) in place from N(0, std²), std = gain·√(2 / (fan_in + fan_out)).
+
+    >>> _ = tm.manual_seed(0)
+    >>> w = nn.init.xavier_normal_(tm.empty(200, 300))
+    >>> round(w.std().item() / (2 / 500) ** 0.5, 1)
+    1.0
+    """
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
@@ -99,11 +149,27 @@ def _kaiming_std(tensor, a, mode, nonlinearity) -> float:
 
 def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu") -> Tensor:
-    """U(-b, b), b = gain·√(3 / fan); nn.Linear and nn.Conv use a = √5."""
+    """U(-b, b), b = gain·√(3 / fan); nn.Linear and nn.Conv use a = √5.
+
+    gain = calculate_gain(nonlinearity, a); fan = fan_in or fan_out by ``mode``. Fills
+    ``tensor`` (at least 2-D) in place.
+
+    >>> w = nn.init.kaiming_uniform_(tm.empty(64, 27), nonlinearity="relu")
+    >>> w.abs().max().item() <= 2 ** 0.5 * (3 / 27) ** 0.5
+    True
+    """
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
     return uniform_(tensor, -bound, bound)
 
 
 def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu") -> Tensor:
+    """Fill ``tensor`` (at least 2-D) in place from N(0, std²), std = gain / √fan, with
+    gain = calculate_gain(nonlinearity, a) and fan = fan_in or fan_out by ``mode`` (He et al.).
+
+    >>> _ = tm.manual_seed(0)
+    >>> w = nn.init.kaiming_normal_(tm.empty(256, 400), nonlinearity="relu")
+    >>> round(w.std().item() / (2 / 400) ** 0.5, 1)
+    1.0
+    """
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity))

@@ -21,7 +21,12 @@ from .parameter import Parameter
 
 
 class Identity(Module):
-    """Returns its input unchanged (accepts and ignores constructor arguments, as PyTorch)."""
+    """Returns its input unchanged (accepts and ignores constructor arguments, as PyTorch).
+
+    >>> x = tm.ones(2)
+    >>> nn.Identity(54, unused="argument")(x) is x
+    True
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__()
@@ -34,6 +39,11 @@ class Linear(Module):
     """y = x Wᵀ + b with ``weight`` (out_features, in_features) and ``bias`` (out_features,).
 
     Initialised as PyTorch: W ~ kaiming_uniform(a=√5), i.e. U(±1/√in), b ~ U(±1/√in).
+    Input (*, in_features) -> (*, out_features).
+
+    >>> layer = nn.Linear(3, 4)
+    >>> layer(tm.ones(2, 3)).shape, layer.weight.shape, layer.bias.shape
+    ((2, 4), (4, 3), (4,))
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
@@ -63,7 +73,13 @@ class Linear(Module):
 
 
 class Flatten(Module):
-    """Flatten dims ``start_dim..end_dim`` (default: all but the batch dim)."""
+    """Flatten dims ``start_dim..end_dim`` (default: all but the batch dim).
+
+    Input (N, d1, d2, ...) -> (N, d1·d2·...).
+
+    >>> nn.Flatten()(tm.ones(2, 3, 4, 5)).shape
+    (2, 60)
+    """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()

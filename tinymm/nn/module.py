@@ -39,6 +39,21 @@ class Module:
 
             def forward(self, x):
                 return self.fc2(self.fc1(x).relu())
+
+    Calling the module runs ``forward`` (and its hooks):
+
+    >>> class TwoLayer(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.fc1 = nn.Linear(4, 8)
+    ...         self.fc2 = nn.Linear(8, 2)
+    ...     def forward(self, x):
+    ...         return self.fc2(self.fc1(x).relu())
+    >>> model = TwoLayer()
+    >>> model(tm.ones(3, 4)).shape, [name for name, _ in model.named_parameters()]
+    ((3, 2), ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias'])
+    >>> model.num_parameters(), model.eval().training
+    (58, False)
     """
 
     training: bool

@@ -157,20 +157,39 @@ class _BatchNorm(Module):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch norm over (N, C) or (N, C, L) inputs, per channel C."""
+    """Batch norm over (N, C) or (N, C, L) inputs, per channel C
+    (:func:`tinymm.functional.batch_norm`): batch statistics in training, updating the
+    running mean and variance; the running statistics in eval mode. Output has the input's shape.
+
+    >>> bn = nn.BatchNorm1d(3)
+    >>> y = bn(tm.randn(8, 3))
+    >>> y.shape, y.mean(dim=0).abs().max().item() < 1e-5
+    ((8, 3), True)
+    """
 
     _expected_dims = (2, 3)
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch norm over (N, C, H, W) inputs, per channel C."""
+    """Batch norm over (N, C, H, W) inputs, per channel C (:func:`tinymm.functional.batch_norm`):
+    batch statistics in training, the running statistics in eval mode. Output has the input's shape.
+
+    >>> bn = nn.BatchNorm2d(4)
+    >>> bn(tm.randn(2, 4, 5, 5)).shape, bn.running_mean.shape
+    ((2, 4, 5, 5), (4,))
+    """
 
     _expected_dims = (4,)
 
 
 class GroupNorm(Module):
     """Group normalisation of (N, C, *) inputs: ``num_channels`` in ``num_groups`` groups,
-    then a per-channel ``weight`` (ones) and ``bias`` (zeros) when ``affine``."""
+    then a per-channel ``weight`` (ones) and ``bias`` (zeros) when ``affine``
+    (:func:`tinymm.functional.group_norm`). Output has the input's shape.
+
+    >>> nn.GroupNorm(2, 6)(tm.randn(3, 6, 4)).shape
+    (3, 6, 4)
+    """
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
                  affine: bool = True, dtype=None, *, bias: bool = True):

@@ -11,6 +11,10 @@ class Parameter(Tensor):
     """A Tensor that requires grad by default and is collected by ``Module.parameters()``.
 
     ``Parameter(np.zeros((3, 4), np.float32))``; from a Tensor it shares the Tensor's data.
+
+    >>> p = nn.Parameter(tm.zeros(3, 4))
+    >>> p.shape, p.requires_grad, p.is_leaf
+    ((3, 4), True, True)
     """
 
     __slots__ = ()

@@ -64,7 +64,13 @@ class CumSum(Function):
 
 
 def cumsum(input, dim: int, *, dtype=None):  # noqa: A002
-    """``torch.cumsum``: running sums along ``dim`` (integers give int64)."""
+    """``torch.cumsum``: running sums along ``dim`` (integers give int64).
+
+    Shape: ``input``'s shape.
+
+    >>> tm.cumsum(tm.tensor([[1, 2, 3]]), dim=1).tolist()
+    [[1, 3, 6]]
+    """
     fn = "cumsum"
     _tensor(fn, input)
     d = normalize_dim(fn, dim, input.ndim)
@@ -109,7 +115,16 @@ class Prod(Function):
 
 
 def prod(input, dim=None, keepdim: bool = False, *, dtype=None):  # noqa: A002
-    """``torch.prod``: the product of all elements, or along one ``dim`` (an int)."""
+    """``torch.prod``: the product of all elements, or along one ``dim`` (an int).
+
+    The gradient is the product of the other elements (exact with zeros too).
+
+    Shape: () for all; the input's shape without ``dim`` (kept with ``keepdim``).
+
+    >>> x = tm.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> tm.prod(x).item(), tm.prod(x, 1).tolist()
+    (24.0, [2.0, 12.0])
+    """
     fn = "prod"
     _tensor(fn, input)
     keepdim = _bool(fn, "keepdim", keepdim)
@@ -145,7 +160,13 @@ class LogSumExp(Function):
 
 def logsumexp(input, dim, keepdim: bool = False):  # noqa: A002
     """``torch.logsumexp``: log Σ exp(x) over ``dim`` (an int or a tuple; ``()`` is all
-    dims), computed stably; integer inputs give float32."""
+    dims), computed stably; integer inputs give float32.
+
+    Shape: the input's shape without ``dim`` (kept with ``keepdim``).
+
+    >>> round(tm.logsumexp(tm.tensor([1000.0, 1000.0]), dim=0).item(), 2)
+    1000.69
+    """
     fn = "logsumexp"
     _tensor(fn, input)
     if dim is None:
@@ -208,6 +229,11 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):  # noqa: 
 
     ``p`` is ``"fro"`` (the 2-norm of the elements), a number > 0, 0, ``inf`` or ``-inf``;
     ``"nuc"`` (singular values) is not supported.
+
+    Shape: () for all elements; the input's shape without ``dim`` (kept with ``keepdim``).
+
+    >>> tm.norm(tm.tensor([3.0, 4.0])).item(), tm.norm(tm.tensor([3.0, -4.0]), p=1).item()
+    (5.0, 7.0)
     """
     fn = "norm"
     _tensor(fn, input)

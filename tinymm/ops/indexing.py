@@ -145,6 +145,8 @@ def gather(input, dim, index, *, sparse_grad: bool = False):  # noqa: A002  (PyT
 
     >>> tm.tensor([[1, 2], [3, 4]]).gather(1, tm.tensor([[0, 0], [1, 0]])).tolist()
     [[1, 1], [4, 3]]
+
+    Shape: ``index``'s shape.
     """
     fn = "gather"
     _tensor(fn, "input", input)
@@ -229,6 +231,8 @@ def scatter_add(input, dim, index, src):  # noqa: A002
 
     >>> tm.zeros(3).scatter_add(0, tm.tensor([0, 2, 0]), tm.ones(3)).tolist()
     [2.0, 0.0, 1.0]
+
+    Shape: ``input``'s shape (``index`` and ``src`` alike, no larger than ``input`` outside ``dim``).
     """
     fn = "scatter_add"
     _tensor(fn, "input", input)
@@ -245,6 +249,11 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):  # noqa: A
 
     Where ``index`` names one place twice, which write wins is unspecified (as in PyTorch).
     ``reduce="add"`` is ``scatter_add``; ``"multiply"`` is not supported.
+
+    Shape: ``input``'s shape.
+
+    >>> tm.zeros(2, 3).scatter(1, tm.tensor([[2], [0]]), 5.0).tolist()
+    [[0.0, 0.0, 5.0], [5.0, 0.0, 0.0]]
     """
     fn = "scatter"
     if (src is None) == (value is None):
@@ -289,7 +298,13 @@ class IndexSelect(Function):
 
 def index_select(input, dim, index):  # noqa: A002
     """``torch.index_select``: the entries of ``input`` along ``dim`` listed by the 1-D
-    ``index`` (repeats allowed), so the output's ``dim`` has ``len(index)`` entries."""
+    ``index`` (repeats allowed), so the output's ``dim`` has ``len(index)`` entries.
+
+    Shape: ``input``'s shape with ``dim`` of size ``len(index)``.
+
+    >>> tm.index_select(tm.tensor([[1, 2], [3, 4], [5, 6]]), 0, tm.tensor([2, 0, 2])).tolist()
+    [[5, 6], [1, 2], [5, 6]]
+    """
     fn = "index_select"
     _tensor(fn, "input", input)
     idx = _index_array(fn, index)
@@ -324,7 +339,14 @@ class MaskedFill(Function):
 
 def masked_fill(input, mask, value):  # noqa: A002
     """``torch.masked_fill``: ``input`` with ``value`` (a number or a 0-D Tensor, which is
-    differentiable) where the bool ``mask`` (broadcast against ``input``) is True."""
+    differentiable) where the bool ``mask`` (broadcast against ``input``) is True.
+
+    Shape: ``input``'s shape.
+
+    >>> x = tm.tensor([1.0, 2.0, 3.0])
+    >>> tm.masked_fill(x, x > 1.5, 0.0).tolist()
+    [1.0, 0.0, 0.0]
+    """
     fn = "masked_fill"
     _tensor(fn, "input", input)
     _tensor(fn, "mask", mask)
@@ -346,7 +368,14 @@ def masked_fill(input, mask, value):  # noqa: A002
 # ----------------------------------------------------------------------------- take_along_dim
 def take_along_dim(input, indices, dim=None):  # noqa: A002
     """``torch.take_along_dim``: ``gather`` after broadcasting ``input`` and ``indices``
-    against each other outside ``dim``; with ``dim=None`` both are flattened first."""
+    against each other outside ``dim``; with ``dim=None`` both are flattened first.
+
+    Shape: broadcast of ``input`` and ``indices`` outside ``dim``, ``indices``' size along it.
+
+    >>> x = tm.tensor([[10.0, 30.0, 20.0], [5.0, 4.0, 6.0]])
+    >>> tm.take_along_dim(x, x.argmax(dim=1, keepdim=True), dim=1).tolist()
+    [[30.0], [6.0]]
+    """
     fn = "take_along_dim"
     _tensor(fn, "input", input)
     idx = _index_array(fn, indices, "indices")

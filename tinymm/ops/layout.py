@@ -67,7 +67,13 @@ def _split_at(t: Tensor, sizes: list[int], dim: int) -> tuple[Tensor, ...]:
 
 def split(tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
     """``torch.split``: pieces of ``split_size`` along ``dim`` (the last may be smaller), or
-    pieces of the listed sizes, which must add up to the dim's size."""
+    pieces of the listed sizes, which must add up to the dim's size.
+
+    Shape: pieces of ``input``'s shape with ``dim`` cut to each piece's size.
+
+    >>> [t.tolist() for t in tm.split(tm.arange(5), 2)]
+    [[0, 1], [2, 3], [4]]
+    """
     fn = "split"
     _tensor(fn, tensor, "tensor")
     if tensor.ndim == 0:
@@ -95,7 +101,13 @@ def split(tensor, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
 
 def chunk(input, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
     """``torch.chunk``: pieces of ceil(size / chunks) along ``dim``; there may be fewer than
-    ``chunks`` of them (e.g. 5 elements in 4 chunks give sizes 2, 2, 1)."""
+    ``chunks`` of them (e.g. 5 elements in 4 chunks give sizes 2, 2, 1).
+
+    Shape: pieces of ``input``'s shape with ``dim`` cut to each piece's size.
+
+    >>> [t.shape for t in tm.chunk(tm.ones(5, 2), 4)]
+    [(2, 2), (2, 2), (1, 2)]
+    """
     fn = "chunk"
     _tensor(fn, input)
     chunks = check_int(fn, "chunks", chunks, minimum=1)
@@ -143,7 +155,13 @@ def repeat(input, *sizes):  # noqa: A002
 
 
 def tile(input, dims):  # noqa: A002
-    """``torch.tile``: :func:`repeat`, with ``dims`` padded by leading 1s to ``input``'s rank."""
+    """``torch.tile``: :func:`repeat`, with ``dims`` padded by leading 1s to ``input``'s rank.
+
+    Shape: each dim multiplied by its (padded) entry of ``dims``.
+
+    >>> tm.tile(tm.tensor([[1, 2]]), (2, 2)).tolist()
+    [[1, 2, 1, 2], [1, 2, 1, 2]]
+    """
     fn = "tile"
     _tensor(fn, input)
     reps = _int_list(fn, "dims", (dims,))
@@ -171,7 +189,13 @@ def _dims(fn: str, dims: tuple[int, ...], ndim: int) -> tuple[int, ...]:
 
 def flip(input, dims):  # noqa: A002
     """``torch.flip(input, dims)``: reverse the order along ``dims`` (a sequence of ints, or
-    one int); the method is ``t.flip(*dims)`` or ``t.flip(dims)``."""
+    one int); the method is ``t.flip(*dims)`` or ``t.flip(dims)``.
+
+    Shape: ``input``'s shape.
+
+    >>> tm.flip(tm.tensor([[1, 2], [3, 4]]), (0, 1)).tolist()
+    [[4, 3], [2, 1]]
+    """
     fn = "flip"
     _tensor(fn, input)
     d = _dims(fn, _int_list(fn, "dims", (dims,)), input.ndim)
@@ -191,7 +215,13 @@ class Roll(Function):
 
 def roll(input, shifts, dims=None):  # noqa: A002
     """``torch.roll``: shift elements along ``dims`` by ``shifts`` (wrapping round); with
-    ``dims=None`` the flattened tensor is rolled and the shape restored."""
+    ``dims=None`` the flattened tensor is rolled and the shape restored.
+
+    Shape: ``input``'s shape.
+
+    >>> tm.roll(tm.tensor([1, 2, 3, 4]), 1).tolist()
+    [4, 1, 2, 3]
+    """
     fn = "roll"
     _tensor(fn, input)
     shift_t = _int_list(fn, "shifts", (shifts,))
@@ -233,12 +263,24 @@ def _triangle(fn: str, input, diagonal, upper: bool):
 
 
 def tril(input, diagonal: int = 0):  # noqa: A002
-    """``torch.tril``: elements on and below the ``diagonal``-th diagonal, zeros elsewhere."""
+    """``torch.tril``: elements on and below the ``diagonal``-th diagonal, zeros elsewhere.
+
+    Shape: (..., n, m) -> the same shape.
+
+    >>> tm.tril(tm.ones(3, 3)).tolist()
+    [[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [1.0, 1.0, 1.0]]
+    """
     return _triangle("tril", input, diagonal, False)
 
 
 def triu(input, diagonal: int = 0):  # noqa: A002
-    """``torch.triu``: elements on and above the ``diagonal``-th diagonal, zeros elsewhere."""
+    """``torch.triu``: elements on and above the ``diagonal``-th diagonal, zeros elsewhere.
+
+    Shape: (..., n, m) -> the same shape.
+
+    >>> tm.triu(tm.ones(2, 3), diagonal=1).tolist()
+    [[0.0, 1.0, 1.0], [0.0, 0.0, 1.0]]
+    """
     return _triangle("triu", input, diagonal, True)
 
 
@@ -257,10 +299,22 @@ def _clamp(fn: str, input, lo, hi):
 
 
 def clamp_min(input, min):  # noqa: A002
-    """``torch.clamp_min``: ``clamp(input, min=min)``."""
+    """``torch.clamp_min``: ``clamp(input, min=min)``.
+
+    Shape: ``input``'s shape.
+
+    >>> tm.clamp_min(tm.tensor([-1.0, 2.0]), 0.0).tolist()
+    [0.0, 2.0]
+    """
     return _clamp("clamp_min", input, min, None)
 
 
 def clamp_max(input, max):  # noqa: A002
-    """``torch.clamp_max``: ``clamp(input, max=max)``."""
+    """``torch.clamp_max``: ``clamp(input, max=max)``.
+
+    Shape: ``input``'s shape.
+
+    >>> tm.clamp_max(tm.tensor([-1.0, 2.0]), 0.0).tolist()
+    [-1.0, 0.0]
+    """
     return _clamp("clamp_max", input, None, max)

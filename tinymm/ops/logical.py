@@ -28,30 +28,69 @@ def _reduce(fn: str, ufunc, input, dim, keepdim) -> Tensor:
 
 
 def all(input, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
-    """``torch.all``: True where every element (over ``dim``; None: all) is non-zero."""
+    """``torch.all``: True where every element (over ``dim``; None: all) is non-zero.
+
+    Shape: () for all; the input's shape without ``dim`` (kept with ``keepdim``); bool.
+
+    >>> tm.all(tm.tensor([[1, 0], [1, 1]]), dim=1).tolist()
+    [False, True]
+    """
     return _reduce("all", np.logical_and, input, dim, keepdim)
 
 
 def any(input, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
-    """``torch.any``: True where some element (over ``dim``; None: all) is non-zero."""
+    """``torch.any``: True where some element (over ``dim``; None: all) is non-zero.
+
+    Shape: () for all; the input's shape without ``dim`` (kept with ``keepdim``); bool.
+
+    >>> tm.any(tm.tensor([[1, 0], [0, 0]]), dim=1).tolist()
+    [True, False]
+    """
     return _reduce("any", np.logical_or, input, dim, keepdim)
 
 
 def isnan(input) -> Tensor:  # noqa: A002
+    """``torch.isnan``: True where an element is NaN (no gradient).
+
+    Shape: ``input``'s shape, bool.
+
+    >>> tm.isnan(tm.tensor([1.0, float("nan")])).tolist()
+    [False, True]
+    """
     return Tensor._wrap(np.isnan(_tensor("isnan", input).data))
 
 
 def isinf(input) -> Tensor:  # noqa: A002
+    """``torch.isinf``: True where an element is +inf or −inf (no gradient).
+
+    Shape: ``input``'s shape, bool.
+
+    >>> tm.isinf(tm.tensor([1.0, float("-inf")])).tolist()
+    [False, True]
+    """
     return Tensor._wrap(np.isinf(_tensor("isinf", input).data))
 
 
 def isfinite(input) -> Tensor:  # noqa: A002
+    """``torch.isfinite``: True where an element is neither inf nor NaN (no gradient).
+
+    Shape: ``input``'s shape, bool.
+
+    >>> tm.isfinite(tm.tensor([1.0, float("inf"), float("nan")])).tolist()
+    [True, False, False]
+    """
     return Tensor._wrap(np.isfinite(_tensor("isfinite", input).data))
 
 
 def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08,  # noqa: A002
              equal_nan: bool = False) -> bool:
-    """``torch.allclose``: |input - other| <= atol + rtol |other| everywhere (broadcast)."""
+    """``torch.allclose``: |input - other| <= atol + rtol |other| everywhere (broadcast).
+
+    Shape: two broadcastable tensors -> a Python bool.
+
+    >>> tm.allclose(tm.tensor([1.0, 2.0]), tm.tensor([1.0, 2.0 + 1e-7]))
+    True
+    """
     _tensor("allclose", input)
     _tensor("allclose", other, "other")
     try:
@@ -62,7 +101,13 @@ def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08,  # noqa: A0
 
 
 def equal(input, other) -> bool:  # noqa: A002
-    """``torch.equal``: the same shape and the same values."""
+    """``torch.equal``: the same shape and the same values.
+
+    Shape: two tensors -> a Python bool (False for different shapes).
+
+    >>> tm.equal(tm.tensor([1, 2]), tm.tensor([1, 2])), tm.equal(tm.tensor([1, 2]), tm.tensor([1]))
+    (True, False)
+    """
     _tensor("equal", input)
     _tensor("equal", other, "other")
     return input.shape == other.shape and bool(np.array_equal(input.data, other.data))

@@ -70,7 +70,14 @@ def _sort_args(fn: str, input, dim, descending) -> tuple[int, bool]:
 
 def sort(input, dim: int = -1, descending: bool = False, stable: bool = False):  # noqa: A002
     """``torch.sort`` → ``(values, indices)`` along ``dim``; equal values keep their order
-    (a stable sort is always used, so ``stable`` changes nothing)."""
+    (a stable sort is always used, so ``stable`` changes nothing).
+
+    Shape: ``values`` and ``indices`` (int64) of ``input``'s shape.
+
+    >>> values, indices = tm.sort(tm.tensor([3.0, 1.0, 2.0]))
+    >>> values.tolist(), indices.tolist()
+    ([1.0, 2.0, 3.0], [1, 2, 0])
+    """
     fn = "sort"
     d, desc = _sort_args(fn, input, dim, descending)
     _bool(fn, "stable", stable)
@@ -81,7 +88,13 @@ def sort(input, dim: int = -1, descending: bool = False, stable: bool = False): 
 
 
 def argsort(input, dim: int = -1, descending: bool = False, stable: bool = False):  # noqa: A002
-    """``torch.argsort``: the indices that sort ``input`` along ``dim`` (int64, stable)."""
+    """``torch.argsort``: the indices that sort ``input`` along ``dim`` (int64, stable).
+
+    Shape: ``input``'s shape, int64.
+
+    >>> tm.argsort(tm.tensor([3.0, 1.0, 2.0]), descending=True).tolist()
+    [0, 2, 1]
+    """
     fn = "argsort"
     d, desc = _sort_args(fn, input, dim, descending)
     _bool(fn, "stable", stable)
@@ -92,7 +105,14 @@ def argsort(input, dim: int = -1, descending: bool = False, stable: bool = False
 
 def topk(input, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
     """``torch.topk`` → the ``k`` largest (``largest=False``: smallest) values along ``dim``
-    and their indices, in sorted order (also when ``sorted=False``)."""
+    and their indices, in sorted order (also when ``sorted=False``).
+
+    Shape: ``input``'s shape with ``dim`` of size ``k``, for values and indices.
+
+    >>> values, indices = tm.topk(tm.tensor([3.0, 1.0, 2.0]), 2)
+    >>> values.tolist(), indices.tolist()
+    ([3.0, 2.0], [0, 2])
+    """
     fn = "topk"
     d, large = _sort_args(fn, input, dim, largest)
     _bool(fn, "sorted", sorted)
@@ -147,7 +167,15 @@ class MinAlongDim(Function):
 
 
 def amin(input, dim=None, keepdim: bool = False):  # noqa: A002
-    """``torch.amin``: the minimum over ``dim`` (None, an int or a tuple)."""
+    """``torch.amin``: the minimum over ``dim`` (None, an int or a tuple).
+
+    The gradient is shared equally among tied minima.
+
+    Shape: the input's shape without ``dim`` (kept with ``keepdim``); () for all.
+
+    >>> tm.amin(tm.tensor([[1.0, 5.0], [3.0, 2.0]]), dim=0).tolist()
+    [1.0, 2.0]
+    """
     fn = "amin"
     _tensor(fn, input)
     if input.data.size == 0:
@@ -157,7 +185,14 @@ def amin(input, dim=None, keepdim: bool = False):  # noqa: A002
 
 def min(input, dim=None, keepdim: bool = False):  # noqa: A001, A002
     """``torch.min``: ``min(t)`` the smallest element; ``min(t, dim, keepdim=False)`` →
-    ``(values, indices)``; ``min(t, other)`` the elementwise :func:`minimum`."""
+    ``(values, indices)``; ``min(t, other)`` the elementwise :func:`minimum`.
+
+    Shape: () for ``min(t)``; values and indices without ``dim`` (kept with ``keepdim``).
+
+    >>> values, indices = tm.min(tm.tensor([[1.0, 5.0], [3.0, 2.0]]), 1)
+    >>> values.tolist(), indices.tolist()
+    ([1.0, 2.0], [0, 1])
+    """
     fn = "min"
     _tensor(fn, input)
     if isinstance(dim, Tensor):
@@ -172,7 +207,14 @@ def min(input, dim=None, keepdim: bool = False):  # noqa: A001, A002
 
 def max(input, dim=None, keepdim: bool = False):  # noqa: A001, A002
     """``torch.max``: ``max(t)``, ``max(t, dim, keepdim=False)`` → ``(values, indices)``, or
-    ``max(t, other)`` the elementwise :func:`maximum`."""
+    ``max(t, other)`` the elementwise :func:`maximum`.
+
+    Shape: () for ``max(t)``; values and indices without ``dim`` (kept with ``keepdim``).
+
+    >>> values, indices = tm.max(tm.tensor([[1.0, 5.0], [3.0, 2.0]]), 1)
+    >>> values.tolist(), indices.tolist()
+    ([5.0, 3.0], [1, 0])
+    """
     _tensor("max", input)
     if isinstance(dim, Tensor):
         return maximum(input, dim)
@@ -182,7 +224,13 @@ def max(input, dim=None, keepdim: bool = False):  # noqa: A001, A002
 
 def argmin(input, dim=None, keepdim: bool = False):  # noqa: A002
     """``torch.argmin``: the index of the first minimum (of the flattened tensor if
-    ``dim`` is None), int64."""
+    ``dim`` is None), int64.
+
+    Shape: the input's shape without ``dim`` (kept with ``keepdim``); () for None.
+
+    >>> tm.argmin(tm.tensor([[1.0, 5.0], [3.0, 2.0]]), dim=1).tolist()
+    [0, 1]
+    """
     fn = "argmin"
     _tensor(fn, input)
     if input.data.size == 0:
@@ -237,10 +285,22 @@ def _promoted(a: np.dtype, b: np.dtype) -> np.dtype:
 
 
 def maximum(input, other):  # noqa: A002
-    """``torch.maximum``: the elementwise larger of two (broadcast) tensors."""
+    """``torch.maximum``: the elementwise larger of two (broadcast) tensors.
+
+    Shape: broadcast(input, other).
+
+    >>> tm.maximum(tm.tensor([1.0, 5.0]), tm.tensor([3.0, 2.0])).tolist()
+    [3.0, 5.0]
+    """
     return _extremum("maximum", input, other, True)
 
 
 def minimum(input, other):  # noqa: A002
-    """``torch.minimum``: the elementwise smaller of two (broadcast) tensors."""
+    """``torch.minimum``: the elementwise smaller of two (broadcast) tensors.
+
+    Shape: broadcast(input, other).
+
+    >>> tm.minimum(tm.tensor([1.0, 5.0]), tm.tensor([3.0, 2.0])).tolist()
+    [1.0, 2.0]
+    """
     return _extremum("minimum", input, other, False)

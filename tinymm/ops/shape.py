@@ -263,7 +263,13 @@ def _sequence(fn: str, tensors) -> list[Tensor]:
 
 
 def cat(tensors, dim=0):
-    """Concatenate along an existing dim; all other dims must agree."""
+    """Concatenate along an existing dim; all other dims must agree.
+
+    Shape: tensors (..., n_i, ...) along ``dim`` -> (..., Σ n_i, ...).
+
+    >>> tm.cat([tm.ones(2, 3), tm.zeros(1, 3)]).shape, tm.cat([tm.ones(2, 3), tm.ones(2, 1)], dim=1).shape
+    ((3, 3), (2, 4))
+    """
     ts = _sequence("cat", tensors)
     if any(t.ndim == 0 for t in ts):
         raise ValueError("cat: zero-dimensional tensors cannot be concatenated; use stack")
@@ -277,7 +283,13 @@ def cat(tensors, dim=0):
 
 
 def stack(tensors, dim=0):
-    """Stack equal-shaped tensors along a new dim."""
+    """Stack equal-shaped tensors along a new dim.
+
+    Shape: k tensors of shape S -> S with a new dim of size k at ``dim``.
+
+    >>> tm.stack([tm.ones(2, 3)] * 4).shape, tm.stack([tm.ones(2, 3)] * 4, dim=2).shape
+    ((4, 2, 3), (2, 3, 4))
+    """
     ts = _sequence("stack", tensors)
     for i, t in enumerate(ts):
         if t.shape != ts[0].shape:
@@ -288,7 +300,14 @@ def stack(tensors, dim=0):
 
 
 def where(condition, input, other):  # noqa: A002  (PyTorch's names)
-    """Elementwise ``input`` where ``condition`` else ``other``; differentiable in both."""
+    """Elementwise ``input`` where ``condition`` else ``other``; differentiable in both.
+
+    Shape: broadcast(condition, input, other).
+
+    >>> x = tm.tensor([-1.0, 2.0])
+    >>> tm.where(x > 0, x, tm.zeros(2)).tolist()
+    [0.0, 2.0]
+    """
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool tensor, got dtype {cond.dtype}")

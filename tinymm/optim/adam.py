@@ -82,6 +82,13 @@ class AdamW(Adam):
 
     The decay shrinks the weights directly, p ← p (1 - lr λ), before the Adam update,
     instead of adding λ p to the gradient; hence the non-zero default ``weight_decay``.
+
+    >>> w = nn.Parameter(tm.ones(2))
+    >>> opt = tm.optim.AdamW([w], lr=0.1, weight_decay=0.5)
+    >>> w.grad = np.zeros(2, np.float32)     # no gradient: only the decay acts
+    >>> opt.step()
+    >>> [round(v, 4) for v in w.tolist()]
+    [0.95, 0.95]
     """
 
     _decoupled = True

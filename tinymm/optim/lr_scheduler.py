@@ -41,6 +41,19 @@ class LRScheduler:
 
     ``last_epoch=-1`` starts a fresh schedule; a value >= 0 resumes one, which needs
     ``initial_lr`` in every param group (set by the first scheduler built on it).
+
+    Step the optimizer, then the scheduler (once per epoch unless the schedule says per batch);
+    ``get_last_lr()`` gives each group's current lr:
+
+    >>> opt = tm.optim.SGD([nn.Parameter(tm.zeros(1))], lr=1.0)
+    >>> sched = tm.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.1)
+    >>> lrs = []
+    >>> for epoch in range(4):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 6))
+    >>> lrs
+    [1.0, 0.1, 0.1, 0.01]
     """
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
@@ -142,6 +155,14 @@ class LambdaLR(LRScheduler):
 
     ``state_dict`` stores ``None`` for plain functions and the ``__dict__`` of callable
     objects, as PyTorch does; the functions themselves are not saved.
+
+    >>> opt = tm.optim.SGD([nn.Parameter(tm.zeros(1))], lr=1.0)
+    >>> sched = tm.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 1 / (epoch + 1))
+    >>> for _ in range(3):
+    ...     opt.step()
+    ...     sched.step()
+    >>> round(sched.get_last_lr()[0], 4)
+    0.25
     """
 
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable | list[Callable],
@@ -213,6 +234,16 @@ class MultiStepLR(LRScheduler):
 
     lr(epoch) = base_lr · gamma^(number of milestones <= epoch); a milestone listed twice
     counts twice.
+
+    >>> opt = tm.optim.SGD([nn.Parameter(tm.zeros(1))], lr=1.0)
+    >>> sched = tm.optim.lr_scheduler.MultiStepLR(opt, milestones=[1, 3], gamma=0.5)
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(sched.get_last_lr()[0])
+    >>> lrs
+    [0.5, 0.5, 0.25, 0.25]
     """
 
     def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
@@ -242,7 +273,18 @@ class MultiStepLR(LRScheduler):
 
 
 class ExponentialLR(LRScheduler):
-    """Multiply the learning rate by ``gamma`` every epoch: lr(epoch) = base_lr · gamma^epoch."""
+    """Multiply the learning rate by ``gamma`` every epoch: lr(epoch) = base_lr · gamma^epoch.
+
+    >>> opt = tm.optim.SGD([nn.Parameter(tm.zeros(1))], lr=1.0)
+    >>> sched = tm.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    >>> lrs = []
+    >>> for _ in range(3):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(sched.get_last_lr()[0])
+    >>> lrs
+    [0.5, 0.25, 0.125]
+    """
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         self.gamma = check_real("ExponentialLR", "gamma", gamma)
@@ -262,6 +304,16 @@ class LinearLR(LRScheduler):
     ``end_factor`` over ``total_iters`` epochs, then keep it:
 
     lr(epoch) = base_lr · (start + (end − start) · min(epoch, total_iters) / total_iters).
+
+    >>> opt = tm.optim.SGD([nn.Parameter(tm.zeros(1))], lr=1.0)
+    >>> sched = tm.optim.lr_scheduler.LinearLR(opt, start_factor=0.25, total_iters=3)
+    >>> lrs = [sched.get_last_lr()[0]]
+    >>> for _ in range(4):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [0.25, 0.5, 0.75, 1.0, 1.0]
     """
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
@@ -300,6 +352,16 @@ class CosineAnnealingLR(LRScheduler):
     the optimizer's current lr and continues the recursion from it, exactly as PyTorch 2.13
     does; to resume a run, load the scheduler's ``state_dict`` (and the optimizer's), or call
     ``step(epoch)`` for the closed form at ``epoch``.
+
+    >>> opt = tm.optim.SGD([nn.Parameter(tm.zeros(1))], lr=1.0)
+    >>> sched = tm.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=4)
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [0.8536, 0.5, 0.1464, 0.0]
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,  # noqa: N803
@@ -329,6 +391,18 @@ class CosineAnnealingLR(LRScheduler):
 class SequentialLR(LRScheduler):
     """Run ``schedulers[0]`` until ``milestones[0]``, then ``schedulers[1]`` (restarted at
     its epoch 0) until ``milestones[1]``, and so on; e.g. a LinearLR warm-up then a cosine.
+
+    >>> opt = tm.optim.SGD([nn.Parameter(tm.zeros(1))], lr=1.0)
+    >>> warmup = tm.optim.lr_scheduler.LinearLR(opt, start_factor=0.5, total_iters=2)
+    >>> decay = tm.optim.lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    >>> sched = tm.optim.lr_scheduler.SequentialLR(opt, [warmup, decay], milestones=[2])
+    >>> lrs = [sched.get_last_lr()[0]]
+    >>> for _ in range(4):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [0.5, 0.75, 1.0, 0.5, 0.25]
     """
 
     def __init__(self, optimizer: Optimizer, schedulers: list[LRScheduler],

@@ -116,6 +116,16 @@ class OneCycleLR(LRScheduler):
     steps, then anneals to max_lr / (div_factor · final_div_factor) ("cos" or "linear");
     ``three_phase`` returns to the start first. With ``cycle_momentum`` the momentum (or
     Adam's beta1) moves the opposite way between ``max_momentum`` and ``base_momentum``.
+
+    >>> opt = tm.optim.SGD([nn.Parameter(tm.zeros(1))], lr=0.1, momentum=0.9)
+    >>> sched = tm.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=5, pct_start=0.4)
+    >>> lrs = [round(sched.get_last_lr()[0], 4)]
+    >>> for _ in range(4):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs[0], max(lrs), lrs[-1] < 1e-4
+    (0.04, 1.0, True)
     """
 
     def __init__(self, optimizer: Optimizer, max_lr: float | list[float],
@@ -228,6 +238,16 @@ class CyclicLR(LRScheduler):
     step for ``scale_mode="iterations"``): 1 ("triangular"), 1/2^(cycle−1) ("triangular2")
     or gamma^step ("exp_range"). With ``cycle_momentum`` the momentum (or Adam's beta1)
     moves the opposite way between ``max_momentum`` and ``base_momentum``.
+
+    >>> opt = tm.optim.SGD([nn.Parameter(tm.zeros(1))], lr=0.1, momentum=0.9)
+    >>> sched = tm.optim.lr_scheduler.CyclicLR(opt, base_lr=0.1, max_lr=0.5, step_size_up=2)
+    >>> lrs = [round(sched.get_last_lr()[0], 4)]
+    >>> for _ in range(4):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [0.1, 0.3, 0.5, 0.3, 0.1]
     """
 
     def __init__(self, optimizer: Optimizer, base_lr: float | list[float],

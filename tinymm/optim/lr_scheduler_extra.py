@@ -17,7 +17,16 @@ from .optimizer import Optimizer, check_real
 
 class MultiplicativeLR(LambdaLR):
     """Multiply the learning rate by ``lr_lambda(epoch)`` every epoch (after the first):
-    lr(epoch) = lr(epoch − 1) · lr_lambda(epoch). State as ``LambdaLR``'s."""
+    lr(epoch) = lr(epoch − 1) · lr_lambda(epoch). State as ``LambdaLR``'s.
+
+    >>> opt = tm.optim.SGD([nn.Parameter(tm.zeros(1))], lr=1.0)
+    >>> sched = tm.optim.lr_scheduler.MultiplicativeLR(opt, lambda epoch: 0.5)
+    >>> for _ in range(3):
+    ...     opt.step()
+    ...     sched.step()
+    >>> sched.get_last_lr()
+    [0.125]
+    """
 
     def __init__(self, optimizer: Optimizer, lr_lambda: Callable | list[Callable],
                  last_epoch: int = -1) -> None:
@@ -31,7 +40,18 @@ class MultiplicativeLR(LambdaLR):
 
 class ConstantLR(LRScheduler):
     """Scale the learning rate by ``factor`` for the first ``total_iters`` epochs, then
-    restore it: lr(epoch) = base_lr · (factor if epoch < total_iters else 1)."""
+    restore it: lr(epoch) = base_lr · (factor if epoch < total_iters else 1).
+
+    >>> opt = tm.optim.SGD([nn.Parameter(tm.zeros(1))], lr=1.0)
+    >>> sched = tm.optim.lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=2)
+    >>> lrs = [sched.get_last_lr()[0]]
+    >>> for _ in range(3):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(sched.get_last_lr()[0])
+    >>> lrs
+    [0.5, 0.5, 1.0, 1.0]
+    """
 
     def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
                  last_epoch: int = -1) -> None:
@@ -55,7 +75,18 @@ class ConstantLR(LRScheduler):
 
 class PolynomialLR(LRScheduler):
     """Decay to zero over ``total_iters`` epochs:
-    lr(epoch) = base_lr · (1 − min(epoch, total_iters) / total_iters)^power."""
+    lr(epoch) = base_lr · (1 − min(epoch, total_iters) / total_iters)^power.
+
+    >>> opt = tm.optim.SGD([nn.Parameter(tm.zeros(1))], lr=1.0)
+    >>> sched = tm.optim.lr_scheduler.PolynomialLR(opt, total_iters=4, power=2.0)
+    >>> lrs = []
+    >>> for _ in range(5):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [0.5625, 0.25, 0.0625, 0.0, 0.0]
+    """
 
     def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
                  last_epoch: int = -1) -> None:
@@ -80,6 +111,16 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     lr = eta_min + (base_lr − eta_min) · (1 + cos(π · T_cur / T_i)) / 2.
 
     ``step(epoch)`` takes a fractional epoch (e.g. ``epoch + batch / batches``), as PyTorch.
+
+    >>> opt = tm.optim.SGD([nn.Parameter(tm.zeros(1))], lr=1.0)
+    >>> sched = tm.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2)
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [0.5, 1.0, 0.5, 1.0]
     """
 
     def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1,  # noqa: N803
@@ -126,7 +167,20 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
 class ChainedScheduler(LRScheduler):
     """Step several schedulers together, each applying its rule to the lr the previous one
-    left (e.g. a ConstantLR warm-up times an ExponentialLR decay)."""
+    left (e.g. a ConstantLR warm-up times an ExponentialLR decay).
+
+    >>> opt = tm.optim.SGD([nn.Parameter(tm.zeros(1))], lr=1.0)
+    >>> sched = tm.optim.lr_scheduler.ChainedScheduler([
+    ...     tm.optim.lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=2),
+    ...     tm.optim.lr_scheduler.ExponentialLR(opt, gamma=0.9)])
+    >>> lrs = [round(sched.get_last_lr()[0], 4)]
+    >>> for _ in range(3):
+    ...     opt.step()
+    ...     sched.step()
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    >>> lrs
+    [0.5, 0.45, 0.81, 0.729]
+    """
 
     def __init__(self, schedulers: Sequence[LRScheduler], optimizer: Optimizer | None = None) -> None:
         from .lr_scheduler_adaptive import ReduceLROnPlateau

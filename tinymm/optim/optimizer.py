@@ -59,6 +59,17 @@ class Optimizer:
 
         optim.SGD([{"params": model.body.parameters()},
                    {"params": model.head.parameters(), "lr": 1e-2}], lr=1e-3, momentum=0.9)
+
+    A training step clears the gradients, runs backward, then steps:
+
+    >>> w = nn.Parameter(tm.tensor([3.0]))
+    >>> opt = tm.optim.SGD([w], lr=0.25)
+    >>> for _ in range(2):
+    ...     opt.zero_grad()
+    ...     (w * w).sum().backward()      # d/dw w² = 2w
+    ...     opt.step()
+    >>> w.tolist(), len(opt.param_groups), opt.param_groups[0]["lr"]
+    ([0.75], 1, 0.25)
     """
 
     def __init__(self, params: Iterable, defaults: dict) -> None:

@@ -113,6 +113,10 @@ def assert_gradients_close(fn: Callable, *tensors: object, names: Sequence[str] 
     random directions v (⟨∇f, v⟩ vs (f(x+εv) − f(x−εv)) / 2ε). ``fn`` must be
     deterministic (seed any dropout inside it). Parameters used inside ``fn`` (a Module)
     receive ``.grad`` from the analytic pass; call ``zero_grad()`` afterwards if it matters.
+
+    >>> import tinymm.testing as tmt
+    >>> x = tm.tensor([[0.5, -1.0], [2.0, 0.1]], requires_grad=True)
+    >>> tmt.assert_gradients_close(lambda t: (t * t.sigmoid()).sum(dim=1), x)   # silent: it holds
     """
     me = "assert_gradients_close"
     names = _names(me, names, len(tensors))
@@ -344,6 +348,9 @@ def assert_backends_agree(fn: Callable, *arrays: object, names: Sequence[str] | 
     the numba run ran no kernel that has a Numba twin (``kernels.jit_names()``), the same
     NumPy code ran twice and the agreement means nothing: :class:`NoNumbaTwin` (an
     ``AssertionError``) is raised, naming the kernels that did run.
+
+    >>> import tinymm.testing as tmt
+    >>> tmt.assert_backends_agree(lambda t: F.max_pool2d(t, 2), np.arange(32.0).reshape(2, 1, 4, 4))
     """
     me = "assert_backends_agree"
     if not kernels.numba_available():

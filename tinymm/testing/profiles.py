@@ -30,6 +30,10 @@ def register_profiles(default: str = "dev", load: bool = True) -> str:
 
     The choice is ``$TINYMM_HYPOTHESIS_PROFILE`` or ``default``. ``ci`` is derandomized
     (the same examples on every run, so CI failures reproduce). Returns the profile name.
+
+    >>> import tinymm.testing as tmt
+    >>> tmt.register_profiles(default="ci", load=False) in ("ci", "dev", "thorough")
+    True
     """
     if default not in PROFILES:
         raise ValueError(f"register_profiles: default must be one of {tuple(PROFILES)}, "

@@ -222,6 +222,11 @@ def assert_close_to_reference(actual, reference64, bound, name: str = "result") 
     infinity); shapes must be equal. The failure message names ``name``, the count of
     elements outside their bound and the worst one: its index, both values, the error,
     its bound and their ratio.
+
+    >>> import tinymm.testing as tmt
+    >>> ref = np.array([1.0, 2.0])
+    >>> tmt.assert_close_to_reference(np.array([1.0, 2.0000001], np.float32), ref, 1e-6)
+    0.0
     """
     a = np.asarray(actual)
     r = np.asarray(reference64)
