@@ -254,9 +254,13 @@ def _datasets(args, parser) -> int:
         ceilings = info.get("ceilings") or {}
         if ceilings:
             width = max(len(k) for k in ceilings)
-            print("  ceiling (Bayes-optimal accuracy) per modality subset:")
+            print("  ceiling (Bayes-optimal accuracy; kind; additive = late fusion's ceiling) "
+                  "per modality subset:")
+            kinds, additive = info.get("ceiling_kinds") or {}, info.get("additive_ceilings") or {}
             for subset, value in ceilings.items():
-                print(f"    {subset:<{width}}  {value:.4f}")
+                extra = f"  {kinds.get(subset, ''):<11}" if kinds else ""
+                extra += f"  additive {additive[subset]:.4f}" if subset in additive else ""
+                print(f"    {subset:<{width}}  {value:.4f}{extra}")
     return 0
 
 

@@ -23,7 +23,10 @@ Ceilings (upper bounds, ``info["ceilings_exact"] = False``): computed as for sha
 as if every unoccluded handwritten digit were recognisable (good classifiers reach ~98-99 % on
 this set, so the true Bayes accuracy is slightly lower). With o, m, d as above:
 digit right | S = 1 - (hiding probabilities of views in S) x 9/10, colour right | text = 1 - d/2.
-Defaults: image 0.4550, text 0.3608, image+text 0.9136.
+Defaults: image 0.4550, text 0.3608, image+text 0.9136. Additive (late-fusion) ceilings
+equal these. Interaction dial ``interaction`` (default 0): with that probability a key bit
+k flips the caption's colour word and the photo shows k (a bright top row); additive
+image+text 0.4685 at 1.
 """
 
 from __future__ import annotations

@@ -24,7 +24,13 @@ Modalities (in mask order):
 Ceilings (exact, by enumerating digit x audio state x letter-mask pattern; the digits
 consistent with what is seen are equally likely, so the ceiling is E[1 / #consistent]).
 Defaults: audio 0.7150, text 0.6677, audio+text 0.9348. Audio alone:
-1 - muffled_prob / 2 - masked_prob * 9/10.
+1 - muffled_prob / 2 - masked_prob * 9/10. Kinds: text exact (token rows), subsets with the
+recording upper bounds (noise, detuning). Additive (late-fusion) ceilings equal these.
+
+Interaction dial ``interaction`` (default 0, the data above bit for bit): with that
+probability a key bit k is drawn, a clear recording's F2 shows (digit % 2) xor k and the
+transcript ends with a trailing "uh" when k = 1. Full ceiling unchanged; the additive one
+falls to 0.9066 at 1 (audio alone to 0.4400).
 """
 
 from __future__ import annotations

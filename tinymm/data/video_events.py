@@ -34,7 +34,12 @@ d = subject_drop_prob, P(bit right) = 1 - (product of hiding probabilities of th
     ceiling(S) = P(direction right | S) P(pitch right | S) P(subject right | S)
 
 Defaults: video 0.2400, audio 0.2400, text 0.3000, audio+video 0.4608, text+video 0.4656,
-audio+text 0.5760, audio+text+video 0.8940.
+audio+text 0.5760, audio+text+video 0.8940. Kinds: text exact (token rows), subsets with
+frames or sound upper bounds. Additive (late-fusion) ceilings equal these.
+
+Interaction dial ``interaction`` (default 0, the data above bit for bit): with that
+probability a key bit k is drawn, the subtitle names subject xor k and every frame shows k
+(a bright top row). Full ceilings unchanged; additive audio+text+video 0.4656 at 1.
 """
 
 from __future__ import annotations
