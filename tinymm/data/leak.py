@@ -205,8 +205,9 @@ def format_leak_table(rows: Sequence[dict]) -> str:
              f"|{'-' * (width + 2)}|---------|--------------------------|-------|"]
     for r in rows:
         lo, hi = r["interval"]
-        lines.append(f"| {r['probe']:<{width}} | {r['ceiling']:.4f}  | {r['accuracy']:.4f} "
-                     f"[{lo:.3f}, {hi:.3f}]   | {'LEAK' if r['leak'] else 'no':<5} |")
+        cell = f"{r['accuracy']:.4f} [{lo:.3f}, {hi:.3f}]"
+        lines.append(f"| {r['probe']:<{width}} | {r['ceiling']:.4f}  | {cell:<24} | "
+                     f"{'LEAK' if r['leak'] else 'no':<5} |")
     return "\n".join(lines)
 
 
@@ -215,7 +216,7 @@ def save_leak_figure(rows: Sequence[dict], path) -> None:
     from ..train.plots import _pyplot
 
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 0.38 * len(rows) + 1.2))
+    fig, ax = plt.subplots(figsize=(9, 0.38 * len(rows) + 1.2))
     ys = np.arange(len(rows))[::-1]
     acc = np.array([r["accuracy"] for r in rows])
     lo = acc - np.array([r["interval"][0] for r in rows])
@@ -227,8 +228,7 @@ def save_leak_figure(rows: Sequence[dict], path) -> None:
     ax.set_yticklabels([r["probe"] for r in rows], fontsize=7)
     ax.set_xlim(0, 1.02)
     ax.set_xlabel("accuracy on held-out samples")
-    ax.set_title("Leak probes: a probe never beats its modality's ceiling beyond sampling error",
-                 fontsize=9)
+    ax.set_title("Leak probes: probe accuracy vs the modality's ceiling", fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
