@@ -6,8 +6,10 @@ an occluder too small for the shape under it, a marker left on by mistake. A pro
 many rendered samples of one modality would then beat that modality's ceiling.
 
 The probe: a multinomial logistic regression (L2, fitted by L-BFGS) on the standardised
-array plus ``n_features`` random ReLU features ``max(0, x W + b)`` (W Gaussian), so it also
-reads products of pixels / tokens (negations, shapes); token rows enter one-hot per position.
+array, its shift-invariant spectra (|FFT| of images, frames and spectrogram rows, and the
+cross-spectrum of consecutive frames, which shows motion) and ``n_features`` random ReLU
+features ``max(0, x W + b)`` (W Gaussian), so it also reads products of pixels / tokens
+(negations, shapes); token rows enter one-hot per position plus a bag of words.
 It is fitted on ``n_train`` samples of the train split and scored on ``n_test`` test samples.
 
 Each probe names a modality, a target (the label or a hidden factor) and options; with
@@ -17,7 +19,7 @@ A probe leaks when its accuracy is above the ceiling by more than sampling error
 one-sided Clopper-Pearson lower bound of its accuracy lies above the ceiling.
 
     python -m tinymm.data.leak                 # the table, fast sizes (a minute or two)
-    python -m tinymm.data.leak --thorough --png leak.png
+    python -m tinymm.data.leak --thorough --png leak.png --json leak.json
 """
 
 from __future__ import annotations
@@ -241,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--thorough", action="store_true",
                         help="20,000 training and 10,000 test samples, 1000 random features")
     parser.add_argument("--png", help="also save the figure to this PNG file")
+    parser.add_argument("--json", help="also write the rows to this JSON file")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     sizes = ({"n_train": 20000, "n_test": 10000, "n_features": 1000} if args.thorough
@@ -254,6 +257,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {r['probe']}: {r['accuracy']:.4f} (ceiling {r['ceiling']:.4f}, "
               f"{r['seconds']:.1f} s)", flush=True)
     print(format_leak_table(rows))
+    if args.json:
+        import json
+
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(rows, f, indent=2)
     if args.png:
         save_leak_figure(rows, args.png)
         print(f"figure: {args.png}")

@@ -233,7 +233,8 @@ def render(lat: dict, rng: np.random.Generator, **options) -> dict[str, np.ndarr
 
 def describe(**options) -> str:
     """The module documentation followed by the ceilings for ``options``."""
-    return (__doc__.strip() + "\n\nCeilings for these options:\n" + ceilings(**options).table())
+    return (__doc__.strip() + "\n\nCeilings for these options:\n" + ceilings(**options).table()
+            + "\n\nAdditive (late-fusion) ceilings:\n" + additive_ceilings(**options).table())
 
 
 def build(size: int | None = None, seed: int = 0, split: str = "train",
