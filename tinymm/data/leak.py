@@ -241,12 +241,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tinymm.data.leak",
                                      description="Leak probes of the built-in data sets.")
     parser.add_argument("--thorough", action="store_true",
-                        help="20,000 training and 10,000 test samples, 1000 random features")
+                        help="10,000 training and 10,000 test samples, 500 random features")
     parser.add_argument("--png", help="also save the figure to this PNG file")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    sizes = ({"n_train": 20000, "n_test": 10000, "n_features": 1000} if args.thorough
+    sizes = ({"n_train": 10000, "n_test": 10000, "n_features": 500} if args.thorough
              else {"n_train": 1500, "n_test": 1500, "n_features": 200})
     rows = []
     for probe in PROBES:
