@@ -163,9 +163,13 @@ def _report(model, dataset, history, config, out: Path, reporter, plots: bool, s
         raise CommandError(f"cannot write the report into {out}: {exc.strerror or exc}") from None
     table = format_ablation(report["ablation"], report.get("chance"))
     lines = [header] if header else []
-    lines += [f"{split} accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f} "
+    ci = report.get("accuracy_interval")
+    ci = f" (95 % CI {ci[0]:.4f}-{ci[1]:.4f})" if ci else ""
+    lines += [f"{split} accuracy {report['accuracy']:.4f}{ci}, macro-F1 {report['macro_f1']:.4f} "
               f"on {report['num_samples']} {split} samples of {report['dataset']}",
-              "modality ablation (other modalities masked; ceiling = Bayes-optimal accuracy):",
+              "modality ablation (other modalities masked; ceiling = Bayes-optimal accuracy, "
+              "exact or an upper bound; additive = late fusion's ceiling; split oracle = the "
+              "Bayes rule on this split's hidden variables):",
               table, f"report: {out / f'{name}.json'}"]
     if written:
         lines.append("plots: " + ", ".join(p.name for p in written))
@@ -250,9 +254,13 @@ def _datasets(args, parser) -> int:
         ceilings = info.get("ceilings") or {}
         if ceilings:
             width = max(len(k) for k in ceilings)
-            print("  ceiling (Bayes-optimal accuracy) per modality subset:")
+            print("  ceiling (Bayes-optimal accuracy; kind; additive = late fusion's ceiling) "
+                  "per modality subset:")
+            kinds, additive = info.get("ceiling_kinds") or {}, info.get("additive_ceilings") or {}
             for subset, value in ceilings.items():
-                print(f"    {subset:<{width}}  {value:.4f}")
+                extra = f"  {kinds.get(subset, ''):<11}" if kinds else ""
+                extra += f"  additive {additive[subset]:.4f}" if subset in additive else ""
+                print(f"    {subset:<{width}}  {value:.4f}{extra}")
     return 0
 
 

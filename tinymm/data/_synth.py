@@ -106,6 +106,74 @@ def factor_ceilings(modalities: Sequence[str], factors: Sequence[tuple[int, Mapp
     return table
 
 
+def enumerated_ceilings(modalities: Sequence[str], states: Iterable[tuple]
+                        ) -> tuple[CeilingTable, CeilingTable]:
+    """Full and additive ceilings per modality subset from an enumeration of latent states.
+
+    ``states``: ``(probability, label, {modality: observation})`` covering the whole latent
+    space (observations hashable: what an ideal reader of that modality's arrays learns).
+
+    * full ceiling of S = sum over joint observations o_S of max_y P(o_S, y) (Bayes rule);
+    * additive ceiling of S = accuracy of the product of the per-modality Bayes posteriors,
+      argmax_y P(y) prod_{m in S} P(y | o_m) / P(y), i.e. late fusion that adds each
+      modality's log-evidence (ties broken uniformly at random, counted in expectation).
+      It equals the full ceiling when the modalities are conditionally independent given
+      the label and falls below it when the label needs their interaction (an XOR).
+    """
+    states = list(states)
+    labels = sorted({y for _, y, _ in states})
+    col = {y: i for i, y in enumerate(labels)}
+    prior = np.zeros(len(labels))
+    marg = {m: {} for m in modalities}          # modality -> obs -> P(o_m, y) vector
+    for prob, y, obs in states:
+        prior[col[y]] += prob
+        for m in modalities:
+            marg[m].setdefault(obs[m], np.zeros(len(labels)))[col[y]] += prob
+    full, additive = CeilingTable(), CeilingTable()
+    for subset in all_subsets(modalities):
+        joint: dict = {}
+        for prob, y, obs in states:
+            joint.setdefault(tuple(obs[m] for m in subset), np.zeros(len(labels)))[col[y]] += prob
+        full_acc = add_acc = 0.0
+        safe_prior = np.where(prior > 0, prior, 1.0)
+        for key, p_joint in joint.items():
+            full_acc += p_joint.max()
+            score = prior.copy()
+            for m, o in zip(subset, key):
+                score = score * marg[m][o] / safe_prior       # times P(y | o_m) / P(y)
+            best = score >= score.max() * (1 - 1e-9)
+            add_acc += p_joint[best].sum() / best.sum()
+        full[subset_key(subset)] = float(full_acc)
+        additive[subset_key(subset)] = float(add_acc)
+    return full, additive
+
+
+def key_probs(n: int, interaction: float) -> np.ndarray:
+    """(n,) distribution of the interaction key: 0 unless the sample is keyed (probability
+    ``interaction``), then uniform over the n values."""
+    probs = np.full(n, interaction / n)
+    probs[0] += 1.0 - interaction
+    return probs
+
+
+def sample_key(rng: np.random.Generator, n_samples: int, n: int, interaction: float) -> np.ndarray:
+    """(N,) int64 interaction keys (all 0, drawing nothing, when ``interaction`` is 0 so the
+    default data stay bit-identical)."""
+    if interaction == 0:
+        return np.zeros(n_samples, dtype=np.int64)
+    keyed = rng.random(n_samples) < interaction
+    return np.where(keyed, rng.integers(0, n, n_samples), 0).astype(np.int64)
+
+
+def ceiling_kinds(modalities: Sequence[str], exact: Iterable[str]) -> dict[str, str]:
+    """Per subset: "exact" when every modality in it is a discrete channel whose arrays show
+    exactly its latent views (token ids), else "upper bound" (a continuous channel with
+    Gaussian noise, jitter and clutter: the latent reader is an upper bound on any model)."""
+    exact = set(exact)
+    return {subset_key(s): "exact" if set(s) <= exact else "upper bound"
+            for s in all_subsets(modalities)}
+
+
 def check_subset(fn: str, subset: str | Iterable[str], modalities: Sequence[str]) -> frozenset:
     """Validate a modality subset against a data set's modalities; return it as a frozenset."""
     chosen = frozenset(subset_key(subset).split("+")) - {""}
@@ -310,4 +378,7 @@ def build_split(module, size, seed, split, options: dict, *, description: str,
         module.render(lat, rng, **extra, **opts), name=fn, modalities=module.MODALITIES,
         num_classes=module.NUM_CLASSES, class_names=module.CLASS_NAMES,
         ceilings=module.ceilings(**opts), vocab=module.VOCAB, latents=lat,
-        description=description, info={"options": opts, **info(opts)})
+        description=description, info={"options": opts, **info(opts)},
+        additive_ceilings=module.additive_ceilings(**opts),
+        ceiling_kinds=ceiling_kinds(module.MODALITIES, module.EXACT_MODALITIES),
+        oracle=module.oracle_predict)

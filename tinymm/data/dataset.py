@@ -198,13 +198,21 @@ class MultimodalDataset(DictDataset):
     ``dtypes`` per modality, ``vocab`` and ``vocab_size`` (None without text), ``latents`` (the
     generating variables, for oracle predictors), ``info`` (constants such as sample rates).
     Every sample has a "mask" (all True unless given).
+
+    Built-in data sets also carry ``additive_ceilings`` (CeilingTable: accuracy of the best
+    late fusion, the product of per-modality Bayes posteriors; equal to ``ceilings`` when the
+    modalities are conditionally independent given the label), ``ceiling_kinds`` ("exact" or
+    "upper bound" per subset: exact for token channels, an upper bound where Gaussian noise
+    and clutter are rendered) and ``oracle`` (``oracle(latents, subset) -> (N,) predictions``,
+    the Bayes rule on the latents; ``oracle_accuracy(subset)`` applies it to this split).
     """
 
     def __init__(self, arrays: Mapping[str, np.ndarray], *, name: str,
                  modalities: Sequence[str], num_classes: int, class_names: Sequence[str],
                  ceilings: Mapping[str, float] | None = None, vocab: Sequence[str] | None = None,
                  latents: Mapping[str, np.ndarray] | None = None, description: str = "",
-                 info: Mapping | None = None):
+                 info: Mapping | None = None, additive_ceilings: Mapping[str, float] | None = None,
+                 ceiling_kinds: Mapping[str, str] | None = None, oracle=None):
         arrays = dict(arrays)
         n = np.asarray(arrays["label"]).shape[0]
         arrays.setdefault("mask", np.ones((n, len(modalities)), dtype=bool))
@@ -217,6 +225,9 @@ class MultimodalDataset(DictDataset):
         self.latents = {k: np.asarray(v) for k, v in (latents or {}).items()}
         self.description = description
         self.info = dict(info or {})
+        self.additive_ceilings = CeilingTable(additive_ceilings or {})
+        self.ceiling_kinds = CeilingTable(ceiling_kinds or {})
+        self.oracle = oracle
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...]]:
@@ -229,6 +240,17 @@ class MultimodalDataset(DictDataset):
     @property
     def vocab_size(self) -> int | None:
         return None if self.vocab is None else len(self.vocab)
+
+    @property
+    def additive_ceiling(self) -> float | None:
+        """Additive (late-fusion) ceiling with every modality present (None if not stated)."""
+        return self.additive_ceilings.get(self.modalities)
+
+    def oracle_accuracy(self, subset) -> tuple[int, int] | None:
+        """(correct, n): the Bayes rule on this split's latents, restricted to ``subset``,
+        counted on this split (None without an oracle). Its rate is the split's realised
+        ceiling; it differs from the ceiling by sampling error only."""
+        return _oracle_counts(self, subset)
 
     @property
     def chance(self) -> float:
@@ -249,8 +271,13 @@ class MultimodalDataset(DictDataset):
         if self.vocab is not None:
             lines.append(f"vocab_size: {self.vocab_size} (0 = <pad>, 1 = <unk>)")
         if self.ceilings:
-            lines.append("accuracy ceiling per modality subset (Bayes-optimal):")
-            lines.append(self.ceilings.table())
+            lines.append("accuracy ceiling per modality subset (Bayes-optimal; kind; additive):")
+            width = max(len(k) for k in self.ceilings)
+            for k, v in self.ceilings.items():
+                kind = self.ceiling_kinds.get(k, "")
+                add = self.additive_ceilings.get(k)
+                lines.append(f"  {k:<{width}}  {v:.4f}  {kind:<11}"
+                             + ("" if add is None else f"  additive {add:.4f}"))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -259,7 +286,19 @@ class MultimodalDataset(DictDataset):
 
 
 _FORWARDED = ("name", "modalities", "num_classes", "class_names", "ceilings", "shapes", "dtypes",
-              "vocab", "vocab_size", "description", "info", "describe")
+              "vocab", "vocab_size", "description", "info", "describe", "additive_ceilings",
+              "additive_ceiling", "ceiling_kinds", "oracle")
+
+
+def _oracle_counts(dataset, subset) -> tuple[int, int] | None:
+    """(correct, n) of ``dataset.oracle`` on the dataset's own latents (None without one)."""
+    oracle = getattr(dataset, "oracle", None)
+    latents = getattr(dataset, "latents", None)
+    if oracle is None or not latents:
+        return None
+    pred = oracle(latents, subset)
+    labels = np.asarray(dataset.labels)
+    return int((pred == labels).sum()), int(labels.shape[0])
 
 
 class Subset(Dataset):
@@ -292,6 +331,10 @@ class Subset(Dataset):
             return ({k: v[self.indices] for k, v in value.items()} if name == "latents"
                     else value[self.indices])
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def oracle_accuracy(self, subset) -> tuple[int, int] | None:
+        """As ``MultimodalDataset.oracle_accuracy``, on this subset's samples."""
+        return _oracle_counts(self, subset)
 
     def _get_batch(self, indices):
         idx = _as_indices("Subset.get_batch", indices, len(self))

@@ -23,13 +23,17 @@ Ceilings (upper bounds, ``info["ceilings_exact"] = False``): computed as for sha
 as if every unoccluded handwritten digit were recognisable (good classifiers reach ~98-99 % on
 this set, so the true Bayes accuracy is slightly lower). With o, m, d as above:
 digit right | S = 1 - (hiding probabilities of views in S) x 9/10, colour right | text = 1 - d/2.
-Defaults: image 0.4550, text 0.3608, image+text 0.9136.
+Defaults: image 0.4550, text 0.3608, image+text 0.9136. Additive (late-fusion) ceilings
+equal these. Interaction dial ``interaction`` (default 0): with that probability a key bit
+k flips the caption's colour word and the photo shows k (a bright top row); additive
+image+text 0.4685 at 1.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import itertools
 import sys
 import zlib
 
@@ -47,7 +51,8 @@ NUM_CLASSES = 20
 TEXT_LENGTH = 8
 DEFAULT_SIZES = {"train": 3000, "val": 600, "test": 1200}
 DEFAULTS = {"occlusion_prob": 0.1, "digit_mention_prob": 0.3, "colour_drop_prob": 0.05,
-            "noise": 0.1, "image_size": 16}
+            "noise": 0.1, "image_size": 16, "interaction": 0.0}
+EXACT_MODALITIES = ("text",)
 POOL_FRACTIONS = {"train": (0.0, 0.6), "val": (0.6, 0.8), "test": (0.8, 1.0)}
 
 VOCAB, INDEX = S.make_vocab(["a", "the", "photo", "of", *COLOURS, *DIGIT_WORDS, "digit",
@@ -76,7 +81,7 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray]:
 
 def _options(fn: str, options) -> dict:
     opts = S.merge_options(fn, DEFAULTS, options)
-    for key in ("occlusion_prob", "digit_mention_prob", "colour_drop_prob"):
+    for key in ("occlusion_prob", "digit_mention_prob", "colour_drop_prob", "interaction"):
         S.check_prob(fn, key, opts[key])
     S.check_nonneg(fn, "noise", opts["noise"])
     if opts["image_size"] not in (8, 16):
@@ -84,9 +89,33 @@ def _options(fn: str, options) -> dict:
     return opts
 
 
+def states(**options):
+    """Every latent state as (probability, label, {modality: what an ideal reader sees}),
+    every unoccluded digit taken as recognisable."""
+    o = _options("digits_captions.states", options)
+    occ, men, drop = o["occlusion_prob"], o["digit_mention_prob"], o["colour_drop_prob"]
+    keys = S.key_probs(2, o["interaction"])
+    for label in range(NUM_CLASSES):
+        digit, colour = divmod(label, 2)
+        for occluded, named, dropped, k in itertools.product((0, 1), repeat=4):
+            p = ((occ if occluded else 1 - occ) * (men if named else 1 - men)
+                 * (drop if dropped else 1 - drop) * keys[k] / NUM_CLASSES)
+            if p > 0:
+                yield p, label, {"image": (None if occluded else digit, k),
+                                 "text": (digit if named else None,
+                                          None if dropped else colour ^ k)}
+
+
+def additive_ceilings(**options) -> S.CeilingTable:
+    """Accuracy of late fusion (product of per-modality Bayes posteriors) per subset."""
+    return S.enumerated_ceilings(MODALITIES, states(**options))[1]
+
+
 def ceilings(**options) -> S.CeilingTable:
     """Upper-bound ceilings (every unoccluded digit assumed recognisable)."""
     o = _options("digits_captions.ceilings", options)
+    if o["interaction"] > 0:
+        return S.enumerated_ceilings(MODALITIES, states(**o))[0]
     return S.factor_ceilings(MODALITIES, [
         (10, {"image": o["occlusion_prob"], "text": 1 - o["digit_mention_prob"]}),
         (2, {"text": o["colour_drop_prob"]}),
@@ -102,6 +131,7 @@ def sample_latents(n: int, rng: np.random.Generator, **options) -> dict[str, np.
         "image_occluded": S.bernoulli(rng, o["occlusion_prob"], n),
         "text_names_digit": S.bernoulli(rng, o["digit_mention_prob"], n),
         "text_drops_colour": S.bernoulli(rng, o["colour_drop_prob"], n),
+        "key": S.sample_key(rng, n, 2, o["interaction"]),
     }
 
 
@@ -113,7 +143,10 @@ def oracle_predict(latents: dict[str, np.ndarray], subset) -> np.ndarray:
         latents["text_names_digit"] if "text" in subset else none)
     colour_seen = ~latents["text_drops_colour"] if "text" in subset else none
     digit = np.where(digit_seen, latents["digit"], 0)
-    return (2 * digit + np.where(colour_seen, latents["colour"], 0)).astype(np.int64)
+    key = latents.get("key", np.zeros_like(latents["colour"]))
+    shown = latents["colour"] ^ key              # the caption's colour; the photo shows the key
+    colour = shown ^ key if "image" in subset else shown
+    return (2 * digit + np.where(colour_seen, colour, 0)).astype(np.int64)
 
 
 def render(lat: dict, rng: np.random.Generator, *, seed: int, split: str,
@@ -135,6 +168,9 @@ def render(lat: dict, rng: np.random.Generator, *, seed: int, split: str,
         img = img.repeat(2, axis=1).repeat(2, axis=2)                        # (N, 16, 16)
     stripes = np.where(np.arange(img.shape[2]) % 2 == 0, 0.25, 0.75).astype(np.float32)
     img = np.where(lat["image_occluded"][:, None, None], stripes[None, None, :], img)
+    key = lat.get("key")
+    if key is not None and key.any():  # interaction key: a bright top row
+        img[key == 1, 0, :] = 1.0
     img = img + S.noise_like(rng, img.shape, o["noise"])
     return {"image": np.ascontiguousarray(img[:, None], dtype=np.float32),
             "text": render_captions(lat, rng), "label": lat["label"].copy(),
@@ -149,7 +185,8 @@ def render_captions(lat: dict, rng: np.random.Generator) -> np.ndarray:
     for word in ("a", "photo", "of", "a"):
         w.write(INDEX[word], long)
     w.write(INDEX["the"], ~long)
-    w.write(S.ids_of(INDEX, COLOURS)[lat["colour"]], ~lat["text_drops_colour"])
+    w.write(S.ids_of(INDEX, COLOURS)[lat["colour"] ^ lat.get("key", 0)],   # interaction key
+            ~lat["text_drops_colour"])
     generic = np.where(rng.random(n) < 0.5, INDEX["digit"], INDEX["number"])
     w.write(np.where(lat["text_names_digit"], S.ids_of(INDEX, DIGIT_WORDS)[lat["digit"]],
                      generic))
@@ -158,7 +195,8 @@ def render_captions(lat: dict, rng: np.random.Generator) -> np.ndarray:
 
 def describe(**options) -> str:
     """The module documentation followed by the ceilings for ``options``."""
-    return (__doc__.strip() + "\n\nCeilings for these options:\n" + ceilings(**options).table())
+    return (__doc__.strip() + "\n\nCeilings for these options:\n" + ceilings(**options).table()
+            + "\n\nAdditive (late-fusion) ceilings:\n" + additive_ceilings(**options).table())
 
 
 def build(size: int | None = None, seed: int = 0, split: str = "train",

@@ -14,6 +14,7 @@ import importlib
 from collections.abc import Sequence
 from types import ModuleType
 
+from . import _synth
 from ._synth import SPLITS
 from .dataset import MultimodalDataset
 
@@ -48,7 +49,8 @@ def list_datasets(include_unavailable: bool = False) -> list[str]:
 
 def dataset_info(name: str, **options) -> dict:
     """What a data set is, without building it: modalities, classes, default split sizes,
-    ceilings for ``options`` and whether it can be built here."""
+    ceilings for ``options`` (full, additive = late fusion's, and their kinds: "exact" or
+    "upper bound") and whether it can be built here."""
     module = _module("dataset_info", name)
     return {
         "name": name,
@@ -59,6 +61,8 @@ def dataset_info(name: str, **options) -> dict:
         "default_sizes": dict(module.DEFAULT_SIZES),
         "options": dict(module.DEFAULTS, **options),
         "ceilings": module.ceilings(**options),
+        "additive_ceilings": module.additive_ceilings(**options),
+        "ceiling_kinds": _synth.ceiling_kinds(module.MODALITIES, module.EXACT_MODALITIES),
         "available": _available(module),
     }
 

@@ -24,7 +24,13 @@ Modalities (in mask order):
 Ceilings (exact, by enumerating digit x audio state x letter-mask pattern; the digits
 consistent with what is seen are equally likely, so the ceiling is E[1 / #consistent]).
 Defaults: audio 0.7150, text 0.6677, audio+text 0.9348. Audio alone:
-1 - muffled_prob / 2 - masked_prob * 9/10.
+1 - muffled_prob / 2 - masked_prob * 9/10. Kinds: text exact (token rows), subsets with the
+recording upper bounds (noise, detuning). Additive (late-fusion) ceilings equal these.
+
+Interaction dial ``interaction`` (default 0, the data above bit for bit): with that
+probability a key bit k is drawn, a clear recording's F2 shows (digit % 2) xor k and the
+transcript ends with a trailing "uh" when k = 1. Full ceiling unchanged; the additive one
+falls to 0.9066 at 1 (audio alone to 0.4400).
 """
 
 from __future__ import annotations
@@ -50,7 +56,8 @@ F2 = (760.0, 900.0)
 CLEAR, MUFFLED, MASKED = 0, 1, 2
 DEFAULT_SIZES = {"train": 3000, "val": 600, "test": 1200}
 DEFAULTS = {"muffled_prob": 0.3, "masked_prob": 0.15, "letter_mask_prob": 0.8, "noise": 0.25,
-            "audio_format": "spectrogram"}
+            "audio_format": "spectrogram", "interaction": 0.0}
+EXACT_MODALITIES = ("text",)
 
 LETTERS = tuple(sorted(set("".join(WORDS))))
 PREFIXES = ((), ("uh",), ("um",), ("she", "said"), ("the", "number", "is"))
@@ -62,7 +69,7 @@ _WORD_LEN = np.array([len(w) for w in WORDS])
 
 def _options(fn: str, options) -> dict:
     opts = S.merge_options(fn, DEFAULTS, options)
-    for key in ("muffled_prob", "masked_prob", "letter_mask_prob"):
+    for key in ("muffled_prob", "masked_prob", "letter_mask_prob", "interaction"):
         S.check_prob(fn, key, opts[key])
     if opts["muffled_prob"] + opts["masked_prob"] > 1:
         raise ValueError(f"{fn}: muffled_prob + masked_prob must be <= 1, got "
@@ -76,17 +83,44 @@ def _audio_view(digit: int, state: int):
     return digit if state == CLEAR else digit // 2 if state == MUFFLED else None
 
 
+def states(**options):
+    """Every latent state as (probability, label, {modality: what an ideal reader sees})."""
+    o = _options("spoken_digits.states", options)
+    q = o["letter_mask_prob"]
+    audio_states = ((CLEAR, 1 - o["muffled_prob"] - o["masked_prob"]),
+                    (MUFFLED, o["muffled_prob"]), (MASKED, o["masked_prob"]))
+    keys = S.key_probs(2, o["interaction"])
+    for digit, word in enumerate(WORDS):
+        for state, p_state in audio_states:
+            for pattern in itertools.product((False, True), repeat=len(word)):
+                n_masked = sum(pattern)
+                prob = p_state * q ** n_masked * (1 - q) ** (len(word) - n_masked) / NUM_CLASSES
+                letters = tuple("_" if m else c for m, c in zip(pattern, word))
+                for k, pk in enumerate(keys):
+                    if prob * pk > 0:   # a clear recording shows F2 = (digit % 2) xor key
+                        audio = (state, None if state == MASKED else digit // 2,
+                                 (digit % 2) ^ k if state == CLEAR else None)
+                        yield prob * pk, digit, {"audio": audio, "text": (letters, k)}
+
+
+def additive_ceilings(**options) -> S.CeilingTable:
+    """Accuracy of late fusion (product of per-modality Bayes posteriors) per subset."""
+    return S.enumerated_ceilings(MODALITIES, states(**options))[1]
+
+
 def ceilings(**options) -> S.CeilingTable:
     """Exact Bayes ceilings by enumerating digit, audio state and letter-mask pattern."""
     o = _options("spoken_digits.ceilings", options)
+    if o["interaction"] > 0:
+        return S.enumerated_ceilings(MODALITIES, states(**o))[0]
     q = o["letter_mask_prob"]
-    states = ((CLEAR, 1 - o["muffled_prob"] - o["masked_prob"]), (MUFFLED, o["muffled_prob"]),
-              (MASKED, o["masked_prob"]))
+    audio_states = ((CLEAR, 1 - o["muffled_prob"] - o["masked_prob"]),
+                    (MUFFLED, o["muffled_prob"]), (MASKED, o["masked_prob"]))
     table = S.CeilingTable()
     for subset in S.all_subsets(MODALITIES):
         joint = defaultdict(lambda: np.zeros(NUM_CLASSES))  # observation -> P(obs, digit)
         for digit, word in enumerate(WORDS):
-            for state, p_state in states:
+            for state, p_state in audio_states:
                 for pattern in itertools.product((False, True), repeat=len(word)):
                     k = sum(pattern)
                     prob = p_state * q ** k * (1 - q) ** (len(word) - k) / NUM_CLASSES
@@ -108,7 +142,8 @@ def sample_latents(n: int, rng: np.random.Generator, **options) -> dict[str, np.
     state = np.where(u < o["masked_prob"], MASKED,
                      np.where(u < o["masked_prob"] + o["muffled_prob"], MUFFLED, CLEAR))
     return {"label": digit, "audio_state": state.astype(np.int64),
-            "letter_masked": rng.random((n, MAX_WORD)) < o["letter_mask_prob"]}
+            "letter_masked": rng.random((n, MAX_WORD)) < o["letter_mask_prob"],
+            "key": S.sample_key(rng, n, 2, o["interaction"])}
 
 
 def oracle_predict(latents: dict[str, np.ndarray], subset) -> np.ndarray:
@@ -122,8 +157,12 @@ def oracle_predict(latents: dict[str, np.ndarray], subset) -> np.ndarray:
     cand = np.arange(NUM_CLASSES)[None, :]                                     # (1, 10)
     ok = np.ones((digit.shape[0], NUM_CLASSES), dtype=bool)                    # (N, 10)
     if "audio" in subset:
-        ok &= np.where((state == CLEAR)[:, None], cand == digit[:, None], True)
-        ok &= np.where((state == MUFFLED)[:, None], cand // 2 == (digit // 2)[:, None], True)
+        # a clear recording shows F1 (digit // 2) and F2 = (digit % 2) xor key; the key is
+        # read from the transcript when it is in ``subset``, else taken as 0 (most likely)
+        key = latents.get("key", np.zeros_like(digit))
+        f2 = (digit % 2) ^ key if "text" not in subset else digit % 2
+        ok &= np.where((state != MASKED)[:, None], cand // 2 == (digit // 2)[:, None], True)
+        ok &= np.where((state == CLEAR)[:, None], cand % 2 == f2[:, None], True)
     if "text" in subset:
         seen = _WORD_IDS[digit]                                                # (N, 5)
         same_letters = (_WORD_IDS[None, :, :] == seen[:, None, :]) | latents["letter_masked"][
@@ -145,6 +184,9 @@ def render_text(lat: dict, rng: np.random.Generator) -> np.ndarray:
     length = _WORD_LEN[lat["label"]]
     for pos in range(MAX_WORD):
         w.write(letters[:, pos], pos < length)
+    key = lat.get("key")
+    if key is not None and key.any():  # interaction key: a trailing "uh" (only a prefix else)
+        w.write(INDEX["uh"], key == 1)
     return w.tokens
 
 
@@ -159,7 +201,8 @@ def render_voice(lat: dict, rng: np.random.Generator, noise: float) -> np.ndarra
     vibrato = 1 + 0.01 * np.sin(f32(2 * np.pi * 5) * t + rng.uniform(0, 6.3, (n, 1)).astype(f32))
     detune = lambda: (1 + 0.015 * rng.standard_normal((n, 1))).astype(f32)
     f1 = np.asarray(F1, f32)[lat["label"] // 2][:, None] * detune() * vibrato
-    f2 = np.asarray(F2, f32)[lat["label"] % 2][:, None] * detune() * vibrato
+    f2_bit = (lat["label"] % 2) ^ lat.get("key", 0)                       # interaction key
+    f2 = np.asarray(F2, f32)[f2_bit][:, None] * detune() * vibrato
     state = lat["audio_state"][:, None]
     a1 = np.where(state == MASKED, f32(0), f32(1.0)) * env
     a2 = np.where(state == CLEAR, f32(0.7), f32(0)) * env
@@ -181,7 +224,8 @@ def render(lat: dict, rng: np.random.Generator, **options) -> dict[str, np.ndarr
 
 def describe(**options) -> str:
     """The module documentation followed by the ceilings for ``options``."""
-    return (__doc__.strip() + "\n\nCeilings for these options:\n" + ceilings(**options).table())
+    return (__doc__.strip() + "\n\nCeilings for these options:\n" + ceilings(**options).table()
+            + "\n\nAdditive (late-fusion) ceilings:\n" + additive_ceilings(**options).table())
 
 
 def build(size: int | None = None, seed: int = 0, split: str = "train",

@@ -34,11 +34,17 @@ d = subject_drop_prob, P(bit right) = 1 - (product of hiding probabilities of th
     ceiling(S) = P(direction right | S) P(pitch right | S) P(subject right | S)
 
 Defaults: video 0.2400, audio 0.2400, text 0.3000, audio+video 0.4608, text+video 0.4656,
-audio+text 0.5760, audio+text+video 0.8940.
+audio+text 0.5760, audio+text+video 0.8940. Kinds: text exact (token rows), subsets with
+frames or sound upper bounds. Additive (late-fusion) ceilings equal these.
+
+Interaction dial ``interaction`` (default 0, the data above bit for bit): with that
+probability a key bit k is drawn, the subtitle names subject xor k and every frame shows k
+(a bright top row). Full ceilings unchanged; additive audio+text+video 0.4656 at 1.
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 
 import numpy as np
@@ -60,7 +66,8 @@ TONES = (300.0, 650.0)
 DEFAULT_SIZES = {"train": 3000, "val": 600, "test": 1200}
 DEFAULTS = {"static_prob": 0.08, "silent_prob": 0.08, "subject_drop_prob": 0.08,
             "direction_mention_prob": 0.25, "noise": 0.2, "n_frames": 4,
-            "audio_format": "spectrogram"}
+            "audio_format": "spectrogram", "interaction": 0.0}
+EXACT_MODALITIES = ("text",)
 
 VOCAB, INDEX = S.make_vocab(["look", "the", "a", "there", "is", "moves", "going", "goes",
                              *SUBJECTS, "thing", *DIRECTIONS])
@@ -68,7 +75,8 @@ VOCAB, INDEX = S.make_vocab(["look", "the", "a", "there", "is", "moves", "going"
 
 def _options(fn: str, options) -> dict:
     opts = S.merge_options(fn, DEFAULTS, options)
-    for key in ("static_prob", "silent_prob", "subject_drop_prob", "direction_mention_prob"):
+    for key in ("static_prob", "silent_prob", "subject_drop_prob", "direction_mention_prob",
+                "interaction"):
         S.check_prob(fn, key, opts[key])
     S.check_nonneg(fn, "noise", opts["noise"])
     if not isinstance(opts["n_frames"], int) or not 2 <= opts["n_frames"] <= 6:
@@ -77,9 +85,34 @@ def _options(fn: str, options) -> dict:
     return opts
 
 
+def states(**options):
+    """Every latent state as (probability, label, {modality: what an ideal reader sees})."""
+    o = _options("video_events.states", options)
+    s, a, d, m = (o[k] for k in ("static_prob", "silent_prob", "subject_drop_prob",
+                                 "direction_mention_prob"))
+    keys = S.key_probs(2, o["interaction"])
+    for label in range(NUM_CLASSES):
+        direction, pitch, subject = label // 4, (label // 2) % 2, label % 2
+        for static, silent, dropped, named, k in itertools.product((0, 1), repeat=5):
+            prob = ((s if static else 1 - s) * (a if silent else 1 - a) * (d if dropped else 1 - d)
+                    * (m if named else 1 - m) * keys[k] / NUM_CLASSES)
+            if prob > 0:   # the subtitle shows subject xor key, the frames show the key
+                yield prob, label, {"video": (None if static else direction, k),
+                                    "audio": None if silent else pitch,
+                                    "text": (direction if named else None,
+                                             None if dropped else subject ^ k)}
+
+
+def additive_ceilings(**options) -> S.CeilingTable:
+    """Accuracy of late fusion (product of per-modality Bayes posteriors) per subset."""
+    return S.enumerated_ceilings(MODALITIES, states(**options))[1]
+
+
 def ceilings(**options) -> S.CeilingTable:
     """Bayes-optimal accuracy per modality subset for these options (see module docstring)."""
     o = _options("video_events.ceilings", options)
+    if o["interaction"] > 0:
+        return S.enumerated_ceilings(MODALITIES, states(**o))[0]
     return S.factor_ceilings(MODALITIES, [
         (2, {"video": o["static_prob"], "text": 1 - o["direction_mention_prob"]}),
         (2, {"audio": o["silent_prob"]}),
@@ -97,6 +130,7 @@ def sample_latents(n: int, rng: np.random.Generator, **options) -> dict[str, np.
         "audio_silent": S.bernoulli(rng, o["silent_prob"], n),
         "text_drops_subject": S.bernoulli(rng, o["subject_drop_prob"], n),
         "text_names_direction": S.bernoulli(rng, o["direction_mention_prob"], n),
+        "key": S.sample_key(rng, n, 2, o["interaction"]),
     }
 
 
@@ -109,8 +143,12 @@ def oracle_predict(latents: dict[str, np.ndarray], subset) -> np.ndarray:
         latents["text_names_direction"] if "text" in subset else none)
     pitch_seen = ~latents["audio_silent"] if "audio" in subset else none
     subj_seen = ~latents["text_drops_subject"] if "text" in subset else none
-    bits = [np.where(seen, latents[k], 0) for seen, k in
-            ((dir_seen, "direction"), (pitch_seen, "pitch"), (subj_seen, "subject"))]
+    key = latents.get("key", np.zeros_like(latents["subject"]))
+    shown = latents["subject"] ^ key             # the subtitle's subject; the frames show the key
+    subject = shown ^ key if "video" in subset else shown
+    bits = [np.where(seen, v, 0) for seen, v in
+            ((dir_seen, latents["direction"]), (pitch_seen, latents["pitch"]),
+             (subj_seen, subject))]
     return (4 * bits[0] + 2 * bits[1] + bits[2]).astype(np.int64)
 
 
@@ -142,6 +180,9 @@ def render_video(lat: dict, rng: np.random.Generator, noise: float, n_frames: in
     dx, dy = rng.uniform(1.0, 15.0, n), rng.uniform(1.0, 15.0, n)
     frames += np.where(has, 0.6, 0.0)[:, None, None, None].astype(np.float32) * _blobs(
         dx, dy)[:, None]
+    key = lat.get("key")
+    if key is not None and key.any():  # interaction key: a bright top row in every frame
+        frames[key == 1, :, 0, :] = 1.0
     frames += S.noise_like(rng, frames.shape, noise)
     return np.ascontiguousarray(frames[:, :, None], dtype=np.float32)       # (N, T, 1, H, W)
 
@@ -168,7 +209,7 @@ def render_subtitles(lat: dict, rng: np.random.Generator) -> np.ndarray:
     w.write(INDEX["there"], template == 2)
     w.write(INDEX["is"], template == 2)
     w.write(np.where(template == 2, INDEX["a"], INDEX["the"]))
-    subject = S.ids_of(INDEX, SUBJECTS)[lat["subject"]]
+    subject = S.ids_of(INDEX, SUBJECTS)[lat["subject"] ^ lat.get("key", 0)]  # interaction key
     w.write(np.where(lat["text_drops_subject"], INDEX["thing"], subject))
     named = lat["text_names_direction"]
     w.write(INDEX["moves"], template == 1)
@@ -191,7 +232,8 @@ def render(lat: dict, rng: np.random.Generator, **options) -> dict[str, np.ndarr
 
 def describe(**options) -> str:
     """The module documentation followed by the ceilings for ``options``."""
-    return (__doc__.strip() + "\n\nCeilings for these options:\n" + ceilings(**options).table())
+    return (__doc__.strip() + "\n\nCeilings for these options:\n" + ceilings(**options).table()
+            + "\n\nAdditive (late-fusion) ceilings:\n" + additive_ceilings(**options).table())
 
 
 def build(size: int | None = None, seed: int = 0, split: str = "train",

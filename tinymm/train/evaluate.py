@@ -4,6 +4,12 @@ The ablation evaluates one trained model on every non-empty subset of its modali
 masking the others (the mask is all the model sees of a missing modality), next to the
 dataset's Bayes-optimal ceiling for that subset. A model trained with modality dropout
 should come close to each subset's ceiling; the gap says how much is left to learn.
+
+Every accuracy is a count on a finite split, so each row carries its 95 % Clopper-Pearson
+interval; the ceiling's kind ("exact" for token channels, "upper bound" where noise is
+rendered), the additive (late-fusion) ceiling, and the *realised* oracle accuracy (the Bayes
+rule applied to this split's hidden variables, counted on this split, with its interval).
+A gap whose ceiling lies inside the accuracy's interval is within sampling error.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import numpy as np
 from .. import functional as F
 from ..autograd import no_grad
 from ..tensor import Tensor
-from .metrics import accuracy, confusion_matrix, macro_f1
+from .metrics import accuracy, binomial_interval, confusion_matrix, macro_f1
 
 NOISE_LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -78,8 +84,12 @@ def scores(logits: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
     """accuracy, macro_f1, loss (mean cross-entropy) and the confusion matrix."""
     pred = logits.argmax(axis=1)
     loss = float(F.cross_entropy(Tensor._wrap(logits), labels).item()) if len(labels) else 0.0
+    correct = int((pred == np.asarray(labels)).sum())
     return {"accuracy": accuracy(pred, labels), "macro_f1": macro_f1(pred, labels, num_classes),
-            "loss": loss, "confusion": confusion_matrix(pred, labels, num_classes)}
+            "loss": loss, "confusion": confusion_matrix(pred, labels, num_classes),
+            "correct": correct, "n": int(len(labels)),
+            "accuracy_interval": list(binomial_interval(correct, len(labels))) if len(labels)
+            else [0.0, 1.0]}
 
 
 def evaluate(model, dataset, batch_size: int = 256, subset: Iterable[str] | None = None) -> dict:
@@ -88,37 +98,83 @@ def evaluate(model, dataset, batch_size: int = 256, subset: Iterable[str] | None
     return scores(logits, labels, dataset.num_classes)
 
 
+def _lookup(table, name: str):
+    value = table.get(name) if hasattr(table, "get") else None
+    return None if value is None else (value if isinstance(value, str) else float(value))
+
+
 def ablation(model, dataset, batch_size: int = 256) -> list[dict]:
     """Accuracy on every modality subset, next to the dataset's ceiling for it.
 
     Rows (smallest subsets first): {"subset", "accuracy", "macro_f1", "ceiling", "gap"}
-    with gap = ceiling - accuracy (None where the dataset states no ceiling).
+    with gap = ceiling - accuracy (None where the dataset states no ceiling), and
+    "correct", "n", "accuracy_interval" ([low, high], 95 % Clopper-Pearson),
+    "ceiling_kind" ("exact" / "upper bound" / None), "additive_ceiling" (late fusion's
+    ceiling, or None), "oracle_accuracy" and "oracle_interval" (the Bayes rule on this split's
+    latents, or None without them) and "within_error" (True when the ceiling lies inside the
+    accuracy's interval, so the gap is within sampling error; None without a ceiling).
     """
     ceilings = getattr(dataset, "ceilings", None) or {}
+    kinds = getattr(dataset, "ceiling_kinds", None) or {}
+    additive = getattr(dataset, "additive_ceilings", None) or {}
+    oracle = getattr(dataset, "oracle_accuracy", None)
     rows = []
     for subset in all_subsets(model.modalities):
         s = evaluate(model, dataset, batch_size, subset)
         name = subset_name(subset)
-        ceiling = ceilings.get(name) if hasattr(ceilings, "get") else None
-        ceiling = None if ceiling is None else float(ceiling)
-        rows.append({"subset": name, "accuracy": s["accuracy"], "macro_f1": s["macro_f1"],
-                     "ceiling": ceiling,
-                     "gap": None if ceiling is None else ceiling - s["accuracy"]})
+        ceiling = _lookup(ceilings, name)
+        lo, hi = s["accuracy_interval"]
+        counts = oracle(subset) if callable(oracle) else None
+        rows.append({
+            "subset": name, "accuracy": s["accuracy"], "macro_f1": s["macro_f1"],
+            "ceiling": ceiling, "gap": None if ceiling is None else ceiling - s["accuracy"],
+            "correct": s["correct"], "n": s["n"], "accuracy_interval": [lo, hi],
+            "ceiling_kind": _lookup(kinds, name) if ceiling is not None else None,
+            "additive_ceiling": _lookup(additive, name),
+            "oracle_accuracy": None if counts is None else counts[0] / counts[1],
+            "oracle_interval": None if counts is None else list(binomial_interval(*counts)),
+            "within_error": None if ceiling is None else bool(lo <= ceiling <= hi),
+        })
     return rows
 
 
+def _fmt_interval(interval) -> str:
+    return "-" if interval is None else f"[{interval[0]:.3f}, {interval[1]:.3f}]"
+
+
 def format_ablation(rows: Sequence[Mapping], chance: float | None = None) -> str:
-    """The ablation rows as a Markdown table (also readable as plain text)."""
+    """The ablation rows as a Markdown table (also readable as plain text).
+
+    Columns: accuracy and its 95 % interval, the ceiling with its kind ("exact" or "upper
+    bound"), the additive (late-fusion) ceiling, the realised oracle accuracy on this split,
+    the gap to the ceiling (marked "~" when within sampling error) and macro-F1. Rows from an
+    older report (without the interval keys) print "-" in the new columns.
+    """
     width = max(len("modalities"), *(len(r["subset"]) for r in rows))
-    lines = [f"| {'modalities':<{width}} | accuracy | ceiling | gap    | macro-F1 |",
-             f"|{'-' * (width + 2)}|----------|---------|--------|----------|"]
+    lines = [f"| {'modalities':<{width}} | accuracy (95 % CI)    | ceiling | kind        "
+             f"| additive | split oracle | gap     | macro-F1 |",
+             f"|{'-' * (width + 2)}|-----------------------|---------|-------------"
+             f"|----------|--------------|---------|----------|"]
     for r in rows:
         ceil = "   -   " if r["ceiling"] is None else f"{r['ceiling']:.4f} "
-        gap = "   -  " if r["gap"] is None else f"{r['gap']:+.3f}"
-        lines.append(f"| {r['subset']:<{width}} | {r['accuracy']:.4f}   | {ceil} | {gap} | "
-                     f"{r['macro_f1']:.4f}   |")
+        kind = r.get("ceiling_kind") or "-"
+        add = "   -    " if r.get("additive_ceiling") is None else f"{r['additive_ceiling']:.4f}  "
+        orc = "     -      " if r.get("oracle_accuracy") is None else \
+            f"{r['oracle_accuracy']:.4f}      "
+        mark = "~" if r.get("within_error") else " "
+        gap = "   -   " if r["gap"] is None else f"{r['gap']:+.3f}{mark}"
+        lines.append(f"| {r['subset']:<{width}} | {r['accuracy']:.4f} "
+                     f"{_fmt_interval(r.get('accuracy_interval')):<14} | {ceil} | {kind:<11} "
+                     f"| {add} | {orc} | {gap} | {r['macro_f1']:.4f}   |")
+    n = rows[0].get("n") if rows else None
+    notes = []
+    if n:
+        notes.append(f"{n} samples; ~ = the ceiling lies inside the accuracy's 95 % interval "
+                     f"(gap within sampling error)")
     if chance is not None:
-        lines.append(f"(chance: {chance:.4f})")
+        notes.append(f"chance: {chance:.4f}")
+    if notes:
+        lines.append("(" + "; ".join(notes) + ")")
     return "\n".join(lines)
 
 
@@ -159,6 +215,7 @@ def build_report(model, dataset, *, history: Mapping | None = None, config: Mapp
         "modalities": list(model.modalities),
         "num_parameters": int(model.num_parameters()),
         "accuracy": full["accuracy"], "macro_f1": full["macro_f1"], "loss": full["loss"],
+        "accuracy_interval": full["accuracy_interval"],
         "confusion_matrix": full["confusion"].tolist(),
         "ablation": ablation(model, dataset, batch_size),
     }

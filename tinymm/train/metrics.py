@@ -45,3 +45,65 @@ def macro_f1(pred, target, num_classes: int) -> float:
     cm = confusion_matrix(pred, target, num_classes)
     seen = (cm.sum(axis=0) + cm.sum(axis=1)) > 0
     return float(f1_per_class(cm)[seen].mean()) if seen.any() else 0.0
+
+
+def _check_counts(fn: str, k, n) -> tuple[int, int]:
+    for name, v in (("k", k), ("n", n)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{fn}: {name} must be an int, got {type(v).__name__}")
+    if n < 1 or not 0 <= k <= n:
+        raise ValueError(f"{fn}: need 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    return int(k), int(n)
+
+
+def _check_confidence(fn: str, confidence) -> float:
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float, np.floating)):
+        raise TypeError(f"{fn}: confidence must be a float, got {type(confidence).__name__}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"{fn}: confidence must lie in (0, 1), got {confidence}")
+    return float(confidence)
+
+
+def binomial_interval(k, n, confidence: float = 0.95) -> tuple[float, float]:
+    """Clopper-Pearson (exact) two-sided interval for a success rate from k successes in n trials.
+
+    lower = Beta quantile (1 - c) / 2 of Beta(k, n - k + 1) (0 when k = 0),
+    upper = Beta quantile (1 + c) / 2 of Beta(k + 1, n - k) (1 when k = n).
+    Its coverage is at least ``confidence`` for every true rate (conservative).
+
+    >>> lo, hi = binomial_interval(1080, 1200)
+    >>> round(lo, 3), round(hi, 3)
+    (0.882, 0.916)
+    """
+    from scipy.stats import beta
+
+    k, n = _check_counts("binomial_interval", k, n)
+    c = _check_confidence("binomial_interval", confidence)
+    a = (1.0 - c) / 2
+    lo = 0.0 if k == 0 else float(beta.ppf(a, k, n - k + 1))
+    hi = 1.0 if k == n else float(beta.ppf(1 - a, k + 1, n - k))
+    return lo, hi
+
+
+def binomial_upper_bound(k, n, confidence: float = 0.95) -> float:
+    """One-sided Clopper-Pearson upper bound: P(true rate <= bound) >= ``confidence``.
+
+    bound = Beta quantile c of Beta(k + 1, n - k) (1 when k = n).
+    """
+    from scipy.stats import beta
+
+    k, n = _check_counts("binomial_upper_bound", k, n)
+    c = _check_confidence("binomial_upper_bound", confidence)
+    return 1.0 if k == n else float(beta.ppf(c, k + 1, n - k))
+
+
+def binomial_lower_bound(k, n, confidence: float = 0.95) -> float:
+    """One-sided Clopper-Pearson lower bound: P(true rate >= bound) >= ``confidence``.
+
+    bound = Beta quantile 1 - c of Beta(k, n - k + 1) (0 when k = 0).
+    """
+    from scipy.stats import beta
+
+    k, n = _check_counts("binomial_lower_bound", k, n)
+    c = _check_confidence("binomial_lower_bound", confidence)
+    return 0.0 if k == 0 else float(beta.ppf(1 - c, k, n - k + 1))

@@ -69,8 +69,14 @@ def _ablation(plt, rows, path: Path) -> None:
     names = [r["subset"] for r in rows]
     xs = range(len(rows))
     fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(rows) + 1), 3.5))
-    ax.bar([x - 0.2 for x in xs], [r["accuracy"] for r in rows], 0.4, label="model")
+    acc = [r["accuracy"] for r in rows]
+    ci = [r.get("accuracy_interval") or [a, a] for r, a in zip(rows, acc)]  # 95 % interval
+    err = [[a - lo for a, (lo, _) in zip(acc, ci)], [hi - a for a, (_, hi) in zip(acc, ci)]]
+    ax.bar([x - 0.2 for x in xs], acc, 0.4, yerr=err, capsize=3, label="model (95 % CI)")
     ax.bar([x + 0.2 for x in xs], [r["ceiling"] or 0.0 for r in rows], 0.4, label="ceiling")
+    if any(r.get("additive_ceiling") is not None for r in rows):
+        ax.scatter([x + 0.2 for x in xs], [r.get("additive_ceiling") or 0.0 for r in rows],
+                   marker="_", s=200, color="k", zorder=3, label="additive ceiling")
     ax.set_xticks(list(xs), names, rotation=20)
     ax.set(ylabel="accuracy", ylim=(0, 1), title="modality ablation")
     ax.legend()
