@@ -73,12 +73,14 @@ def evaluate_targets(rows: list[dict]) -> list[dict]:
             vals = [(r["name"], _value(r, quantity)) for r in models]
             measured = [(n, v) for n, v in vals if v is not None]
             if not measured:
-                out.append({"target": text, "case": "model cases", "value": None, "met": None})
+                out.append({"target": text, "case": "model cases", "value": None, "met": None,
+                            "quantity": quantity})
                 continue
             worst_name, worst = max(measured, key=lambda nv: nv[1])
             missing = [n for n, v in vals if v is None]
             met = worst <= threshold if not missing else (False if worst > threshold else None)
             out.append({"target": text, "case": worst_name, "value": worst, "met": met,
+                        "quantity": quantity,
                         "note": (f"{len(measured)} of {len(models)} model cases measured"
                                  + (f"; not measured: {', '.join(missing)}" if missing else ""))})
             continue
@@ -89,7 +91,8 @@ def evaluate_targets(rows: list[dict]) -> list[dict]:
         else:
             met = {"<=": value <= threshold, ">=": value >= threshold,
                    "<": value < threshold}[op]
-        out.append({"target": text, "case": case, "value": value, "met": met})
+        out.append({"target": text, "case": case, "value": value, "met": met,
+                    "quantity": quantity})
     return out
 
 

@@ -153,7 +153,7 @@ def train_cold_warm_case(settings: Settings, reps: int,
                 if proc.returncode != 0:
                     raise RuntimeError(f"tinymm train failed: {proc.stderr.strip()[-600:]}")
                 bucket.append(time.perf_counter() - t0)
-    row = _row("startup_train", "first `tinymm " + " ".join(TRAIN_ARGS[1:] + extra)
+    row = _row("startup_train", "first `tinymm " + " ".join(TRAIN_ARGS + extra)
                + "` with an empty Numba cache (cold) vs the cache filled (warm)",
                {"tinymm-numba": cold}, {"tinymm-numba": {"cold_s": cold, "warm_s": warm}},
                note="timing = the cold runs; warm in detail.warm_s")
