@@ -77,6 +77,8 @@ def cases() -> list[Case]:
 
 def series_table(rows: list[dict]) -> str:
     """Markdown: one table per series, x | torch ms | tinymm ms | tinymm/torch."""
+    if not SERIES:
+        cases()
     by_name = {r["name"]: r for r in rows}
     parts = []
     for series, (label, points) in SERIES.items():
@@ -128,6 +130,8 @@ def write_png(path, rows: list[dict]) -> str | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return "matplotlib is not installed: no scaling figure"
+    if not SERIES:
+        cases()
     by_name = {r["name"]: r for r in rows}
     series = [(s, lab, [(x, by_name[n]) for x, n in sorted(pts) if n in by_name])
               for s, (lab, pts) in SERIES.items()]

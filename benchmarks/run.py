@@ -201,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     payload["elapsed_s"] = time.perf_counter() - start
     report.write_json(args.out / "results.json", payload)
     md = report.results_markdown(payload)
-    (args.out / "results.md").write_text(md)
+    (args.out / "results.md").write_text(
+        md.replace("(scaling figure)", f"Figure: `{_display_path(args.out / 'scaling.png')}`"))
     target = args.results_md or (RESULTS_MD if full else None)
     if target is not None:
         if payload["scaling"]:

@@ -232,3 +232,25 @@ def test_scaling_cases_are_separate_and_tabulated(tmp_path):
     assert "| 16 | 1 | 2 | 2.00 |" in table and "| 32 | 4 | 3 | 0.75 |" in table
     note = cases_scaling.write_png(tmp_path / "s.png", rows)
     assert note is None and (tmp_path / "s.png").stat().st_size > 1000 or "matplotlib" in note
+
+
+def test_results_markdown_embeds_scaling_and_alternative_columns():
+    row = _row("softmax_fb", 2.0, 1.0, check_status="passed")
+    row["frameworks"]["mygrad"] = _fw(4.0, check_status="passed")
+    row["frameworks"]["tinygrad"] = {"status": "unavailable",
+                                     "error": "ImportError: tinygrad has no usable device"}
+    runner._ratios(row)
+    assert row["ratio_vs_torch"]["mygrad"] == pytest.approx(4.0)
+    table = report.markdown_table([row])
+    lines = table.splitlines()
+    assert all(line.count("|") == lines[0].count("|") for line in lines)
+    assert "mygrad / torch" in lines[0] and "| 4.00 |" in lines[2]
+    assert "unavailable: ImportError: tinygrad has no usable device" in lines[2]
+    assert "torch.compile" not in lines[0]              # absent framework: no column
+    payload = _payload([row])
+    payload["machine"].update(logical_cpus=2, platform="p", versions={})
+    payload.update(settings={"threads": 2}, targets=[],
+                   scaling=_payload([_row("scale_lstm_L16_fb", 3.0, 2.0)]))
+    md = report.results_markdown(payload)
+    assert "## How cost grows (scaling)" in md and "| 16 | 2 | 3 | 1.50 |" in md
+    assert "(scaling figure)" in md                      # run.py swaps in the image link
