@@ -295,7 +295,7 @@ def startup_details(rows: list[dict]) -> str:
                 top = sorted(kernels.items(), key=lambda kv: -kv[1])[:8]
                 parts.append(f"{len(kernels)} kernel signatures compiled, "
                              f"{sum(kernels.values()):.1f} s in all; slowest: "
-                             + ", ".join(f"{k} {v:.2f}" for k, v in top))
+                             + ", ".join(f"{_short_kernel(k)} {v:.1f}" for k, v in top))
             for key in ("cold_s", "warm_s"):
                 if key in detail:
                     parts.append(f"{key[:-2]} {', '.join(f'{x:.1f}' for x in detail[key])} s")
@@ -305,6 +305,15 @@ def startup_details(rows: list[dict]) -> str:
                     f"{k} {v:.1f}" for k, v in fam.items() if k != "total"))
             lines.append(f"- `{r['name']}` {fw}: " + "; ".join(parts))
     return "\n".join(lines)
+
+
+def _short_kernel(signature: str) -> str:
+    """``tinymm.kernels.jit.conv._im2col(array(float32, 4d, C), ...)`` -> ``conv._im2col``."""
+    name = signature.split("(", 1)[0]
+    for prefix in ("tinymm.kernels.jit.", "kernels.jit."):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name.rsplit(".", 1)[-1] if name.startswith("numba.") else name
 
 
 def top_lines(profile_text: str, n: int) -> str:

@@ -254,3 +254,13 @@ def test_results_markdown_embeds_scaling_and_alternative_columns():
     md = report.results_markdown(payload)
     assert "## How cost grows (scaling)" in md and "| 16 | 2 | 3 | 1.50 |" in md
     assert "(scaling figure)" in md                      # run.py swaps in the image link
+
+
+def test_startup_details_name_the_slowest_kernels():
+    row = {"name": "startup_cold_seed_step_b32_32", "group": "startup", "frameworks": {
+        "tinymm-numba": {"detail": {"first_step_s": 9.0, "kernel_compile_s": {
+            "tinymm.kernels.jit.conv._im2col(array(float32, 4d, C), int64)": 3.0,
+            "numba.cpython.builtins.ol_min.<locals>.impl(int64)": 0.5}}}}}
+    text = report.startup_details([row])
+    assert "2 kernel signatures compiled, 3.5 s in all" in text
+    assert "conv._im2col 3.0" in text and "impl 0.5" in text
