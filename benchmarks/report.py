@@ -236,8 +236,8 @@ def memory_table(rows: list[dict]) -> str:
     fws = [f for f in ("tinymm-numba", "tinymm-numpy", "torch", *ALTERNATIVES)
            if any(f in r["frameworks"] for r in models)]
     lines = ["| case | " + " | ".join(f"{SHORT[f]} increment MiB (baseline)" for f in fws)
-             + " | numba / torch | steady step MiB numba / torch |",
-             "|---|" + "---|" * (len(fws) + 2)]
+             + " | numba / torch | kept after call 1, MiB numba / torch | steady step MiB numba / torch |",
+             "|---|" + "---|" * (len(fws) + 3)]
     for r in models:
         cells = []
         for f in fws:
@@ -249,8 +249,11 @@ def memory_table(rows: list[dict]) -> str:
                              + ("" if inc.get("exact") else " upper bound"))
         steady = [(r["frameworks"].get(f, {}).get("mem_increment") or {}).get("steady_step_mb")
                   for f in ("tinymm-numba", "torch")]
+        kept = [(r["frameworks"].get(f, {}).get("mem_increment") or {}).get("after_first_mb")
+                for f in ("tinymm-numba", "torch")]
         lines.append(f"| `{r['name']}` | " + " | ".join(cells)
                      + f" | {_fmt_ratio(_mem_ratio(r))} | "
+                     + " / ".join(_fmt_num(x) for x in kept) + " | "
                      + " / ".join(_fmt_num(x) for x in steady) + " |")
     return "\n".join(lines)
 

@@ -198,6 +198,7 @@ def test_memory_increment_sees_a_transient_allocation():
     assert 47.0 <= res["increment_mb"] <= 48.0 + 30.0
     assert 47.0 <= res["steady_step_mb"] <= 48.0 + 30.0
     assert 1.5 <= res["retained_mb"] <= 10.0
+    assert 0.5 <= res["after_first_mb"] <= 6.0             # the freed 48 MiB is not kept
     idle = memory.measure_increment(lambda: None, steps=2)
     assert idle["increment_mb"] < 8.0
     with pytest.raises(ValueError, match="steps must be >= 1"):
