@@ -38,7 +38,7 @@ def select(patterns: list[str] | None = None, quick: bool = False,
     cases = [c for c in cases if not c.name.startswith("_")]
     if patterns and any(p.startswith("_") for p in patterns):
         cases += [c for c in hidden if any(p in c.name for p in patterns if p.startswith("_"))]
-    if quick:
+    if quick and not scaling:      # --scaling --quick: every series point, shorter timing
         cases = [c for c in cases if c.quick]
     if patterns:
         cases = [c for c in cases if any(p in c.name for p in patterns)]

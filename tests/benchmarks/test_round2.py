@@ -225,6 +225,8 @@ def test_scaling_cases_are_separate_and_tabulated(tmp_path):
     assert scaling and all(c.group == "scaling" for c in scaling)
     assert not default & {c.name for c in scaling}
     assert not any(c.group == "scaling" for c in registry.select(quick=True))
+    assert [c.name for c in registry.select(["scale_mha_L16"], quick=True, scaling=True)] == [
+        "scale_mha_L16_fb"]                              # --scaling --quick keeps the series
     xs = dict(cases_scaling.SERIES)
     assert [x for x, _ in xs["mha_seq"][1]] == [16, 32, 64, 128, 256, 512]
     assert [x for x, _ in xs["seed_batch"][1]] == [8, 16, 32, 64, 128]
