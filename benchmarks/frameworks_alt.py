@@ -123,8 +123,8 @@ class TinygradFramework(Framework):
                 Tensor([1.0, 2.0]).softmax().numpy()
             device = Device.DEFAULT
         except Exception as exc:  # noqa: BLE001  (any failure: the device is not usable)
-            raise ImportError(f"tinygrad has no usable device here ({type(exc).__name__}: "
-                              f"{str(exc)[:80]}; its CPU device needs clang)") from exc
+            raise ImportError(f"no usable tinygrad device (its CPU device needs clang; "
+                              f"{type(exc).__name__}: {str(exc)[:80]})") from exc
         raise NotImplementedError(f"tinygrad {getattr(tinygrad, '__version__', '')} on "
                                   f"{device}: no case mapping written yet")
 

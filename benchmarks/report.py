@@ -223,7 +223,11 @@ def markdown_table(rows: list[dict]) -> str:
 def _fmt_alt(fw: dict | None) -> str:
     """An alternative framework's cell: the time, or why there is none (short)."""
     if fw and fw.get("status") in ("unavailable", "error"):
-        reason = (fw.get("error") or "").splitlines()[0][:60] if fw.get("error") else ""
+        reason = (fw.get("error") or "").splitlines()[0] if fw.get("error") else ""
+        for prefix in ("ImportError: ", "ModuleNotFoundError: ", "NotImplementedError: ",
+                       "AttributeError: "):
+            reason = reason.removeprefix(prefix)
+        reason = reason[:70]
         return f"{'unavailable' if fw['status'] == 'unavailable' else 'error'}: {reason}"
     return _fmt_ms(fw)
 
