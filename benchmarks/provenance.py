@@ -68,12 +68,15 @@ try:
     out["torch"] = torch.__version__
     out["torch_num_threads"] = torch.get_num_threads()
     out["torch_num_interop_threads"] = torch.get_num_interop_threads()
+    import re
     cfg = torch.__config__.show()
-    for key in ("BLAS_INFO", "LAPACK_INFO", "USE_MKLDNN", "USE_OPENMP", "CXX_FLAGS"):
-        for part in cfg.replace("\n", ",").split(","):
-            if part.strip().startswith(key + "="):
-                out["torch_" + key.lower()] = part.strip().split("=", 1)[1][:120]
-                break
+    for key in ("BLAS_INFO", "LAPACK_INFO", "USE_MKLDNN", "USE_OPENMP"):
+        m = re.search(r"\b" + key + r"=([^,\n]*)", cfg)
+        if m:
+            out["torch_" + key.lower()] = m.group(1).strip()[:120]
+    m = re.search(r"MKL-DNN (v[0-9.]+)", cfg)
+    if m:
+        out["torch_onednn"] = m.group(1)
     out["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     par = torch.__config__.parallel_info().splitlines()
     out["torch_parallel"] = [l.strip() for l in par if "backend" in l.lower()][:3]
@@ -160,6 +163,7 @@ def summary_lines(prov: dict | None) -> list[str]:
     lines.append(f"Numba threading layer: {lib.get('numba_threading_layer', 'unknown')}  ")
     torch_bits = [f"torch {lib.get('torch', 'unknown')}"]
     for key, label in (("torch_num_threads", "threads"), ("torch_blas_info", "BLAS"),
+                       ("torch_onednn", "oneDNN"),
                        ("torch_cpu_capability", "CPU capability"), ("torch_parallel", "parallel")):
         if key in lib:
             val = lib[key]
