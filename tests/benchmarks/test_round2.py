@@ -288,3 +288,12 @@ def test_mygrad_adapter_agrees_with_torch(tmp_path, case):
     runner._guard(registry.get(case), runner.Settings(log_dir=str(tmp_path)), workers, fws,
                   lambda msg: None)
     assert fws["mygrad"]["check_status"] == "passed", fws["mygrad"]
+
+
+def test_provenance_libraries_probe_reads_what_a_worker_sees():
+    pytest.importorskip("torch")
+    lib = provenance.libraries(runner.bench_env(1), 1)
+    assert "error" not in lib, lib
+    assert lib["numpy_blas"] and lib["torch_num_threads"] == 1
+    assert lib["numba_threading_layer"] in ("omp", "tbb", "workqueue")
+    assert lib["numba_num_threads"] == 1                  # NUMBA_NUM_THREADS of the env
