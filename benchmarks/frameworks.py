@@ -15,7 +15,12 @@ from collections.abc import Iterable
 import numpy as np
 
 FRAMEWORKS = ("tinymm-numba", "tinymm-numpy", "torch")
-SHORT = {"tinymm-numba": "numba", "tinymm-numpy": "numpy", "torch": "torch"}
+# What a user might pick instead: never run unless asked (run.py --alternatives / --frameworks),
+# never required (an adapter whose package is missing reports "unavailable").
+ALTERNATIVES = ("torch-compile", "mygrad", "tinygrad")
+ALL_FRAMEWORKS = FRAMEWORKS + ALTERNATIVES
+SHORT = {"tinymm-numba": "numba", "tinymm-numpy": "numpy", "torch": "torch",
+         "torch-compile": "torch.compile", "mygrad": "mygrad", "tinygrad": "tinygrad"}
 
 
 class Framework:
@@ -101,13 +106,47 @@ class TorchFramework(Framework):
         return f"torch {self.lib.__version__}"
 
 
+class TorchCompileFramework(TorchFramework):
+    """PyTorch with each case's step wrapped in ``torch.compile`` (inductor, CPU).
+
+    ``name`` stays "torch" so that case code builds exactly what the eager column builds;
+    only :meth:`wrap` differs. The first calls compile (warm-up, excluded from timing).
+    Inductor needs a C++ compiler on CPU; without one the adapter is unavailable.
+    """
+
+    def __init__(self, threads: int):
+        super().__init__(threads)
+        import shutil
+
+        if not any(shutil.which(cc) for cc in ("g++", "c++", "clang++")):
+            raise ImportError("torch.compile (inductor) needs a C++ compiler: none on PATH")
+        self.label = "torch-compile"
+
+    def wrap(self, bench):
+        bench.step = self.lib.compile(bench.step)
+        return bench
+
+    def version(self) -> str:
+        return f"torch {self.lib.__version__} (torch.compile, inductor)"
+
+
 def make(name: str, threads: int) -> Framework:
-    """The adapter of framework ``name`` (imports that framework)."""
+    """The adapter of framework ``name`` (imports that framework).
+
+    Raises ImportError when the framework is not installed (the worker reports the case as
+    "unavailable"), ValueError for an unknown name.
+    """
     if name == "torch":
         return TorchFramework(threads)
+    if name == "torch-compile":
+        return TorchCompileFramework(threads)
     if name in ("tinymm-numba", "tinymm-numpy"):
         return TinymmFramework(name.split("-", 1)[1])
-    raise ValueError(f"make: framework must be one of {FRAMEWORKS}, got {name!r}")
+    if name in ("mygrad", "tinygrad"):
+        from . import frameworks_alt
+
+        return frameworks_alt.make(name, threads)
+    raise ValueError(f"make: framework must be one of {ALL_FRAMEWORKS}, got {name!r}")
 
 
 # ----------------------------------------------------------------------------- seeded data

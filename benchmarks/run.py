@@ -4,6 +4,9 @@
     python benchmarks/run.py --quick      # a one-minute subset
     python benchmarks/run.py --cases lstm conv2d_64 --rounds 7
     python benchmarks/run.py --profile seed_step_b32_32   # cProfile of the tinymm worker
+    python benchmarks/run.py --scaling    # the scaling curves only (out/scaling.*)
+    python benchmarks/run.py --compare OLD.json [NEW.json]  # per-case change
+    python benchmarks/run.py --alternatives  # add torch.compile, MyGrad, tinygrad columns
 
 Writes benchmarks/out/results.json, results.md and ratios.png; a full run (no --quick, no
 --cases) also rewrites benchmarks/RESULTS.md. See benchmarks/README.md for the method.
@@ -22,8 +25,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repo root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import machine, registry, report, runner, startup  # noqa: E402
-from benchmarks.frameworks import FRAMEWORKS  # noqa: E402
+from benchmarks import compare, machine, provenance, registry, report, runner, startup  # noqa: E402
+from benchmarks.frameworks import ALL_FRAMEWORKS, ALTERNATIVES, FRAMEWORKS  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
@@ -39,7 +42,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--round-s", type=float, help="seconds per framework per round")
     p.add_argument("--budget-s", type=float, help="timed seconds per framework per case, at most")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--frameworks", nargs="*", default=list(FRAMEWORKS), choices=FRAMEWORKS)
+    p.add_argument("--frameworks", nargs="*", default=None, choices=ALL_FRAMEWORKS,
+                   help=f"default {' '.join(FRAMEWORKS)}")
+    p.add_argument("--alternatives", action="store_true",
+                   help=f"also run {', '.join(ALTERNATIVES)} (optional; a missing one is "
+                        "reported unavailable)")
+    p.add_argument("--scaling", action="store_true",
+                   help="run the scaling series only (batch, sequence length, channels): "
+                        "out/scaling.json, scaling.md, scaling.png; a later full run puts them "
+                        "into RESULTS.md")
+    p.add_argument("--compare", nargs="+", metavar="JSON",
+                   help="OLD.json: run, then print the change per case against it; "
+                        "OLD.json NEW.json: only compare two saved runs")
+    p.add_argument("--later-call", type=int, default=3,
+                   help="the guard also checks this call (default 3: buffers are reused from "
+                        "call 2); 0 checks call 1 only")
+    p.add_argument("--no-memory", action="store_true",
+                   help="skip the peak-memory increment of model cases (fresh processes)")
     p.add_argument("--quiet", type=float, metavar="FRACTION",
                    help="before each case wait (see --quiet-wait-s) until other processes use less "
                         "than this fraction of the CPUs, e.g. 0.2")
@@ -54,7 +73,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-check", action="store_true", help="skip the correctness guard")
     p.add_argument("--no-startup", action="store_true", help="skip the start-up cases")
     p.add_argument("--profile", metavar="CASE", help="print a cProfile of one case and exit")
-    p.add_argument("--profile-framework", default="tinymm-numba", choices=FRAMEWORKS)
+    p.add_argument("--profile-framework", default="tinymm-numba", choices=ALL_FRAMEWORKS)
     p.add_argument("--profile-misses", action=argparse.BooleanOptionalAction, default=None,
                    help="profile the tinymm worker of cases that miss a target (default: only "
                         "after a full run)")
@@ -66,9 +85,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def make_settings(args: argparse.Namespace) -> runner.Settings:
-    s = runner.Settings(threads=args.threads, seed=args.seed, frameworks=tuple(args.frameworks),
+    frameworks = list(args.frameworks or FRAMEWORKS)
+    if args.alternatives:
+        frameworks += [f for f in ALTERNATIVES if f not in frameworks]
+    s = runner.Settings(threads=args.threads, seed=args.seed, frameworks=tuple(frameworks),
                         check=not args.no_check, quiet=args.quiet,
-                        quiet_wait_s=args.quiet_wait_s)
+                        quiet_wait_s=args.quiet_wait_s, later_call=args.later_call,
+                        memory=not args.no_memory)
     if args.quick:
         s.rounds, s.round_s, s.budget_s, s.warmup_reps, s.warmup_s, s.gap_s = \
             3, 0.12, 4.0, 2, 0.1, 0.1
@@ -90,15 +113,27 @@ def _line(row: dict) -> str:
         return f"{t['median_ms']:10.2f}ms"
 
     r = row.get("ratio_numba_torch")
+    alt = "".join(f"  {SHORT_ALT[f]} {ms(f)}" for f in ALTERNATIVES if f in row["frameworks"])
     return (f"{row['name']:<34s} torch {ms('torch')}  numba {ms('tinymm-numba')}  "
-            f"numpy {ms('tinymm-numpy')}  numba/torch {'-' if r is None else f'{r:.2f}'}")
+            f"numpy {ms('tinymm-numpy')}{alt}  numba/torch {'-' if r is None else f'{r:.2f}'}")
+
+
+SHORT_ALT = {"torch-compile": "compile", "mygrad": "mygrad", "tinygrad": "tinygrad"}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = make_settings(args)
+    if args.compare and len(args.compare) > 2:
+        print("--compare takes OLD.json or OLD.json NEW.json", file=sys.stderr)
+        return 2
+    if args.compare and len(args.compare) == 2:
+        print(compare.format_comparison(compare.load(args.compare[0]),
+                                        compare.load(args.compare[1])))
+        return 0
+    old = compare.load(args.compare[0]) if args.compare else None  # fail before a long run
     if args.list:
-        for c in registry.select(args.cases, args.quick):
+        for c in registry.select(args.cases, args.quick, args.scaling):
             print(f"{c.name:<34s} {'quick ' if c.quick else '      '}{c.title}")
         return 0
     if args.profile:
@@ -112,12 +147,15 @@ def main(argv: list[str] | None = None) -> int:
                                                              else sys.argv[1:]))
     env = runner.bench_env(settings.threads)
     info = machine.info()
+    info["provenance"] = provenance.collect(env, settings.threads)
+    for line in provenance.summary_lines(info["provenance"]):
+        print(line.rstrip(), flush=True)
     ceiling = machine.matmul_ceiling(env)
     print(f"{info['cpu']}, {info['logical_cpus']} CPUs; {settings.threads} threads per framework;"
           f" matmul ceiling {ceiling.get('gflops_median', float('nan')):.0f} GFLOP/s (float32 "
           f"1024^3, numpy)", flush=True)
     rows: list[dict] = []
-    cases = registry.select(args.cases, args.quick)
+    cases = registry.select(args.cases, args.quick, args.scaling)
     for i, case in enumerate(cases, 1):
         print(f"[{i}/{len(cases)}] {case.name}: {case.title} (load {os.getloadavg()[0]:.1f})",
               flush=True)
@@ -125,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         row = run_with_retries(case, settings, env, retries, args.disturbed)
         rows.append(row)
         print("   " + _line(row), flush=True)
-    if not args.no_startup and not args.cases:
+    if not args.no_startup and not args.cases and not args.scaling:
         reps = 2 if args.quick else 5
         print("[startup] import", flush=True)
         rows.append(startup.import_case(settings, reps))
@@ -137,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
             print("[startup] first training step", flush=True)
             rows += _guarded(lambda: startup.first_step_cases(settings, 3),
                              "startup_first_step", many=True)
+            print("[startup] first `tinymm train`, cold and warm cache", flush=True)
+            rows.append(_guarded(lambda: startup.train_cold_warm_case(settings, 2),
+                                 "startup_train"))
     payload = {
         "command": command,
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -147,19 +188,30 @@ def main(argv: list[str] | None = None) -> int:
         "results": rows,
         "targets": report.evaluate_targets(rows),
     }
+    if args.scaling:
+        return finish_scaling(payload, args, start, old)
     full = not args.quick and not args.cases
     if args.profile_misses or (args.profile_misses is None and full):
         payload["profiles"] = profile_misses(payload["targets"], settings)
     args.out.mkdir(parents=True, exist_ok=True)
+    payload["scaling"] = load_scaling(args.out)
     png = args.out / "ratios.png"
     payload["png_note"] = report.write_png(png, rows)
     payload["png"] = None if payload["png_note"] else _display_path(png)
     payload["elapsed_s"] = time.perf_counter() - start
     report.write_json(args.out / "results.json", payload)
     md = report.results_markdown(payload)
-    (args.out / "results.md").write_text(md)
+    (args.out / "results.md").write_text(
+        md.replace("(scaling figure)", f"Figure: `{_display_path(args.out / 'scaling.png')}`"))
     target = args.results_md or (RESULTS_MD if full else None)
     if target is not None:
+        if payload["scaling"]:
+            # the figure beside RESULTS.md, so that the committed page shows it
+            from benchmarks import cases_scaling
+
+            fig = target.parent / "scaling.png"
+            note = cases_scaling.write_png(fig, payload["scaling"]["results"])
+            md = md.replace("(scaling figure)", f"![scaling]({fig.name})" if not note else note)
         target.write_text(md)
     print()
     print(report.markdown_table(rows))
@@ -169,7 +221,42 @@ def main(argv: list[str] | None = None) -> int:
           + (f", {png}" if not payload["png_note"] else f" ({payload['png_note']})")
           + (f", {target}" if target else "")
           + f"; worker logs in {settings.log_dir}")
+    print("\n" + report.guard_sentence(rows))
+    if old is not None:
+        print("\n" + compare.format_comparison(old, payload))
     return 0
+
+
+def finish_scaling(payload: dict, args: argparse.Namespace, start: float,
+                   old: dict | None) -> int:
+    """Write out/scaling.json, scaling.md, scaling.png (a full run embeds them later)."""
+    from benchmarks import cases_scaling
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    payload["elapsed_s"] = time.perf_counter() - start
+    report.write_json(args.out / "scaling.json", payload)
+    note = cases_scaling.write_png(args.out / "scaling.png", payload["results"])
+    table = cases_scaling.series_table(payload["results"])
+    (args.out / "scaling.md").write_text(table)
+    print()
+    print(table)
+    print(report.guard_sentence(payload["results"]))
+    print(f"wrote {args.out / 'scaling.json'}, {args.out / 'scaling.md'}"
+          + (f" ({note})" if note else f", {args.out / 'scaling.png'}"))
+    if old is not None:
+        print("\n" + compare.format_comparison(old, payload))
+    return 0
+
+
+def load_scaling(out: Path) -> dict | None:
+    """The last ``--scaling`` run (out/scaling.json), or None."""
+    path = out / "scaling.json"
+    if not path.exists():
+        return None
+    try:
+        return compare.load(path)
+    except (ValueError, OSError):
+        return None
 
 
 def run_with_retries(case, settings: runner.Settings, env: dict[str, str], retries: int,
@@ -210,7 +297,8 @@ def profile_misses(targets: list[dict], settings: runner.Settings) -> dict[str, 
     names = {c.name for c in registry.all_cases()}
     for t in targets:
         case = t["case"]
-        if t["met"] is False and case in names and case not in out:
+        timed = t.get("quantity", "ratio_numba_torch") == "ratio_numba_torch"
+        if t["met"] is False and timed and case in names and case not in out:
             print(f"[profile] {case} (missed: {t['target']})", flush=True)
             try:
                 out[case] = runner.profile_case(registry.get(case), settings)

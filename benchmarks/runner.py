@@ -9,7 +9,9 @@ For one case (see :func:`run_case`):
 4. ``rounds`` interleaved rounds: in each, each framework runs ``k`` repetitions in turn (the
    order rotates every round, with a short pause between frameworks so that spinning BLAS /
    OpenMP threads of the previous one have gone to sleep), so machine noise hits all alike;
-5. read the peak RSS of each worker, stop the workers.
+5. read the peak RSS of each worker, stop the workers;
+6. for model cases, the peak-memory increment above the baseline, one fresh worker per
+   framework (see ``memory.py``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ class Settings:
     check: bool = True
     quiet: float | None = None    # wait until other processes use less than this CPU fraction
     quiet_wait_s: float = 120.0   # ... for at most this long per case
+    later_call: int = 3           # the guard checks call 1 and this call (0: call 1 only)
+    memory: bool = True           # peak-memory increment of model cases, fresh processes
+    memory_steps: int = 3
     log_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="tinymm-bench-"))
 
 
@@ -74,10 +79,12 @@ class WorkerError(RuntimeError):
 class WorkerProc:
     """One ``benchmarks.worker`` subprocess and its JSON-lines conversation."""
 
-    def __init__(self, framework: str, case: str, settings: Settings, env: dict[str, str]):
+    def __init__(self, framework: str, case: str, settings: Settings, env: dict[str, str],
+                 case_name: str | None = None):
         self.framework = framework
         self.settings = settings
         safe = case.replace("/", "_")
+        case = case_name or case
         self.log_path = Path(settings.log_dir) / f"{safe}.{framework}.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115  (closed in close())
         self.proc = subprocess.Popen(
@@ -191,6 +198,10 @@ def run_case(case: Case, settings: Settings, env: dict[str, str] | None = None,
         # 3. correctness guard
         if settings.check:
             _guard(case, settings, workers, fws, say)
+        else:
+            for name in workers:
+                fws[name]["check_status"] = ("reference" if name == "torch"
+                                             else "skipped: --no-check")
         # 4. warm-up, each alone
         estimates = {}
         for name, w in list(workers.items()):
@@ -242,8 +253,36 @@ def run_case(case: Case, settings: Settings, env: dict[str, str] | None = None,
             w.close()
     result["cpu_foreign"] = _foreign_share(cpu0, cpu1, self1 - self0,
                                            sum(w.cpu_jiffies for w in all_workers))
+    if settings.memory and case.group == "model":
+        memory_increments(case, settings, env, fws, say)
     _ratios(result)
     return result
+
+
+def memory_increments(case: Case, settings: Settings, env: dict[str, str], fws: dict,
+                      say=lambda msg: None) -> None:
+    """``mem_increment`` of each framework that timed ``case``: a fresh worker, one at a time.
+
+    One at a time, so that one framework's pages never push another's out of memory.
+    """
+    for name in settings.frameworks:
+        if fws.get(name, {}).get("status") != "ok":
+            continue
+        say(f"  memory {name}")
+        w = WorkerProc(name, case.name + ".mem", settings, env, case_name=case.name)
+        try:
+            hello = w.read(settings.timeout_s)
+            reply = w.request(cmd="setup") if _status_of(hello) == "ok" else hello
+            if _status_of(reply) == "ok":
+                reply = w.request(cmd="memprobe", steps=settings.memory_steps)
+            if _status_of(reply) == "ok":
+                fws[name]["mem_increment"] = {k: v for k, v in reply.items() if k != "status"}
+            else:
+                fws[name]["mem_increment"] = {"error": _error_text(reply)}
+        except WorkerError as exc:
+            fws[name]["mem_increment"] = {"error": str(exc)}
+        finally:
+            w.close()
 
 
 def _foreign_share(cpu0, cpu1, own_self: int, own_workers: int) -> float | None:
@@ -268,32 +307,58 @@ def _safe_request(w: WorkerProc, fws: dict, name: str, **msg) -> dict | None:
 
 
 def _guard(case: Case, settings: Settings, workers: dict, fws: dict, say) -> None:
-    paths = {}
+    """Compare every candidate with PyTorch on call 1 and on ``settings.later_call``.
+
+    Sets ``check_status`` of each framework: "reference" (torch), "passed", "FAILED" (the
+    framework is then FAILED-CHECK and is not timed) or "skipped: <why>".
+    """
+    paths: dict[str, list[str]] = {}
+    later = settings.later_call if settings.later_call and settings.later_call > 1 else 0
     for name, w in list(workers.items()):
-        path = str(Path(settings.log_dir) / f"{case.name}.{name}.npz")
+        first = str(Path(settings.log_dir) / f"{case.name}.{name}.npz")
+        msg = {"cmd": "check", "path": first}
+        if later:
+            msg.update(path_later=first[:-4] + f".call{later}.npz", later_call=later)
         say(f"  check {name}")
-        if _safe_request(w, fws, name, cmd="check", path=path) is None:
+        reply = _safe_request(w, fws, name, **msg)
+        if reply is None:
+            fws[name]["check_status"] = "skipped: the check itself failed"
             del workers[name]
             continue
-        paths[name] = path
+        paths[name] = [first] + ([msg["path_later"]] if later else [])
+        fws[name]["check_calls"] = reply.get("calls", [1])
     ref = paths.get("torch")
     for name in list(paths):
         if name == "torch":
             fws[name]["check"] = "reference"
+            fws[name]["check_status"] = "reference"
             continue
         if ref is None:
             fws[name]["check"] = "unchecked (no PyTorch reference)"
+            fws[name]["check_status"] = "skipped: no PyTorch reference"
             continue
-        res = check_mod.compare_files(paths[name], ref, case.rtol)
-        Path(paths[name]).unlink(missing_ok=True)
-        fws[name]["check"] = res.summary()
-        fws[name]["check_worst"] = res.worst_err
-        if not res.ok:
+        results = [check_mod.compare_files(c, r, case.rtol) for c, r in zip(paths[name], ref)]
+        for p in paths[name]:
+            Path(p).unlink(missing_ok=True)
+        calls = fws[name].get("check_calls", [1])
+        bad = [(c, res) for c, res in zip(calls, results) if not res.ok]
+        worst = max(results, key=lambda res: res.worst_err)
+        if bad:
+            fws[name]["check"] = "; ".join(f"call {c}: {res.summary()}" for c, res in bad)
+            fws[name]["check_status"] = "FAILED"
+        else:
+            fws[name]["check"] = (f"ok on call{'s' if len(calls) > 1 else ''} "
+                                  f"{' and '.join(map(str, calls))}"
+                                  + (f" (worst {worst.worst_key}: {worst.worst_err:.1e})"
+                                     if worst.worst_key else ""))
+            fws[name]["check_status"] = "passed"
+        fws[name]["check_worst"] = worst.worst_err
+        if bad:
             fws[name]["status"] = "FAILED-CHECK"
             workers[name].close()
             del workers[name]
-    if ref is not None:
-        Path(ref).unlink(missing_ok=True)
+    for p in ref or []:
+        Path(p).unlink(missing_ok=True)
 
 
 def _ratios(result: dict) -> None:
@@ -303,6 +368,8 @@ def _ratios(result: dict) -> None:
     result["ratio_numba_torch"] = stats.ratio(t.get("tinymm-numba"), t.get("torch"))
     result["ratio_numpy_torch"] = stats.ratio(t.get("tinymm-numpy"), t.get("torch"))
     result["speedup_numba_vs_numpy"] = stats.ratio(t.get("tinymm-numpy"), t.get("tinymm-numba"))
+    result["ratio_vs_torch"] = {name: stats.ratio(t[name], t.get("torch"))
+                                for name in t if name != "torch"}
 
 
 def profile_case(case: Case, settings: Settings, framework: str = "tinymm-numba",

@@ -76,33 +76,86 @@ def cold_compile_case(settings: Settings, reps: int) -> dict:
                 note="target < 60 s")
 
 
-def first_step_cases(settings: Settings, reps: int, case: str = "seed_step_b32_32") -> list[dict]:
-    """Cold (empty Numba cache) and warm (cache present) start to the first training step."""
-    frameworks = [f for f in settings.frameworks]
+def first_step_cases(settings: Settings, reps: int, case: str = "seed_step_b32_32",
+                     cold_reps: int = 2) -> list[dict]:
+    """Start to the first training step: a cold Numba cache against PyTorch, and warm.
+
+    Cold: ``cold_reps`` tinymm-numba processes, each with a new empty ``NUMBA_CACHE_DIR``
+    (per-kernel compile times recorded). PyTorch has no such cache: its first step in a
+    fresh process is the same cold or warm, so its ``reps`` walls are the reference of both
+    rows. Warm: every framework ``reps`` times (interleaved) with the cache filled.
+    """
+    frameworks = list(settings.frameworks)
+    frameworks = [f for f in frameworks if f in ("tinymm-numba", "tinymm-numpy", "torch")]
+
+    def run(fw: str, env: dict[str, str], report: bool = False) -> tuple[float, dict]:
+        argv = [sys.executable, "-m", "benchmarks.first_step", "--framework", fw, "--case", case,
+                "--threads", str(settings.threads)] + (["--compile-report"] if report else [])
+        return _run(argv, env, timeout=1800)
+
+    cold_walls, cold_inner = [], {}
+    if "tinymm-numba" in frameworks:
+        for _ in range(cold_reps):
+            with tempfile.TemporaryDirectory(prefix="tinymm-numba-cache-") as cache:
+                wall, cold_inner = run("tinymm-numba",
+                                       bench_env(settings.threads, {"NUMBA_CACHE_DIR": cache}),
+                                       report=True)
+                cold_walls.append(wall)
     with tempfile.TemporaryDirectory(prefix="tinymm-numba-cache-") as cache:
         env = bench_env(settings.threads, {"NUMBA_CACHE_DIR": cache})
-
-        def run(fw: str) -> tuple[float, dict]:
-            return _run([sys.executable, "-m", "benchmarks.first_step", "--framework", fw,
-                         "--case", case, "--threads", str(settings.threads)], env, timeout=1800)
-
-        cold = {}
-        cold_wall, cold_inner = run("tinymm-numba") if "tinymm-numba" in frameworks else (0, {})
         if "tinymm-numba" in frameworks:
-            cold = {"tinymm-numba": [cold_wall]}
+            run("tinymm-numba", env)             # fills the cache
         walls = {fw: [] for fw in frameworks}
         inner = {}
         for r in range(reps):
             order = frameworks[r % len(frameworks):] + frameworks[:r % len(frameworks)]
             for fw in order:
-                wall, detail = run(fw)
+                wall, detail = run(fw, env)
                 walls[fw].append(wall)
                 inner[fw] = detail
     rows = [_row(f"startup_warm_{case}", f"process start -> first training step "
                  f"({case}), Numba cache present", walls, inner,
                  note="wall time of the whole process")]
-    if cold:
+    if cold_walls:
+        cold = {"tinymm-numba": cold_walls}
+        if walls.get("torch"):
+            cold["torch"] = walls["torch"]
         rows.append(_row(f"startup_cold_{case}", f"process start -> first training step "
-                         f"({case}), empty Numba cache", cold, {"tinymm-numba": cold_inner},
-                         note="one run; compiles the kernels the step uses"))
+                         f"({case}), empty Numba cache (torch: its first step, no cache)", cold,
+                         {"tinymm-numba": cold_inner, "torch": inner.get("torch", {})},
+                         note="compiles the kernels the step uses; per-kernel compile times in "
+                              "detail.kernel_compile_s"))
     return rows
+
+
+TRAIN_ARGS = ("train", "--dataset", "shapes_captions", "--epochs", "1", "--quiet", "--no-plots")
+
+
+def train_cold_warm_case(settings: Settings, reps: int,
+                         extra: tuple[str, ...] = ()) -> dict:
+    """``tinymm train --epochs 1`` with an empty Numba cache, then again with it filled.
+
+    ``reps`` pairs (each pair a new cache directory); the row's ``cold_over_warm`` is the
+    ratio of the median walls. ``extra`` arguments go to ``tinymm train`` (tests use a small
+    ``--train-size``).
+    """
+    cold, warm = [], []
+    for _ in range(reps):
+        with tempfile.TemporaryDirectory(prefix="tinymm-numba-cache-") as cache, \
+                tempfile.TemporaryDirectory(prefix="tinymm-train-") as out:
+            env = bench_env(settings.threads, {"NUMBA_CACHE_DIR": cache})
+            argv = [sys.executable, "-m", "tinymm", *TRAIN_ARGS, "--out", out,
+                    "--threads", str(settings.threads), *extra]
+            for bucket in (cold, warm):
+                t0 = time.perf_counter()
+                proc = subprocess.run(argv, env=env, cwd=str(REPO), capture_output=True,
+                                      text=True, timeout=3600)
+                if proc.returncode != 0:
+                    raise RuntimeError(f"tinymm train failed: {proc.stderr.strip()[-600:]}")
+                bucket.append(time.perf_counter() - t0)
+    row = _row("startup_train", "first `tinymm " + " ".join(TRAIN_ARGS + extra)
+               + "` with an empty Numba cache (cold) vs the cache filled (warm)",
+               {"tinymm-numba": cold}, {"tinymm-numba": {"cold_s": cold, "warm_s": warm}},
+               note="timing = the cold runs; warm in detail.warm_s")
+    row["cold_over_warm"] = stats.median(cold) / stats.median(warm)
+    return row

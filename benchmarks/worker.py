@@ -7,6 +7,9 @@ reply per line; everything the case code prints goes to stderr. Commands::
 
     {"cmd": "setup"}                         build the case (weights and data from --seed)
     {"cmd": "check", "path": "out.npz"}      run once, save the arrays the guard compares
+    {"cmd": "check", "path": "a.npz", "path_later": "b.npz", "later_call": 3}
+                                             ... and again on call 3 (buffers reused from call 2)
+    {"cmd": "memprobe", "steps": 3}          peak RSS increment of steps above the baseline
     {"cmd": "warmup", "min_reps": 3, "min_s": 0.2, "max_s": 60}
     {"cmd": "time", "reps": k}               k timed repetitions -> seconds each
     {"cmd": "profile", "reps": k, "top": 30} cProfile of k repetitions -> text
@@ -82,6 +85,9 @@ class Worker:
         t0 = time.perf_counter()
         try:
             self.bench = self.case.setup(self.fw, self.seed)
+            wrap = getattr(self.fw, "wrap", None)
+            if wrap is not None:
+                self.bench = wrap(self.bench)
         except UNAVAILABLE as exc:
             return {"status": "unavailable", "error": f"{type(exc).__name__}: {exc}",
                     "traceback": traceback.format_exc(limit=6)}
@@ -91,10 +97,21 @@ class Worker:
         import numpy as np
 
         t0 = time.perf_counter()
-        outputs = self.bench.outputs()
+        outputs = self.bench.outputs()                       # call 1
         arrays = {k: np.asarray(v) for k, v in outputs.items()}
         np.savez(msg["path"], **arrays)
-        return {"seconds": time.perf_counter() - t0, "keys": sorted(arrays)}
+        reply = {"keys": sorted(arrays), "calls": [1]}
+        if msg.get("path_later"):
+            later = int(msg.get("later_call", 3))
+            for _ in range(later - 2):                       # calls 2 .. later-1
+                self.bench.step()
+            if self.bench.reset is not None:                 # same state as call 1
+                self.bench.reset()
+            arrays = {k: np.asarray(v) for k, v in self.bench.outputs().items()}
+            np.savez(msg["path_later"], **arrays)
+            reply["calls"].append(later)
+        reply["seconds"] = time.perf_counter() - t0
+        return reply
 
     def warmup(self, msg: dict) -> dict:
         times = []
@@ -142,6 +159,12 @@ class Worker:
             text = text.replace(path + os.sep, "")
         return {"text": text, "reps": reps}
 
+    def memprobe(self, msg: dict) -> dict:
+        """Peak memory of ``steps`` calls above the baseline after imports and set-up."""
+        from .memory import measure_increment
+
+        return measure_increment(self.bench.step, int(msg.get("steps", 3)))
+
     def memory(self, msg: dict) -> dict:
         return {"peak_rss_mb": peak_rss_mb(), "rss_mb": rss_mb()}
 
@@ -170,7 +193,7 @@ def serve(worker: Worker, reply_stream) -> None:
             reply({"status": "ok"})
             return
         handler = getattr(worker, cmd, None) if cmd in (
-            "setup", "check", "warmup", "time", "profile", "memory") else None
+            "setup", "check", "warmup", "time", "profile", "memory", "memprobe") else None
         if handler is None:
             reply({"status": "error", "error": f"unknown command {cmd!r}"})
             continue
