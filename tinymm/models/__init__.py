@@ -15,7 +15,14 @@ Baselines (``BASELINES``): ``build_unimodal`` (one modality's encoder and head, 
 alone) and ``build_early`` (raw inputs concatenated before one shared MLP).
 """
 
-from .baselines import BASELINES, build_baseline, build_early, build_unimodal
+from .baselines import (
+    BASELINES,
+    build_baseline,
+    build_early,
+    build_named,
+    build_unimodal,
+    model_names,
+)
 from .classifier import MultimodalClassifier, modality_dropout_mask
 from .encoders import AudioEncoder, FrameEncoder, ImageEncoder, TextEncoder, VectorEncoder
 from .factory import (
@@ -54,5 +61,5 @@ __all__ = [
     "FUSIONS", "build_model", "seed_model", "make_fusion", "encoder_for", "mlp_head",
     "PooledAttentionFusion", "MulTFusion", "SequenceFusion", "CrossModalBlock", "VectorEncoder",
     "FUSION_ALIASES", "FUSION_CHOICES", "SEQUENCE_FUSIONS", "canonical_fusion",
-    "BASELINES", "build_baseline", "build_unimodal", "build_early",
+    "BASELINES", "build_baseline", "build_unimodal", "build_early", "model_names", "build_named",
 ]

@@ -24,6 +24,8 @@ batches of the data set (with their full-width "mask") work unchanged.
 
 ``BASELINES`` names them for sweeps: ``build_baseline(dataset, "early")`` and
 ``build_baseline(dataset, "unimodal", modality="text")`` (one run per modality).
+``model_names(dataset)`` lists one string per model of a sweep (the fusions, "early",
+"unimodal:<modality>") and ``build_named(dataset, name)`` builds any of them.
 """
 
 from __future__ import annotations
@@ -144,5 +146,33 @@ def build_baseline(dataset, name: str, *, modality: str | None = None,
     raise ValueError(f"build_baseline: name must be one of {BASELINES}, got {name!r}")
 
 
+def model_names(dataset) -> tuple[str, ...]:
+    """One name per model a sweep over ``dataset`` runs: every fusion in ``FUSIONS``, then
+    "early" and "unimodal:<modality>" for each of its modalities (see ``build_named``)."""
+    from .factory import FUSIONS
+
+    return (*FUSIONS, "early", *(f"unimodal:{m}" for m in dataset.modalities))
+
+
+def build_named(dataset, name: str, text_encoder: str = "lstm", *,
+                modality_dropout: float = 0.3, **options) -> MultimodalClassifier:
+    """The model called ``name`` in ``model_names``: a fusion name (or alias) builds
+    ``build_model(dataset, name, text_encoder, ...)``; "early" ``build_early``;
+    "unimodal:<modality>" ``build_unimodal`` (trained without modality dropout: it has one
+    modality to drop). ``options`` go to that builder."""
+    if not isinstance(name, str):
+        raise TypeError(f"build_named: name must be a str, got {type(name).__name__}")
+    if name == "early":
+        return build_early(dataset, modality_dropout=modality_dropout, **options)
+    if name.startswith("unimodal:"):
+        return build_unimodal(dataset, name.split(":", 1)[1], text_encoder, **options)
+    from .factory import FUSION_CHOICES
+
+    if name not in FUSION_CHOICES:
+        raise ValueError(f"build_named: name must be one of {model_names(dataset)}, "
+                         f"got {name!r}")
+    return build_model(dataset, name, text_encoder, modality_dropout=modality_dropout, **options)
+
+
 __all__ = ["BASELINES", "build_baseline", "build_unimodal", "build_early", "FlatInput",
-           "TokenInput"]
+           "TokenInput", "model_names", "build_named"]

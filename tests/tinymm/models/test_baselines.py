@@ -8,10 +8,14 @@ import tinymm as tm
 from tinymm.data import get_dataset
 from tinymm.models import (
     BASELINES,
+    FUSIONS,
+    PooledAttentionFusion,
     build_baseline,
     build_early,
     build_model,
+    build_named,
     build_unimodal,
+    model_names,
 )
 from tinymm.models.baselines import FlatInput, TokenInput
 from tinymm.train import Reporter, Trainer, ablation
@@ -119,3 +123,18 @@ def test_baseline_names_and_errors():
         build_early(data, hidden=0)
     with pytest.raises(ValueError, match="FlatInput"):
         FlatInput((2, 3))(tm.ones(4, 3, 2))
+
+
+def test_every_model_of_a_sweep_has_one_name():
+    data = bits_dataset(8)
+    names = model_names(data)
+    assert names == (*FUSIONS, "early", "unimodal:a", "unimodal:b")
+    tm.manual_seed(0)
+    assert build_named(data, "unimodal:b").modalities == ("b",)
+    assert isinstance(build_named(data, "early").encoders["a"], FlatInput)
+    assert isinstance(build_named(data, "attention").fusion, PooledAttentionFusion)
+    assert build_named(data, "late", modality_dropout=0.1).modality_dropout == 0.1
+    with pytest.raises(ValueError, match="build_named: name"):
+        build_named(data, "middle")
+    with pytest.raises(ValueError, match="build_unimodal: modality"):
+        build_named(data, "unimodal:c")
