@@ -158,7 +158,8 @@ class MulTFusion(SequenceFusion):
        (M = 1: H_α = X_α, e = d), then S pre-norm ``TransformerEncoderLayer``(e) with
        α's padding as key padding, then a LayerNorm.
     4. h_α = mean of H_α over α's valid positions (B, e); a missing α is replaced by a
-       learned "missing" vector (``MissingEmbedding``), so it cannot leak.
+       learned "missing" vector (``MissingEmbedding``), so it cannot leak. A sample whose
+       sequence of a present modality has no valid position counts as missing that modality.
     5. Output: [h_1; ...; h_M]   (B, M·e), out_features = M·e.
 
     A missing modality therefore gives exactly the output of removing its tokens: no query
@@ -232,6 +233,10 @@ class MulTFusion(SequenceFusion):
 
     def fuse(self, features, mask):
         n = len(features)
+        # a present modality without one valid position has no tokens: it counts as missing
+        has_tokens = [np.ones(mask.shape[0], bool) if f is None else f[1].any(axis=1)
+                      for f in features]
+        mask = mask & np.stack(has_tokens, axis=1)
         xs = [None if f is None else self._project(j, f[0]) for j, f in enumerate(features)]
         keys = [None if f is None else f[1] & mask[:, j:j + 1] for j, f in enumerate(features)]
         pooled = []
@@ -250,7 +255,7 @@ class MulTFusion(SequenceFusion):
                 streams.append(z)
             h = xs[a] if not streams else streams[0] if len(streams) == 1 else cat(streams, dim=2)
             valid = features[a][1].copy()
-            valid[~valid.any(axis=1), 0] = True       # a row of padding only keeps one key
+            valid[~valid.any(axis=1), 0] = True       # (a missing row: replaced below)
             pad = Tensor._wrap(~valid) if not valid.all() else None
             for layer in self.self_attn[a]:
                 h = layer(h, src_key_padding_mask=pad)

@@ -10,6 +10,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from multimodal_support import bits_dataset, single_thread  # noqa: F401 (autouse fixture)
 
 import tinymm as tm
@@ -156,17 +158,39 @@ def test_a_missing_modality_is_the_same_as_removing_its_tokens():
     loud = list(feats)
     loud[1] = (tm.tensor(1e4 * feats[1][0].data), feats[1][1])
     np.testing.assert_allclose(fusion(loud, mask).data, masked, rtol=1e-5, atol=1e-6)
-    # a present source whose every token is padding counts as missing for the others;
-    # its own (masked-mean) summary comes from its token 0
+    # a present modality whose every token is padding counts as missing
     only_pad = list(feats)
     only_pad[1] = (feats[1][0], np.zeros_like(feats[1][1]))
-    none_b = fusion([feats[0], None, feats[2]], mask).data
     with_pad = fusion(only_pad, MASK | np.array([0, 1, 0], bool)).data
-    e = fusion.stream_dim
-    keep = np.r_[0:e, 2 * e:3 * e]  # the summaries of "a" and "c"
-    rows = MASK[:, 0] & MASK[:, 2]
-    np.testing.assert_allclose(with_pad[rows][:, keep], none_b[rows][:, keep], rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(with_pad, masked, rtol=1e-5, atol=1e-6)
+
+
+@given(st.data())
+def test_each_sample_depends_only_on_its_own_present_valid_tokens(data):
+    """Any presence mask and any padding: a sample's output is the same alone as in the
+    batch, and garbage at its masked modalities and padding positions changes nothing."""
+    fusion = small_mult()
+    batch = 4
+    mask = np.array(data.draw(st.lists(st.lists(st.booleans(), min_size=3, max_size=3),
+                                       min_size=batch, max_size=batch)), bool)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    feats, garbage = [], []
+    for j, (name, d) in enumerate(SIZES.items()):
+        t = LENGTHS[name]
+        lengths = np.array(data.draw(st.lists(st.integers(0, t), min_size=batch,
+                                              max_size=batch)))
+        valid = np.arange(t)[None, :] < lengths[:, None]
+        seq = rng.standard_normal((batch, t, d)).astype(np.float32)
+        noise = (10 * rng.standard_normal(seq.shape)).astype(np.float32)
+        hidden = ~valid[:, :, None] | ~mask[:, j, None, None]
+        feats.append((tm.tensor(seq), valid))
+        garbage.append((tm.tensor(np.where(hidden, seq + noise, seq)), valid))
+    out = fusion(feats, mask).data
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(fusion(garbage, mask).data, out, rtol=1e-4, atol=1e-5)
+    for i in range(batch):
+        alone = fusion([(s[i:i + 1], v[i:i + 1]) for s, v in feats], mask[i:i + 1]).data
+        np.testing.assert_allclose(alone[0], out[i], rtol=1e-4, atol=1e-5)
 
 
 def test_all_masked_rows_stay_finite_and_give_finite_gradients():
