@@ -1,7 +1,8 @@
 """The ``tinymm`` command: train, evaluate, list data sets, show the installation.
 
     tinymm train                      # default data set and model, ends with the ablation table
-    tinymm train --dataset video_events --fusion attention --epochs 5
+    tinymm train --dataset video_events --fusion pooled_attention --epochs 5
+    tinymm train --dataset sentiment_prosody --fusion mult   # cross-modal attention on sequences
     tinymm evaluate runs/shapes_captions-concat/best.npz
     tinymm explain runs/shapes_captions-concat/best.npz --samples 8
     tinymm compress runs/shapes_captions-concat/best.npz --prune 0.5 --quantize int8

@@ -87,7 +87,7 @@ def dataset_names() -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .models.encoders import TEXT_KINDS
-    from .models.factory import FUSIONS
+    from .models.factory import FUSION_CHOICES
     from .train.trainer import OPTIMIZERS, SCHEDULERS
 
     parser = _Parser(prog="tinymm", description="Train and evaluate multimodal models with "
@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "Outputs (checkpoints, report.json, plots) go to --out.")
     t.add_argument("--dataset", default=None, metavar="NAME",
                    help=f"built-in data set (default {DEFAULT_DATASET}; see `tinymm datasets`)")
-    t.add_argument("--fusion", default=None, choices=FUSIONS,
+    t.add_argument("--fusion", default=None, choices=FUSION_CHOICES,
                    help=f"fusion method (default {DEFAULT_FUSION})")
     t.add_argument("--text-encoder", default=None, choices=TEXT_KINDS,
                    help=f"text encoder (default {DEFAULT_TEXT_ENCODER})")

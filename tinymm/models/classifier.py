@@ -70,10 +70,19 @@ class MultimodalClassifier(nn.Module):
     ``modality_dropout``: in training mode, each present modality is dropped with this
     probability (at least one kept per sample), which teaches the model to work from any
     subset and so makes the modality ablation meaningful.
+
+    Sequence fusions (``fusion.uses_sequences``, e.g. ``MulTFusion``) get each encoder's
+    ``sequence(x)`` — a (B, T, seq_features) Tensor and its (B, T) valid mask — instead of the
+    pooled vector; ``encode`` still gives the pooled vectors, ``encode_sequences`` the pairs.
+
+    ``mask_modalities``: the modalities that the columns of ``inputs["mask"]`` stand for, when
+    the model uses only some of a data set's modalities (a unimodal baseline); default the
+    model's own ``modalities``. The model's columns are picked out of such a mask by name.
     """
 
     def __init__(self, encoders: Mapping[str, nn.Module], fusion: Fusion,
-                 head: nn.Module | None = None, modality_dropout: float = 0.0):
+                 head: nn.Module | None = None, modality_dropout: float = 0.0,
+                 mask_modalities=None):
         super().__init__()
         if not isinstance(encoders, Mapping) or not encoders:
             raise TypeError("MultimodalClassifier: encoders must be a non-empty dict of "
@@ -84,8 +93,12 @@ class MultimodalClassifier(nn.Module):
         if len(fusion.in_features) != len(encoders):
             raise ValueError(f"MultimodalClassifier: fusion expects {len(fusion.in_features)} "
                              f"modalities, got {len(encoders)} encoders")
+        sequences = bool(getattr(fusion, "uses_sequences", False))
         for (name, enc), size in zip(encoders.items(), fusion.in_features):
-            out = getattr(enc, "out_features", None)
+            if sequences and not callable(getattr(enc, "sequence", None)):
+                raise TypeError(f"MultimodalClassifier: {type(fusion).__name__} reads sequences "
+                                f"but encoder {name!r} ({type(enc).__name__}) has no sequence()")
+            out = getattr(enc, "seq_features" if sequences else "out_features", None)
             if out is not None and out != size:
                 raise ValueError(f"MultimodalClassifier: encoder {name!r} gives {out} features "
                                  f"but the fusion expects {size}")
@@ -96,6 +109,12 @@ class MultimodalClassifier(nn.Module):
             raise ValueError(f"MultimodalClassifier: modality_dropout must be in [0, 1), "
                              f"got {modality_dropout}")
         self.modalities = tuple(encoders)
+        self.mask_modalities = self.modalities if mask_modalities is None \
+            else tuple(str(m) for m in mask_modalities)
+        absent = [m for m in self.modalities if m not in self.mask_modalities]
+        if absent:
+            raise ValueError(f"MultimodalClassifier: mask_modalities {self.mask_modalities} "
+                             f"lack the model's modalities {absent}")
         self.encoders = nn.ModuleDict(dict(encoders))
         self.fusion = fusion
         self.head = head if head is not None else nn.Identity()
@@ -114,6 +133,10 @@ class MultimodalClassifier(nn.Module):
         batch = int(np.shape(inputs[given[0]])[0])
         if mask is None:
             mask = inputs.get("mask")
+        if mask is not None and self.mask_modalities != self.modalities:
+            arr = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+            if arr.ndim == 2 and arr.shape[1] == len(self.mask_modalities) != len(self.modalities):
+                mask = arr[:, [self.mask_modalities.index(m) for m in self.modalities]]
         m = as_mask("MultimodalClassifier", mask, batch, len(self.modalities))
         if len(given) < len(self.modalities):
             m = m & np.array([name in inputs for name in self.modalities])
@@ -131,6 +154,19 @@ class MultimodalClassifier(nn.Module):
             feats.append(self.encoders[name](x))
         return feats
 
+    def encode_sequences(self, inputs: Mapping,
+                         mask: np.ndarray) -> list[tuple[Tensor, np.ndarray] | None]:
+        """Per-modality (sequence (B, T, D), valid (B, T)) pairs, None as in ``encode``."""
+        out: list[tuple[Tensor, np.ndarray] | None] = []
+        for j, name in enumerate(self.modalities):
+            present = mask[:, j]
+            if not present.any():
+                out.append(None)
+                continue
+            x = _blank_missing(_as_input(name, inputs[name]), present)
+            out.append(self.encoders[name].sequence(x))
+        return out
+
     def forward(self, inputs: Mapping, mask=None) -> Tensor:
         if not isinstance(inputs, Mapping):
             raise TypeError(f"MultimodalClassifier: inputs must be a dict of modality arrays, "
@@ -138,7 +174,11 @@ class MultimodalClassifier(nn.Module):
         m = self.presence(inputs, mask)
         if self.training and self.modality_dropout > 0:
             m = modality_dropout_mask(m, self.modality_dropout, generator())
+        if getattr(self.fusion, "uses_sequences", False):
+            return self.head(self.fusion(self.encode_sequences(inputs, m), m))
         return self.head(self.fusion(self.encode(inputs, m), m))
 
     def extra_repr(self) -> str:
-        return f"modalities={self.modalities}, modality_dropout={self.modality_dropout}"
+        extra = "" if self.mask_modalities == self.modalities \
+            else f", mask_modalities={self.mask_modalities}"
+        return f"modalities={self.modalities}, modality_dropout={self.modality_dropout}{extra}"

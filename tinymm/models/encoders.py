@@ -5,8 +5,26 @@
   Embedding + positions + Transformer encoder (mean over real tokens).
 - ``AudioEncoder``: Conv1d + ReLU + MaxPool1d over time, then a GRU / LSTM / RNN.
 - ``FrameEncoder``: an ImageEncoder on every frame, then a GRU or a Transformer over time.
+- ``VectorEncoder``: Linear + ReLU for a plain feature vector.
 
-Every encoder has ``out_features``. Layers come from ``tinymm.nn`` with PyTorch's signatures.
+Every encoder has ``out_features`` (the pooled vector's size). Layers come from ``tinymm.nn``
+with PyTorch's signatures.
+
+Sequences: besides ``forward`` (the pooled vector), every encoder has
+``sequence(x) -> (seq, valid)``: the token / frame / position sequence the pooled vector is
+read from, ``seq`` (B, T, seq_features) and ``valid`` (B, T) bool (False at padding). It
+runs the same layers as ``forward`` (so a sequence fusion and a pooled fusion train the same
+encoder weights and load the same checkpoints); ``forward`` is unchanged by it.
+
+==================  ==========================================  =========================
+encoder             sequence positions T                        seq_features
+==================  ==========================================  =========================
+ImageEncoder        h·w cells of the last feature map           channels[-1]
+TextEncoder         L tokens (valid: not padding_idx)           out_features
+AudioEncoder        T' frames after pooling                     hidden_size
+FrameEncoder        T video frames                              hidden_size
+VectorEncoder       1                                           out_features
+==================  ==========================================  =========================
 """
 
 from __future__ import annotations
@@ -86,6 +104,17 @@ class ImageEncoder(nn.Module):
         y = self.features(x)                                  # (B, C', h, w)
         return y.mean(dim=(2, 3)) if self.global_pool else self.flatten(y)
 
+    @property
+    def seq_features(self) -> int:
+        return self.feature_shape[0]
+
+    def sequence(self, x: Tensor) -> tuple[Tensor, np.ndarray]:
+        """(B, C, H, W) -> the last feature map's cells (B, h·w, C') in row-major order, all valid."""
+        y = self.features(x)                                  # (B, C', h, w)
+        b, c = y.shape[:2]
+        seq = y.reshape(b, c, -1).transpose(1, 2)             # (B, h*w, C')
+        return seq, np.ones(seq.shape[:2], bool)
+
 
 class TextEncoder(nn.Module):
     """Token ids (B, L) int64 -> (B, out_features).
@@ -125,12 +154,31 @@ class TextEncoder(nn.Module):
             self.out_features = hidden_size
 
     def forward(self, tokens: Tensor) -> Tensor:
+        out, valid = self._run(tokens)
+        if self.kind != "transformer":
+            return _last_valid(out, valid.sum(axis=1))
+        return _masked_mean(out, valid)
+
+    @property
+    def seq_features(self) -> int:
+        return self.out_features
+
+    def sequence(self, tokens: Tensor) -> tuple[Tensor, np.ndarray]:
+        """(B, L) ids -> per-token outputs (B, L, out_features), valid = not padding.
+
+        Recurrent kinds: the hidden state after each token. Transformer: the last layer's
+        output. A row of padding only has no valid token (the transformer's, like its
+        pooled path, keeps token 0 as its one key).
+        """
+        return self._run(tokens)
+
+    def _run(self, tokens: Tensor) -> tuple[Tensor, np.ndarray]:
         ids = tokens.data
         valid = np.ones(ids.shape, bool) if self.padding_idx is None else ids != self.padding_idx
         x = self.embedding(tokens)                                   # (B, L, E)
         if self.kind != "transformer":
             out, _ = self.rnn(x)                                     # (B, L, H)
-            return _last_valid(out, valid.sum(axis=1))
+            return out, valid
         if ids.shape[1] > self.max_len:
             raise ValueError(f"TextEncoder: sequences of length {ids.shape[1]} exceed "
                              f"max_len={self.max_len}")
@@ -140,7 +188,7 @@ class TextEncoder(nn.Module):
         pad = Tensor._wrap(~valid) if not valid.all() else None
         for layer in self.layers:
             x = layer(x, src_key_padding_mask=pad)
-        return _masked_mean(x, valid)
+        return x, valid
 
 
 class AudioEncoder(nn.Module):
@@ -175,9 +223,17 @@ class AudioEncoder(nn.Module):
         self.out_features = hidden_size
 
     def forward(self, x: Tensor) -> Tensor:
+        return self.sequence(x)[0][:, -1]
+
+    @property
+    def seq_features(self) -> int:
+        return self.out_features
+
+    def sequence(self, x: Tensor) -> tuple[Tensor, np.ndarray]:
+        """(B, F, T) -> the recurrent layer's output per pooled frame (B, T', H), all valid."""
         y = self.features(x).transpose(1, 2)                         # (B, T', C)
         out, _ = self.rnn(y)                                         # (B, T', H)
-        return out[:, -1]
+        return out, np.ones(out.shape[:2], bool)
 
 
 class FrameEncoder(nn.Module):
@@ -211,13 +267,42 @@ class FrameEncoder(nn.Module):
         self.out_features = hidden_size
 
     def forward(self, x: Tensor) -> Tensor:
+        y = self.sequence(x)[0]
+        return y.mean(dim=1) if self.temporal == "attention" else y[:, -1]
+
+    @property
+    def seq_features(self) -> int:
+        return self.out_features
+
+    def sequence(self, x: Tensor) -> tuple[Tensor, np.ndarray]:
+        """(B, T, C, H, W) -> one vector per frame after the temporal layer (B, T, H), all valid."""
         b, t = x.shape[:2]
         f = self.frame(x.reshape(b * t, *x.shape[2:])).reshape(b, t, -1)  # (B, T, D)
         if self.temporal == "attention":
             y = self.attn(self.proj(f) + self.position[:t])
-            return y.mean(dim=1)
-        out, _ = self.rnn(f)
-        return out[:, -1]
+        else:
+            y, _ = self.rnn(f)
+        return y, np.ones(y.shape[:2], bool)
 
 
-__all__ = ["ImageEncoder", "TextEncoder", "AudioEncoder", "FrameEncoder"]
+class VectorEncoder(nn.Sequential):
+    """A feature vector (B, D) -> Linear(D, hidden) + ReLU -> (B, hidden).
+
+    A Sequential (state-dict keys ``0.weight``, ``0.bias``, as before it had a class);
+    its sequence is the one pooled vector, (B, 1, hidden).
+    """
+
+    def __init__(self, in_features: int, hidden: int):
+        super().__init__(nn.Linear(in_features, hidden), nn.ReLU())
+        self.out_features = hidden
+
+    @property
+    def seq_features(self) -> int:
+        return self.out_features
+
+    def sequence(self, x: Tensor) -> tuple[Tensor, np.ndarray]:
+        y = self(x)
+        return y.reshape(y.shape[0], 1, -1), np.ones((y.shape[0], 1), bool)
+
+
+__all__ = ["ImageEncoder", "TextEncoder", "AudioEncoder", "FrameEncoder", "VectorEncoder"]

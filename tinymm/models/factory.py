@@ -8,16 +8,45 @@ import numpy as np
 
 from .. import nn
 from .classifier import MultimodalClassifier
-from .encoders import TEXT_KINDS, AudioEncoder, FrameEncoder, ImageEncoder, TextEncoder
+from .encoders import (
+    TEXT_KINDS,
+    AudioEncoder,
+    FrameEncoder,
+    ImageEncoder,
+    TextEncoder,
+    VectorEncoder,
+)
 from .fusion import ConcatFusion, Fusion, GatedFusion, LateFusion, SumFusion
 from .fusion_tensor import LowRankFusion, TensorFusion
 
-FUSIONS = ("concat", "sum", "gated", "tensor", "lowrank", "attention", "late")
+# Every fusion method once, under its own name. "pooled_attention" is a Transformer over one
+# pooled vector per modality; "mult" is the cross-modal Transformer between the modalities'
+# sequences (MulT). The sweep (benchmarks/fusion.py) iterates this tuple.
+FUSIONS = ("concat", "sum", "gated", "tensor", "lowrank", "pooled_attention", "late", "mult")
+# Older names still accepted (CLI, checkpoints): "attention" was the pooled Transformer's name.
+FUSION_ALIASES = {"attention": "pooled_attention"}
+FUSION_CHOICES = FUSIONS + tuple(FUSION_ALIASES)
+# Fusions that read each encoder's sequence (encoder.sequence) instead of its pooled vector.
+SEQUENCE_FUSIONS = ("mult",)
+
+
+def canonical_fusion(method: str) -> str:
+    """The name in ``FUSIONS`` that ``method`` (a name or an alias) stands for."""
+    name = FUSION_ALIASES.get(method, method)
+    if name not in FUSIONS:
+        raise ValueError(f"canonical_fusion: method must be one of {FUSION_CHOICES}, "
+                         f"got {method!r}")
+    return name
 
 
 def make_fusion(method: str, in_features: Mapping[str, int], num_classes: int,
                 **options) -> Fusion:
-    """The fusion module called ``method`` for these per-modality sizes (options: its kwargs)."""
+    """The fusion module called ``method`` for these per-modality sizes (options: its kwargs).
+
+    Sizes are the encoders' ``out_features``, or their ``seq_features`` for a method in
+    ``SEQUENCE_FUSIONS``.
+    """
+    method = FUSION_ALIASES.get(method, method)
     if method == "concat":
         return ConcatFusion(in_features, **options)
     if method == "sum":
@@ -28,13 +57,17 @@ def make_fusion(method: str, in_features: Mapping[str, int], num_classes: int,
         return TensorFusion(in_features, **options)
     if method == "lowrank":
         return LowRankFusion(in_features, **options)
-    if method == "attention":
+    if method == "pooled_attention":
         from .fusion_attention import AttentionFusion
 
         return AttentionFusion(in_features, **options)
     if method == "late":
         return LateFusion(in_features, num_classes, **options)
-    raise ValueError(f"make_fusion: method must be one of {FUSIONS}, got {method!r}")
+    if method == "mult":
+        from .fusion_sequence import MulTFusion
+
+        return MulTFusion(in_features, **options)
+    raise ValueError(f"make_fusion: method must be one of {FUSION_CHOICES}, got {method!r}")
 
 
 def mlp_head(in_features: int, hidden: int, num_classes: int, dropout: float = 0.0) -> nn.Module:
@@ -82,28 +115,37 @@ def encoder_for(name: str, shape: tuple[int, ...], dtype: np.dtype, *, vocab_siz
         return FrameEncoder(shape[1:], o["frame_channels"], o["frame_hidden"],
                             temporal=o["temporal"], max_frames=max(64, shape[0]))
     if dtype.kind == "f" and len(shape) == 1:
-        enc = nn.Sequential(nn.Linear(shape[0], o["head_hidden"]), nn.ReLU())
-        enc.out_features = o["head_hidden"]
-        return enc
+        return VectorEncoder(shape[0], o["head_hidden"])
     raise ValueError(f"build_model: no encoder for modality {name!r} of shape {shape} and "
                      f"dtype {dtype}")
 
 
 def build_model(dataset, fusion: str = "concat", text_encoder: str = "lstm", *,
                 modality_dropout: float = 0.3, fusion_options: Mapping | None = None,
-                **encoder_options) -> MultimodalClassifier:
+                modalities=None, **encoder_options) -> MultimodalClassifier:
     """A MultimodalClassifier whose encoders fit ``dataset``'s modalities and shapes.
 
     dataset: anything with ``modalities``, ``shapes``, ``dtypes`` (or arrays), ``num_classes``
     and ``vocab_size`` (the built-in datasets, or a Subset of one). fusion: one of
-    ``FUSIONS``. text_encoder: "lstm", "gru", "rnn" or "transformer". Encoder sizes default
-    to ``DEFAULTS`` (override by keyword, e.g. ``image_channels=(32, 64)``).
+    ``FUSIONS`` (or an alias in ``FUSION_ALIASES``). text_encoder: "lstm", "gru", "rnn" or
+    "transformer". Encoder sizes default to ``DEFAULTS`` (override by keyword, e.g.
+    ``image_channels=(32, 64)``). modalities: use only these of the data set's modalities
+    (kept in the data set's order; the others are never read), e.g. ``("image",)`` for a
+    unimodal model; the batches' full-width masks still work (``mask_modalities``).
 
     >>> from tinymm.data import get_dataset                          # doctest: +SKIP
     >>> model = build_model(get_dataset("shapes_captions"), fusion="gated")  # doctest: +SKIP
     """
-    if fusion not in FUSIONS:
-        raise ValueError(f"build_model: fusion must be one of {FUSIONS}, got {fusion!r}")
+    if fusion not in FUSION_CHOICES:
+        raise ValueError(f"build_model: fusion must be one of {FUSION_CHOICES}, got {fusion!r}")
+    used = tuple(dataset.modalities)
+    if modalities is not None:
+        wanted = (modalities,) if isinstance(modalities, str) else tuple(modalities)
+        unknown = [m for m in wanted if m not in used]
+        if not wanted or unknown:
+            raise ValueError(f"build_model: modalities must be a non-empty subset of "
+                             f"{used}, got {wanted!r}")
+        used = tuple(m for m in used if m in wanted)
     if text_encoder not in TEXT_KINDS:
         raise ValueError(f"build_model: text_encoder must be one of {TEXT_KINDS}, "
                          f"got {text_encoder!r}")
@@ -116,12 +158,14 @@ def build_model(dataset, fusion: str = "concat", text_encoder: str = "lstm", *,
     dtypes = getattr(dataset, "dtypes", None) or {m: np.float32 for m in dataset.modalities}
     encoders = {m: encoder_for(m, tuple(shapes[m]), dtypes[m], vocab_size=dataset.vocab_size,
                                text_encoder=text_encoder, **opts)
-                for m in dataset.modalities}
-    sizes = {m: e.out_features for m, e in encoders.items()}
+                for m in used}
+    size = "seq_features" if canonical_fusion(fusion) in SEQUENCE_FUSIONS else "out_features"
+    sizes = {m: getattr(e, size) for m, e in encoders.items()}
     fused = make_fusion(fusion, sizes, dataset.num_classes, **dict(fusion_options or {}))
     head = None if fused.produces_logits else mlp_head(fused.out_features, opts["head_hidden"],
                                                        dataset.num_classes, opts["dropout"])
-    return MultimodalClassifier(encoders, fused, head, modality_dropout=modality_dropout)
+    return MultimodalClassifier(encoders, fused, head, modality_dropout=modality_dropout,
+                                mask_modalities=tuple(dataset.modalities))
 
 
 def seed_model(num_classes: int, image_size: int = 32, *, vocab_size: int = 10000,

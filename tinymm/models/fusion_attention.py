@@ -1,4 +1,6 @@
-"""Cross-modal attention fusion: a Transformer encoder over one token per modality."""
+"""Pooled attention fusion ("pooled_attention", alias "attention"): a Transformer encoder over
+one pooled token per modality. Attention between the modalities' sequences is MulT
+(fusion_sequence.py)."""
 
 from __future__ import annotations
 

@@ -49,11 +49,11 @@ def _names(*choices):
 
 def _fields():
     from ..models.encoders import TEXT_KINDS
-    from ..models.factory import FUSIONS
+    from ..models.factory import FUSION_CHOICES
 
     return {
         "dataset": ("a data set name", _names()),
-        "fusion": (f"one of {FUSIONS}", _names(*FUSIONS)),
+        "fusion": (f"one of {FUSION_CHOICES}", _names(*FUSION_CHOICES)),
         "text_encoder": (f"one of {TEXT_KINDS}", _names(*TEXT_KINDS)),
         "data_seed": ("an int >= 0", lambda v: _is_int(v) and v >= 0),
         "seed": ("an int >= 0", lambda v: _is_int(v) and v >= 0),

@@ -25,7 +25,8 @@ SIZES = {"a": 5, "b": 3, "c": 4}
 
 def fusion_of(method: str, sizes=None):
     sizes = sizes or SIZES
-    options = {"attention": {"dim": 8, "num_heads": 2}, "late": {"hidden": 8}}.get(method, {})
+    options = {"pooled_attention": {"dim": 8, "num_heads": 2}, "mult": {"dim": 8, "num_heads": 2},
+               "late": {"hidden": 8}}.get(method, {})
     if method in ("sum", "gated"):
         options = {"dim": 8}
     if method == "tensor":
@@ -224,7 +225,8 @@ def test_bad_inputs_are_rejected_with_clear_messages():
 def test_every_fusion_trains_above_the_best_single_modality_ceiling(method):
     tm.manual_seed(0)
     train, val = bits_dataset(384, seed=0), bits_dataset(256, seed=1)
-    options = {"attention": {"dim": 16, "num_heads": 2}}.get(method)
+    options = {"pooled_attention": {"dim": 16, "num_heads": 2},
+               "mult": {"dim": 16, "num_heads": 2}}.get(method)
     model = build_model(train, method, head_hidden=16, modality_dropout=0.25,
                         fusion_options=options)
     Trainer(model, train, val, epochs=6, batch_size=32, lr=1e-2,
