@@ -6,10 +6,11 @@
 
 For each seed the training subsets are **nested** (the 64-sample set contains the 32-sample
 set) and **stratified** (each class holds its share of the subset, to within one sample):
-``nested_subsets`` orders the training split once per seed by a divisor (Sainte-Laguë) rule
-— the r-th sample of class c (in a seeded random order) gets the key (r + 1/2) / n_c — and
-every subset is a prefix of that order. So a curve point differs from the next only by the
-samples added, and seeds differ in which samples are drawn and in the initialisation.
+``nested_subsets`` orders the training split once per seed (each class in a seeded random
+order; the next sample comes from the class furthest below its share k * n_c / N of the
+first k, the "chairman assignment" greedy rule) and every subset is a prefix of that order.
+So a curve point differs from the next only by the samples added, and seeds differ in
+which samples are drawn and in the initialisation.
 
 Each point is one run of ``fit_like_cli`` (``tinymm train``'s settings and best-epoch rule),
 scored on the full test split. With few samples an epoch is a few steps, so the number of
@@ -56,13 +57,19 @@ def nested_subsets(labels, sizes: Sequence[int | None], seed: int) -> list[np.nd
                              f"size) or None, got {s!r}")
         resolved.append(int(s))
     rng = np.random.default_rng(int(seed))
-    keys = np.empty(n)
-    for c in np.unique(y):
-        members = np.flatnonzero(y == c)
-        rank = np.empty(members.size)
-        rank[rng.permutation(members.size)] = np.arange(members.size)
-        keys[members] = (rank + 0.5) / members.size                    # Sainte-Laguë divisors
-    order = np.lexsort((rng.random(n), keys))                          # ties broken at random
+    classes, y_idx = np.unique(y, return_inverse=True)
+    members = [rng.permutation(np.flatnonzero(y_idx == c)) for c in range(classes.size)]
+    available = np.array([m.size for m in members], dtype=np.int64)
+    share = available / max(n, 1)
+    taken = np.zeros(classes.size, dtype=np.int64)
+    order = np.empty(n, dtype=np.int64)
+    jitter = rng.random(classes.size) * 1e-9      # random but fixed tie-breaking between classes
+    for k in range(n):                            # chairman assignment: largest deficit next
+        deficit = (k + 1) * share - taken + jitter
+        deficit[taken >= available] = -np.inf
+        c = int(np.argmax(deficit))
+        order[k] = members[c][taken[c]]
+        taken[c] += 1
     return [np.sort(order[:k]).astype(np.int64) for k in resolved]
 
 
@@ -151,7 +158,9 @@ def learning_curve(dataset: str, fusions: Sequence[str] = ("concat",),
                 if pretrain == "contrastive" and encoders is None:
                     from ..pretrain.contrastive import pretrain_encoders
 
+                    started = time.perf_counter()
                     encoders = pretrain_encoders(train, seed=seed, **dict(pretrain_options or {}))
+                    encoders.seconds = time.perf_counter() - started
                 n_epochs = epochs_for(len(idx), batch, base_epochs, min_steps, max_epochs)
                 start = time.perf_counter()
                 load = None if encoders is None else encoders.load_into
@@ -164,6 +173,9 @@ def learning_curve(dataset: str, fusions: Sequence[str] = ("concat",),
                        "ceiling": None if ceiling is None else float(ceiling),
                        "test_size": len(test), "val_size": len(val_set),
                        "seconds": time.perf_counter() - start}
+                if encoders is not None:
+                    row["pretrain_loss"] = encoders.history["loss"]
+                    row["pretrain_seconds"] = encoders.seconds
                 rows.append(row)
                 if done is not None:
                     done(row)
