@@ -430,7 +430,8 @@ def build_settings(args) -> dict:
     from tinymm.train import NOISE_LEVELS
 
     return {"quick": args.quick, "epochs": args.epochs or (8 if args.quick else None),
-            "train_size": 1000 if args.quick else None, "test_size": 500 if args.quick else None,
+            "train_size": args.train_size or (1000 if args.quick else None),
+            "test_size": args.test_size or (500 if args.quick else None),
             "text_encoder": args.text_encoder or DEFAULT_TEXT_ENCODER,
             "vary_data": args.vary_data, "noise_levels": list(NOISE_LEVELS),
             "trainer_options": args.trainer_opts, "model_options": args.model_opts,
@@ -446,6 +447,10 @@ def main(argv: list[str] | None = None, run=run_one) -> int:
     parser.add_argument("--datasets", nargs="+", default=None, choices=datasets_all)
     parser.add_argument("--fusions", nargs="+", default=None, choices=methods)
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--train-size", type=int, default=None,
+                        help="training samples (default: the data set's own; 1000 with --quick)")
+    parser.add_argument("--test-size", type=int, default=None,
+                        help="validation and test samples (default: the data set's; 500 --quick)")
     parser.add_argument("--text-encoder", default=None)
     parser.add_argument("--vary-data", action="store_true",
                         help="seed s also draws the data with seed s (default: seed 0 data, as "
@@ -472,8 +477,10 @@ def main(argv: list[str] | None = None, run=run_one) -> int:
     for name in ("seeds", "jobs", "threads"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name} must be a positive integer, got {getattr(args, name)}")
-    if args.epochs is not None and args.epochs <= 0:
-        parser.error(f"--epochs must be positive, got {args.epochs}")
+    for name in ("epochs", "train_size", "test_size"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive, got {value}")
     args.trainer_opts = _parse_opts(parser, args.trainer_opt, "--trainer-opt")
     args.model_opts = _parse_opts(parser, args.model_opt, "--model-opt")
     if args.trainer_opts:
