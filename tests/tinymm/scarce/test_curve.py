@@ -149,3 +149,17 @@ def test_curve_cli_runs_and_resumes(tmp_path, capsys):
     code, out, _ = run_main(argv, capsys)           # everything done: nothing re-trained
     assert code == 0
     assert (tmp_path / "curve.jsonl").read_text().splitlines() == lines
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(dataset="imagenet"), "unknown dataset 'imagenet'"),
+    (dict(dataset="shapes_captions", fusions=("average",)), "fusions must be a non-empty list"),
+    (dict(dataset="shapes_captions", fusions=()), "fusions must be a non-empty list"),
+    (dict(dataset="shapes_captions", pretrain="mae"), "pretrain must be 'none' or 'contrastive'"),
+    (dict(dataset="shapes_captions", seeds=()), "seeds must be a non-empty list"),
+])
+def test_learning_curve_validates_before_training(kwargs, match):
+    from tinymm.train.curve import learning_curve
+
+    with pytest.raises(ValueError, match=f"learning_curve: {match}"):
+        learning_curve(**kwargs)
