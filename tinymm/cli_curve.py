@@ -142,7 +142,9 @@ def run_curve(args, parser) -> int:
     total = len(args.fusions) * len(sizes) * len(seeds) * len(args.pretrain)
     reporter = Reporter(quiet=args.quiet)
     bar = reporter.bar(total, f"curve {name}")
-    bar.update(sum(1 for r in saved if r["dataset"] == name))
+    cells = {(name, f, n_train if n is None else n, s, p) for f in args.fusions for n in sizes
+             for s in seeds for p in args.pretrain}
+    bar.update(len(done_keys & cells))
 
     def skip(point: dict) -> bool:
         return (point["dataset"], point["fusion"], point["size"], point["seed"],
@@ -172,8 +174,8 @@ def run_curve(args, parser) -> int:
         return 130
     finally:
         bar.close()
-    rows = [r for r in saved if r["dataset"] == name and r["fusion"] in args.fusions
-            and r["pretrain"] in args.pretrain and r["seed"] in seeds]
+    rows = [r for r in saved
+            if (r["dataset"], r["fusion"], r["size"], r["seed"], r["pretrain"]) in cells]
     summary = summarize_curve(rows)
     diffs = paired_difference(rows) if {"none", "contrastive"} <= set(args.pretrain) else []
     (out / "curve.json").write_text(json.dumps({"settings": settings, "rows": rows,
