@@ -241,6 +241,9 @@ def plot_curve(summary: Sequence[dict], path, title: str = "") -> bool:
         if ceiling is not None:
             ax.axhline(ceiling, color="k", ls="--", lw=1, label=f"ceiling {ceiling:.3f}")
         ax.set_xscale("log", base=2)
+        ticks = sorted({r["size"] for r in rows})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
         ax.set(xlabel="labelled training samples", ylabel="test accuracy", title=name)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
