@@ -59,8 +59,7 @@ def info_nce(za: Tensor, zb: Tensor, logit_scale) -> Tensor:
         value = float(logit_scale)
         if not math.isfinite(value):
             raise ValueError(f"{fn}: logit_scale must be finite, got {logit_scale!r}")
-        logit_scale = Tensor._wrap(np.array(value, dtype=za.dtype if hasattr(za, "dtype")
-                                            else np.float32))
+        logit_scale = Tensor._wrap(np.array(value, dtype=za.data.dtype))
     elif logit_scale.numel() != 1:
         raise ValueError(f"{fn}: logit_scale must hold one value, got shape "
                          f"{tuple(logit_scale.shape)}")
