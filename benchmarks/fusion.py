@@ -203,7 +203,7 @@ def append_run(path: Path, row: dict) -> None:
 def _mean_std(values: list[float]) -> tuple[float, float]:
     if not values:
         return float("nan"), float("nan")
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else float("nan"))
 
 
 def aggregate(rows: list[dict]) -> list[dict]:
@@ -270,9 +270,12 @@ def markdown(summary: list[dict], settings: dict, command: str, figure: str | No
              "## Summary: which method is within 2 points of its ceiling", "",
              f"Mean test accuracy over {n_seeds} seeds within {NEAR * 100:.0f} points of the data "
              "set's (full) ceiling:", ""]
+    seeds = {(e["dataset"], e["fusion"]): len(e["seeds"]) for e in summary}
     for dataset, methods in near_ceiling(summary).items():
-        seeds = max(len(e["seeds"]) for e in summary if e["dataset"] == dataset)
-        lines.append(f"- **{dataset}** ({seeds} seeds): " + (", ".join(methods) or "none"))
+        most = max(n for (d, _), n in seeds.items() if d == dataset)
+        named = [m if seeds[(dataset, m)] == most else f"{m} ({seeds[(dataset, m)]} seeds)"
+                 for m in methods]
+        lines.append(f"- **{dataset}** ({most} seeds): " + (", ".join(named) or "none"))
     total_fail = sum(e["failures"] for e in summary)
     total_runs = sum(len(e["seeds"]) for e in summary)
     lines += ["", f"Failed runs: **{total_fail} of {total_runs}** (rule below).", "",
@@ -335,7 +338,9 @@ def plot(summary: list[dict], rows: list[dict], path: Path) -> bool:
     for ax, name in zip(axes[0], datasets):
         es = [e for e in summary if e["dataset"] == name]
         xs = range(len(es))
-        ax.bar(xs, [e["accuracy_mean"] for e in es], yerr=[e["accuracy_std"] for e in es],
+        ax.bar(xs, [e["accuracy_mean"] for e in es],
+               yerr=[0.0 if e["accuracy_std"] != e["accuracy_std"] else e["accuracy_std"]
+                     for e in es],
                color=["tab:red" if e["failures"] else "tab:blue" for e in es], alpha=0.6,
                capsize=3)
         for i, e in enumerate(es):
