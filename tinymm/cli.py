@@ -6,6 +6,7 @@
     tinymm evaluate runs/shapes_captions-concat/best.npz
     tinymm explain runs/shapes_captions-concat/best.npz --samples 8
     tinymm compress runs/shapes_captions-concat/best.npz --prune 0.5 --quantize int8
+    tinymm curve --dataset spoken_digits --sizes 32 128 --pretrain none contrastive
     tinymm datasets
     tinymm info
 
@@ -240,6 +241,12 @@ def _compress(args, parser) -> int:
     return run_compress(args, parser)
 
 
+def _curve(args, parser) -> int:
+    from .cli_curve import run_curve
+
+    return run_curve(args, parser)
+
+
 def _datasets(args, parser) -> int:
     from .data import dataset_info, list_datasets
 
@@ -311,7 +318,7 @@ def _end_mpi_job_on_failure(status: int) -> int:
 
 
 COMMANDS = {"train": _train, "evaluate": _evaluate, "explain": _explain, "compress": _compress,
-            "datasets": _datasets, "info": _info}
+            "curve": _curve, "datasets": _datasets, "info": _info}
 
 
 def main(argv: list[str] | None = None) -> int:

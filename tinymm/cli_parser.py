@@ -191,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", default=None, metavar="DIR", help="where to write")
     _common(c)
 
+    from .cli_curve import add_parser as _add_curve
+
+    _add_curve(sub, _common, _positive_int)
+
     sub.add_parser("datasets", help="list the built-in data sets with their ceilings")
     i = sub.add_parser("info", help="versions, kernel backend and kernel warm-up time")
     i.add_argument("--backend", choices=("numba", "numpy"), default=None)
