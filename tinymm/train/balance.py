@@ -40,9 +40,9 @@ import numpy as np
 MODULATIONS = ("none", "ogm")
 # every remedy switched off: the Trainer's behaviour before issue 17
 OFF_OPTIONS = {"modulation": "none", "aux_weight": 0.0, "warmup_epochs": 0}
-WARMUP_START = 0.9
-# the Trainer's default gradient-blending weight (benchmarks/COLLAPSE.md: fewest failed runs)
-DEFAULT_AUX_WEIGHT = 0.0  # modality dropout at the first warm-up epoch
+WARMUP_START = 0.9  # modality dropout at the first warm-up epoch
+# the Trainer's default gradient-blending weight (see benchmarks/COLLAPSE.md)
+DEFAULT_AUX_WEIGHT = 1.0
 
 
 def check_options(fn: str, modulation: str, ogm_alpha, aux_weight, warmup_epochs,
@@ -89,7 +89,9 @@ def contribution_warning(fused: float, singles: Mapping[str, float], n: int,
     return (f"the fused model ({fused:.3f}) is no better than {name} alone ({best:.3f}, within "
             f"sampling error ±{margin:.3f} on {n} validation samples; {others}): the model "
             f"has learned to rely on {name} only and ignores the other modalities "
-            f"(modality collapse). Try --balance blend or ogm, --warmup-epochs, or another seed.")
+            f"(modality collapse). Remedies: auxiliary heads (--aux-weight 1), gradient "
+            f"modulation (--modulation ogm), a modality warm-up (--warmup-epochs 4), or "
+            f"another --seed.")
 
 
 # ----------------------------------------------------------------------------- OGM-GE

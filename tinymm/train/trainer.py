@@ -257,7 +257,8 @@ class Trainer:
         if (self.aux is None) != (state.get("aux_heads") is None):
             raise ValueError("Trainer.resume: the checkpoint was trained "
                              f"{'without' if self.aux is not None else 'with'} auxiliary heads "
-                             "(aux_weight); resume with the same setting")
+                             f"(aux_weight); resume with aux_weight="
+                             f"{'0' if self.aux is not None else 'its value'}")
         self.model.load_state_dict(state["model"])
         try:
             if self.aux is not None:

@@ -87,7 +87,7 @@ def test_trainer_blending_trains_aux_heads_and_resumes(tmp_path):
     assert tm.load(tmp_path / "last.npz")["aux_heads"] is not None
     tm.manual_seed(0)
     other = Trainer(build_model(TRAIN, "concat", head_hidden=8), TRAIN, VAL, epochs=3,
-                    out_dir=tmp_path, reporter=QUIET)  # without aux heads
+                    out_dir=tmp_path, reporter=QUIET, aux_weight=0.0)  # without aux heads
     with pytest.raises(ValueError, match="auxiliary heads"):
         other.resume()
 
@@ -213,3 +213,18 @@ def test_remedies_need_a_multimodal_model():
 
     with pytest.raises(ValueError, match="need a MultimodalClassifier"):
         Trainer(Plain(), TRAIN, VAL, reporter=QUIET, modulation="ogm")
+
+
+def test_blending_is_the_default_for_multimodal_models_only():
+    model = build_model(TRAIN, "concat", head_hidden=8)
+    trainer = Trainer(model, TRAIN, VAL, reporter=QUIET)
+    assert trainer.aux_weight == balance.DEFAULT_AUX_WEIGHT > 0 and trainer.aux is not None
+    assert trainer.config["trainer"]["aux_weight"] == balance.DEFAULT_AUX_WEIGHT
+    assert Trainer(model, TRAIN, VAL, reporter=QUIET, aux_weight=0).aux is None
+
+    class Plain(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(2, 2)
+
+    assert Trainer(Plain(), TRAIN, VAL, reporter=QUIET).aux is None
