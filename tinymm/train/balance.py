@@ -70,14 +70,15 @@ def binomial_se(p: float, n: int) -> float:
 
 
 def contribution_warning(fused: float, singles: Mapping[str, float], n: int,
-                         z: float = 2.0) -> str | None:
+                         z: float = 2.0, advice: str | None = None) -> str | None:
     """A warning when the fused accuracy is within sampling error of one single modality.
 
     fused: accuracy with every modality; singles: modality -> accuracy with only it present;
     n: samples both were measured on. The difference of two accuracies measured on the same
     n samples has a standard error of at most sqrt(se_fused² + se_single²); "within sampling
     error" is fused - single < z times that. Returns None when fused is clearly above every
-    single modality (or there is only one modality).
+    single modality (or there is only one modality). ``advice`` ends the sentence (default:
+    the remedies and another seed).
     """
     if len(singles) < 2:
         return None
@@ -89,9 +90,9 @@ def contribution_warning(fused: float, singles: Mapping[str, float], n: int,
     return (f"the fused model ({fused:.3f}) is no better than {name} alone ({best:.3f}, within "
             f"sampling error ±{margin:.3f} on {n} validation samples; {others}): the model "
             f"has learned to rely on {name} only and ignores the other modalities "
-            f"(modality collapse). Remedies: auxiliary heads (--aux-weight 1), gradient "
-            f"modulation (--modulation ogm), a modality warm-up (--warmup-epochs 4), or "
-            f"another --seed.")
+            f"(modality collapse). "
+            + (advice or "Remedies: auxiliary heads (--aux-weight 1), gradient modulation "
+               "(--modulation ogm), a modality warm-up (--warmup-epochs 4), or another --seed."))
 
 
 # ----------------------------------------------------------------------------- OGM-GE

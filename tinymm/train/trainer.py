@@ -345,7 +345,8 @@ class Trainer:
         return float(self.optimizer.param_groups[0]["lr"])
 
     def train_epoch(self) -> tuple[float, float]:
-        """One pass over the training data; returns (mean loss, accuracy)."""
+        """One pass over the training data; returns (mean loss, accuracy) of the fused model
+        (under modality dropout; with auxiliary heads the loss optimised is the blended one)."""
         self.model.train()
         loader = self.plan.train_loader(self.train_data, self.batch_size, self.epoch,
                                         self._sampler_seed)
@@ -374,9 +375,9 @@ class Trainer:
                     captured.clear()
                     logits = self.net(batch)
                     if custom and "features" in captured:
-                        loss, k = self._balanced_loss(logits, captured, batch["label"])
+                        loss, k, fused = self._balanced_loss(logits, captured, batch["label"])
                     else:
-                        loss = F.cross_entropy(logits, batch["label"])
+                        loss = fused = F.cross_entropy(logits, batch["label"])
                 value = float(loss.item())
                 if self.plan.any(not math.isfinite(value)):  # every rank stops together
                     raise NonFiniteLossError(self._nan_message(value, step))
@@ -391,7 +392,7 @@ class Trainer:
                     clip_grad_norm(params, self.grad_clip)
                 self.optimizer.step()
                 n = len(batch["label"])
-                total_loss += value * n
+                total_loss += float(fused.item()) * n  # the fused model's loss, as in validation
                 correct += int((logits.data.argmax(axis=1) == batch["label"]).sum())
                 seen += n
                 bar.set_postfix_str(f"loss {total_loss / seen:.4f} acc {correct / seen:.3f}",
@@ -407,18 +408,19 @@ class Trainer:
         return total_loss / max(seen, 1), correct / max(seen, 1)
 
     def _balanced_loss(self, logits, captured: dict, labels):
-        """(loss, OGM coefficients or None) of one training batch, from the fused logits and
+        """(loss, OGM coefficients or None, fused cross-entropy) of one training batch, from
+        the fused logits and
         the fusion's inputs (captured by a forward hook, so the model runs its own forward):
         the blended loss with the auxiliary heads (gradient blending), and the per-modality
         confidences of OGM (the fused model with all but one modality masked, from the same
         encodings, without gradient)."""
         model, labels = self.model, np.asarray(labels)
         feats, mask = list(captured["features"]), captured["mask"]
+        fused = F.cross_entropy(logits, labels)
+        loss = fused
         if self.aux is not None:
             aux_logits = [None if f is None else head(f) for f, head in zip(feats, self.aux)]
             loss, _ = balance.blended_loss(logits, aux_logits, labels, mask, self.aux_weight)
-        else:
-            loss = F.cross_entropy(logits, labels)
         k = None
         if self.modulation == "ogm":
             conf = []
@@ -433,7 +435,7 @@ class Trainer:
                     single = model.head(model.fusion(feats, only)).data[rows]
                     conf.append(balance.modality_confidence(single, labels[rows]) / rows.size)
             k = balance.ogm_coefficients(conf, self.ogm_alpha)
-        return loss, k
+        return loss, k, fused
 
     def _nan_message(self, value: float, step: int) -> str:
         if self.last_path is not None and self.last_path.exists():
@@ -539,8 +541,21 @@ class Trainer:
             if not c:
                 return None
             singles = {m: c[m] for m in self.model.modalities}
-            messages.append(balance.contribution_warning(c["all"], singles, int(c["n"])))
+            messages.append(balance.contribution_warning(c["all"], singles, int(c["n"]),
+                                                         advice=self._advice()))
         return messages[-1] if all(messages) else None
+
+    def _advice(self) -> str:
+        """The remedies this run does not use yet, in `tinymm train`'s flags."""
+        tips = []
+        if self.aux is None:
+            tips.append("auxiliary heads (--aux-weight 1)")
+        if self.modulation == "none":
+            tips.append("gradient modulation (--modulation ogm)")
+        if self.warmup_epochs == 0:
+            tips.append("a modality warm-up (--warmup-epochs 4)")
+        tips.append("another --seed")
+        return "Try " + ", ".join(tips[:-1]) + (" or " if len(tips) > 1 else "") + tips[-1] + "."
 
     def _check_collapse(self) -> None:
         message = self._collapse_message(self.history["val_contribution"])
