@@ -19,7 +19,7 @@ TRAIN_DEFAULTS = {"epochs": 20, "batch_size": 32, "lr": 3e-3, "seed": 0, "optimi
                   "scheduler": "cosine", "modality_dropout": 0.3, "patience": None,
                   "weight_decay": 0.0,
                   # modality collapse (issue 17; tinymm/train/balance.py): measured remedies
-                  "modulation": "none", "ogm_alpha": 0.5, "aux_weight": 1.0,
+                  "modulation": "ogm", "ogm_alpha": 0.5, "aux_weight": 0.0,
                   "warmup_epochs": 0, "fusion_init": "default", "monitor_samples": 256}
 # the collapse remedies all off: what a run did before they existed (old checkpoints)
 BALANCE_OFF = {"modulation": "none", "ogm_alpha": 0.5, "aux_weight": 0.0, "warmup_epochs": 0,

@@ -122,11 +122,12 @@ class Trainer:
     to each single modality's, and training samples for the clean training accuracy; 0 = off),
     modulation ("none" / "ogm": OGM-GE gradient modulation, Peng et al., CVPR 2022) with
     ogm_alpha (its α), aux_weight (> 0: gradient blending with one auxiliary head per
-    modality, loss L_fused + aux_weight Σ_m L_m, after Wang et al., CVPR 2020; the default
-    None means ``balance.DEFAULT_AUX_WEIGHT`` for a model with several modalities on one
-    process, the remedy measured best in benchmarks/collapse.py, else 0 = off) and
+    modality, loss L_fused + aux_weight Σ_m L_m, after Wang et al., CVPR 2020) and
     warmup_epochs (modality dropout falls from 0.9 to the model's own rate over these
-    epochs). After fit, ``collapse_warning`` holds a sentence for the learner when the fused
+    epochs). The defaults None of modulation and aux_weight mean ``balance.DEFAULT_MODULATION``
+    and ``balance.DEFAULT_AUX_WEIGHT`` (the remedy that failed least in
+    benchmarks/collapse.py) for a model with several modalities on one process, else off.
+    After fit, ``collapse_warning`` holds a sentence for the learner when the fused
     model ended within sampling error of one modality alone (else None).
     """
 
@@ -136,15 +137,19 @@ class Trainer:
                  step_size: int = 10, gamma: float = 0.5, patience: int | None = None,
                  grad_clip: float | None = None, out_dir: str | os.PathLike | None = None,
                  config: Mapping | None = None, reporter: Reporter | None = None,
-                 modulation: str = "none", ogm_alpha: float = 0.5,
+                 modulation: str | None = None, ogm_alpha: float = 0.5,
                  aux_weight: float | None = None,
                  warmup_epochs: int = 0, monitor_samples: int = 256):
         self.model = model
         self.train_data, self.val_data = train_data, val_data
         multimodal = all(hasattr(model, a) for a in ("modalities", "encode", "fusion", "head"))
-        if aux_weight is None:  # the default: gradient blending for a multimodal model
-            aux_weight = (balance.DEFAULT_AUX_WEIGHT if multimodal and len(model.modalities) > 1
-                          and not DataParallelPlan().parallel else 0.0)
+        # the defaults (None): the measured remedy for a model with several modalities on one
+        # process (benchmarks/COLLAPSE.md), nothing otherwise
+        fits = multimodal and len(model.modalities) > 1 and not DataParallelPlan().parallel
+        if modulation is None:
+            modulation = balance.DEFAULT_MODULATION if fits else "none"
+        if aux_weight is None:
+            aux_weight = balance.DEFAULT_AUX_WEIGHT if fits else 0.0
         balance.check_options("Trainer", modulation, ogm_alpha, aux_weight, warmup_epochs,
                               monitor_samples)
         self.modulation, self.ogm_alpha = modulation, float(ogm_alpha)
@@ -434,7 +439,8 @@ class Trainer:
                     only[:, j] = mask[:, j]
                     single = model.head(model.fusion(feats, only)).data[rows]
                     conf.append(balance.modality_confidence(single, labels[rows]) / rows.size)
-            k = balance.ogm_coefficients(conf, self.ogm_alpha)
+            # non-finite logits: no modulation; the loss check stops the run right after
+            k = balance.ogm_coefficients(conf, self.ogm_alpha) if np.isfinite(conf).all() else None
         return loss, k, fused
 
     def _nan_message(self, value: float, step: int) -> str:

@@ -218,16 +218,19 @@ def test_remedies_need_a_multimodal_model():
         Trainer(Plain(), TRAIN, VAL, reporter=QUIET, modulation="ogm")
 
 
-def test_blending_is_the_default_for_multimodal_models_only():
+def test_ogm_is_the_default_for_multimodal_models_only():
     model = build_model(TRAIN, "concat", head_hidden=8)
-    trainer = Trainer(model, TRAIN, VAL, reporter=QUIET)
-    assert trainer.aux_weight == balance.DEFAULT_AUX_WEIGHT > 0 and trainer.aux is not None
-    assert trainer.config["trainer"]["aux_weight"] == balance.DEFAULT_AUX_WEIGHT
-    assert Trainer(model, TRAIN, VAL, reporter=QUIET, aux_weight=0).aux is None
+    trainer = Trainer(model, TRAIN, VAL, epochs=1, reporter=QUIET)
+    assert trainer.modulation == balance.DEFAULT_MODULATION == "ogm" and trainer.aux is None
+    assert trainer.config["trainer"]["modulation"] == "ogm"
+    trainer.fit()
+    assert set(trainer.history["ogm_coefficients"][0]) == {"a", "b"}
+    assert Trainer(model, TRAIN, VAL, reporter=QUIET, modulation="none").modulation == "none"
 
     class Plain(nn.Module):
         def __init__(self):
             super().__init__()
             self.lin = nn.Linear(2, 2)
 
-    assert Trainer(Plain(), TRAIN, VAL, reporter=QUIET).aux is None
+    plain = Trainer(Plain(), TRAIN, VAL, reporter=QUIET)
+    assert plain.aux is None and plain.modulation == "none"
