@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from .cli_parser import (  # noqa: F401  (re-exported: benchmarks read the defaults here)
+    BALANCE_OFF,
     DEFAULT_DATASET,
     DEFAULT_FUSION,
     DEFAULT_TEXT_ENCODER,
@@ -69,8 +70,11 @@ def _train(args, parser) -> int:
         if not last.is_file():
             raise CommandError(f"--resume: no checkpoint at {last} (train once without --resume)")
         checkpoint = read_run_checkpoint(last, resume=True)
-        run = merge_resume_options(checkpoint["config"]["run"], vars(args), out,
-                                   int(checkpoint["epoch"]))
+        run = merge_resume_options({**BALANCE_OFF, **checkpoint["config"]["run"]}, vars(args),
+                                   out, int(checkpoint["epoch"]))
+        for key in BALANCE_OFF:  # the remedies given again apply to the rest of the run
+            if getattr(args, key, None) is not None:
+                run[key] = getattr(args, key)
         if run["dataset"] not in dataset_names():
             raise CommandError(f"{last}: its run config names the unknown dataset "
                                f"{run['dataset']!r}")
@@ -99,12 +103,23 @@ def _train(args, parser) -> int:
     test_set = _load_split(run["dataset"], "test", run["test_size"], run["data_seed"])
     model = build_model(train_set, run["fusion"], run["text_encoder"],
                         modality_dropout=run["modality_dropout"])
+    if run["fusion_init"] == "balanced":
+        from .train.balance import balanced_init
+
+        balanced_init(model)
+    if world > 1 and (run["modulation"] != "none" or run["aux_weight"] > 0):
+        reporter.log("note: --modulation and --aux-weight are not available under MPI yet; "
+                     "training without them")
+        run.update(modulation="none", aux_weight=0.0)
     try:
         trainer = Trainer(model, train_set, val_set, epochs=run["epochs"],
                           batch_size=run["batch_size"], lr=run["lr"],
                           optimizer=run["optimizer"], scheduler=run["scheduler"],
                           weight_decay=run["weight_decay"], patience=run["patience"],
-                          out_dir=out, config={"run": run}, reporter=reporter)
+                          out_dir=out, config={"run": run}, reporter=reporter,
+                          modulation=run["modulation"], ogm_alpha=run["ogm_alpha"],
+                          aux_weight=run["aux_weight"], warmup_epochs=run["warmup_epochs"],
+                          monitor_samples=run["monitor_samples"])
     except (TypeError, ValueError) as exc:
         raise CommandError(one_line(exc)) from None
     reporter.log(f"tinymm train: {run['dataset']} ({len(train_set)} train / {len(val_set)} val "
@@ -138,6 +153,8 @@ def _train(args, parser) -> int:
     _report(model, test_set, trainer.history, trainer.config, out, reporter,
             plots=not args.no_plots, split="test", header=f"best epoch {trainer.best_epoch} (val accuracy "
             f"{trainer.best_accuracy:.4f}); data and training took {train_seconds:.1f} s")
+    if trainer.collapse_warning:
+        reporter.log(f"\nwarning: {trainer.collapse_warning}")
     reporter.log(f"total {time.perf_counter() - started:.1f} s; outputs in {out}/")
     return 0
 

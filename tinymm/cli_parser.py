@@ -17,7 +17,13 @@ DEFAULT_FUSION = "concat"
 DEFAULT_TEXT_ENCODER = "gru"
 TRAIN_DEFAULTS = {"epochs": 20, "batch_size": 32, "lr": 3e-3, "seed": 0, "optimizer": "adam",
                   "scheduler": "cosine", "modality_dropout": 0.3, "patience": None,
-                  "weight_decay": 0.0}
+                  "weight_decay": 0.0,
+                  # modality collapse (issue 17; tinymm/train/balance.py): measured remedies
+                  "modulation": "ogm", "ogm_alpha": 0.5, "aux_weight": 0.0,
+                  "warmup_epochs": 0, "fusion_init": "default", "monitor_samples": 256}
+# the collapse remedies all off: what a run did before they existed (old checkpoints)
+BALANCE_OFF = {"modulation": "none", "ogm_alpha": 0.5, "aux_weight": 0.0, "warmup_epochs": 0,
+               "fusion_init": "default", "monitor_samples": 0}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -121,6 +127,32 @@ def build_parser() -> argparse.ArgumentParser:
                    f"{TRAIN_DEFAULTS['modality_dropout']})")
     t.add_argument("--patience", type=_positive_int, default=None,
                    help="early stopping after this many epochs without improvement")
+    b = t.add_argument_group(
+        "modality collapse", "Joint training can collapse onto the modality that is easiest to "
+        "learn (the others end up ignored). Each epoch measures the fused accuracy next to "
+        "each modality alone and warns when they stay level; these remedies counter it.")
+    b.add_argument("--modulation", choices=("none", "ogm"), default=None,
+                   help="OGM-GE: slow down the encoder of the modality that is ahead by scaling "
+                   "its gradients, plus Gaussian noise (Peng et al., CVPR 2022; default "
+                   f"{TRAIN_DEFAULTS['modulation']})")
+    b.add_argument("--ogm-alpha", type=_nonneg_float, default=None,
+                   help=f"OGM's alpha: how hard the leading modality is slowed down (default "
+                   f"{TRAIN_DEFAULTS['ogm_alpha']})")
+    b.add_argument("--aux-weight", type=_nonneg_float, default=None,
+                   help="gradient blending: weight of each modality's auxiliary-head loss next to "
+                   "the fused loss; 0 = off (Wang et al., CVPR 2020; default "
+                   f"{TRAIN_DEFAULTS['aux_weight']:g})")
+    b.add_argument("--warmup-epochs", type=_nonneg_int, default=None,
+                   help="modality warm-up: modality dropout falls from 0.9 to --modality-dropout "
+                   f"over these first epochs; 0 = off (default {TRAIN_DEFAULTS['warmup_epochs']})")
+    b.add_argument("--fusion-init", choices=("default", "balanced"), default=None,
+                   help="balanced: start the tensor, lowrank and attention fusions so that no "
+                   "modality is silenced at initialisation (default "
+                   f"{TRAIN_DEFAULTS['fusion_init']})")
+    b.add_argument("--monitor-samples", type=_nonneg_int, default=None,
+                   help="validation (and training) samples on which each epoch measures every "
+                   "modality's contribution and the clean training accuracy; 0 = off "
+                   f"(default {TRAIN_DEFAULTS['monitor_samples']})")
     t.add_argument("--seed", type=_nonneg_int, default=None,
                    help=f"random seed for initialisation and shuffling (default "
                    f"{TRAIN_DEFAULTS['seed']})")

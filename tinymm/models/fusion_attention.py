@@ -48,6 +48,17 @@ class AttentionFusion(Fusion):
             for _ in range(num_layers)])
         self.out_features = dim
 
+    def balanced_init(self) -> None:
+        """Zero each layer's query projection W_q (and its bias): every query then scores
+        every key equally, so the summary token starts as the mean over the present
+        modalities instead of a random softmax that may all but ignore one of them; the
+        queries learn from there. (``tinymm.train.balance``; issue 17.)"""
+        for layer in self.layers:
+            attn = layer.self_attn
+            attn.in_proj_weight.data[:self.dim] = 0.0
+            if attn.in_proj_bias is not None:
+                attn.in_proj_bias.data[:self.dim] = 0.0
+
     def fuse(self, features, mask):
         batch = mask.shape[0]
         tokens = []

@@ -39,6 +39,19 @@ class TensorFusion(Fusion):
         self.missing = MissingEmbedding([dim] * len(self.in_features))
         self.out_features = (dim + 1) ** len(self.in_features)
 
+    def balanced_init(self) -> None:
+        """Start near additive fusion, so no modality's noise silences another's signal.
+
+        Each projection's weight is scaled by 1/√dim: with h_m of variance v, the dim^M
+        product terms of Z carry about (dim v)^M of the head's input variance against
+        M dim v for the unimodal terms h_m ⊗ 1; v ≈ v_0 / dim makes the unimodal (additive)
+        terms dominate at the start, while every modality still changes the output.
+        (``tinymm.train.balance``; issue 17.)
+        """
+        for proj in self.proj:
+            proj.weight.data *= np.float32(1.0 / math.sqrt(self.dim))
+            proj.bias.data[...] = 0.0
+
     def fuse(self, features, mask):
         batch = mask.shape[0]
         z = None
@@ -83,6 +96,14 @@ class LowRankFusion(Fusion):
         nn.init.uniform_(self.rank_weight, -1.0 / math.sqrt(rank), 1.0 / math.sqrt(rank))
         self.bias = nn.Parameter(np.zeros(dim, np.float32))
         self.out_features = dim
+
+    def balanced_init(self) -> None:
+        """Rank weights λ_i = 1/rank (instead of uniform in ±1/√rank), so the rank
+        components, each ≈ 1 + Σ_m (terms of modality m) at the start, add up instead of
+        cancelling: every modality starts with the same additive path to the output.
+        (``tinymm.train.balance``; issue 17.)"""
+        self.rank_weight.data[...] = 1.0 / self.rank
+        self.bias.data[...] = 0.0
 
     def fuse(self, features, mask):
         batch = mask.shape[0]

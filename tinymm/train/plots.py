@@ -1,6 +1,8 @@
 """PNG plots of a run, drawn with matplotlib when it is importable (an optional dependency).
 
-``save_plots(report, out_dir)`` writes curves.png (loss and accuracy per epoch),
+``save_plots(report, out_dir)`` writes curves.png (loss and accuracy per epoch; the
+accuracy panel also shows the clean training accuracy and each modality alone when the
+history holds them),
 confusion.png, ablation.png (accuracy vs ceiling per modality subset) and robustness.png,
 for whichever parts the report holds; it returns the paths written ([] without matplotlib).
 """
@@ -39,6 +41,15 @@ def _curves(plt, history: Mapping, path: Path) -> None:
         ax_loss.plot(epochs, val_loss, "s-", label="validation")
         ax_acc.plot(epochs, [v if v is not None else float("nan")
                              for v in history["val_accuracy"]], "s-", label="validation")
+    clean = history.get("train_accuracy_clean") or []
+    if any(v is not None for v in clean):  # eval mode: no modality dropout, comparable to val
+        ax_acc.plot(epochs, [v if v is not None else float("nan") for v in clean], "o--",
+                    label="train (clean)")
+    contrib = history.get("val_contribution") or []
+    names = [k for k in next((c for c in contrib if c), {}) if k not in ("all", "n")]
+    for name in names:  # each modality alone (the others masked) on a validation subset
+        ax_acc.plot(epochs, [c[name] if c else float("nan") for c in contrib], ":",
+                    label=f"val, {name} alone")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     for ax in (ax_loss, ax_acc):

@@ -28,6 +28,8 @@ from .. import functional as F
 from ..autograd import no_grad
 from ..random import generator
 from ..serialization import load, save
+from . import balance
+from .monitor import clean_accuracy, contributions
 from .parallel import DataParallelPlan
 from .progress import Reporter
 
@@ -35,7 +37,10 @@ CHECKPOINT_FORMAT = "tinymm-checkpoint"
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("none", "step", "cosine")
 HISTORY_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr",
-                "seconds")
+                "seconds", "train_accuracy_clean", "val_contribution", "modality_dropout",
+                "ogm_coefficients")
+# keys added after the first checkpoints were written: padded with None on resume
+LATER_KEYS = ("train_accuracy_clean", "val_contribution", "modality_dropout", "ogm_coefficients")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -111,6 +116,19 @@ class Trainer:
 
     Randomness (initialisation, shuffling, dropout, modality dropout) all comes from tinymm's
     generator: call ``tm.manual_seed`` before building the model for a repeatable run.
+
+    Modality collapse (see ``tinymm.train.balance`` for the rules and the papers):
+    monitor_samples (validation samples on which each epoch measures the fused accuracy next
+    to each single modality's, and training samples for the clean training accuracy; 0 = off),
+    modulation ("none" / "ogm": OGM-GE gradient modulation, Peng et al., CVPR 2022) with
+    ogm_alpha (its α), aux_weight (> 0: gradient blending with one auxiliary head per
+    modality, loss L_fused + aux_weight Σ_m L_m, after Wang et al., CVPR 2020) and
+    warmup_epochs (modality dropout falls from 0.9 to the model's own rate over these
+    epochs). The defaults None of modulation and aux_weight mean ``balance.DEFAULT_MODULATION``
+    and ``balance.DEFAULT_AUX_WEIGHT`` (the remedy that failed least in
+    benchmarks/collapse.py) for a model with several modalities on one process, else off.
+    After fit, ``collapse_warning`` holds a sentence for the learner when the fused
+    model ended within sampling error of one modality alone (else None).
     """
 
     def __init__(self, model, train_data, val_data=None, *, epochs: int = 10,
@@ -118,9 +136,32 @@ class Trainer:
                  weight_decay: float = 0.0, momentum: float = 0.9, scheduler: str = "none",
                  step_size: int = 10, gamma: float = 0.5, patience: int | None = None,
                  grad_clip: float | None = None, out_dir: str | os.PathLike | None = None,
-                 config: Mapping | None = None, reporter: Reporter | None = None):
+                 config: Mapping | None = None, reporter: Reporter | None = None,
+                 modulation: str | None = None, ogm_alpha: float = 0.5,
+                 aux_weight: float | None = None,
+                 warmup_epochs: int = 0, monitor_samples: int = 256):
         self.model = model
         self.train_data, self.val_data = train_data, val_data
+        multimodal = all(hasattr(model, a) for a in ("modalities", "encode", "fusion", "head"))
+        # the defaults (None): the measured remedy for a model with several modalities on one
+        # process (benchmarks/COLLAPSE.md), nothing otherwise
+        fits = multimodal and len(model.modalities) > 1 and not DataParallelPlan().parallel
+        if modulation is None:
+            modulation = balance.DEFAULT_MODULATION if fits else "none"
+        if aux_weight is None:
+            aux_weight = balance.DEFAULT_AUX_WEIGHT if fits else 0.0
+        balance.check_options("Trainer", modulation, ogm_alpha, aux_weight, warmup_epochs,
+                              monitor_samples)
+        self.modulation, self.ogm_alpha = modulation, float(ogm_alpha)
+        self.aux_weight, self.warmup_epochs = float(aux_weight), int(warmup_epochs)
+        self.monitor_samples = int(monitor_samples)
+        if (modulation != "none" or aux_weight > 0 or warmup_epochs > 0) and not multimodal:
+            raise ValueError("Trainer: modulation, aux_weight and warmup_epochs need a "
+                             f"MultimodalClassifier, got {type(model).__name__}")
+        self._multimodal = multimodal
+        self.base_dropout = float(getattr(model, "modality_dropout", 0.0))
+        self.aux = balance.aux_heads(model) if aux_weight > 0 else None
+        self.collapse_warning: str | None = None
         self.epochs = _positive("epochs", epochs, int)
         self.batch_size = _positive("batch_size", batch_size, int)
         self.lr = _positive("lr", lr)
@@ -130,7 +171,8 @@ class Trainer:
             raise ValueError(f"Trainer: optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         if scheduler not in SCHEDULERS:
             raise ValueError(f"Trainer: scheduler must be one of {SCHEDULERS}, got {scheduler!r}")
-        self.optimizer = make_optimizer(optimizer, list(model.parameters()), self.lr,
+        params = list(model.parameters()) + ([] if self.aux is None else list(self.aux.parameters()))
+        self.optimizer = make_optimizer(optimizer, params, self.lr,
                                         _positive("weight_decay", weight_decay, allow_zero=True),
                                         _positive("momentum", momentum, allow_zero=True))
         self.weight_decay = _positive("weight_decay", weight_decay, allow_zero=True)
@@ -142,6 +184,9 @@ class Trainer:
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.plan = DataParallelPlan()  # see train/parallel.py: a world of one changes nothing
         self.net = self.plan.wrap(model)
+        if self.plan.parallel and (modulation != "none" or aux_weight > 0):
+            raise ValueError("Trainer: modulation and aux_weight are not supported with MPI data "
+                             "parallelism yet; use warmup_epochs or run on one process")
         self.reporter = reporter if reporter is not None else Reporter()
         if not self.plan.is_main:
             self.reporter = Reporter(quiet=True)  # only rank 0 talks
@@ -152,7 +197,10 @@ class Trainer:
                         "optimizer": optimizer, "weight_decay": float(weight_decay),
                         "momentum": float(momentum), "scheduler": scheduler,
                         "step_size": int(step_size), "gamma": float(gamma),
-                        "patience": self.patience, "grad_clip": self.grad_clip},
+                        "patience": self.patience, "grad_clip": self.grad_clip,
+                        "modulation": modulation, "ogm_alpha": self.ogm_alpha,
+                        "aux_weight": self.aux_weight, "warmup_epochs": self.warmup_epochs,
+                        "monitor_samples": self.monitor_samples},
             **dict(config or {}),
         }
         self.history: dict[str, list] = {k: [] for k in HISTORY_KEYS}
@@ -176,6 +224,7 @@ class Trainer:
         return {
             "format": CHECKPOINT_FORMAT, "version": 1, "epoch": self.epoch,
             "model": dict(self.model.state_dict()),
+            "aux_heads": None if self.aux is None else dict(self.aux.state_dict()),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "config": self.config, "history": self.history,
@@ -210,8 +259,15 @@ class Trainer:
         history, best, rng = self._check_progress(state)
         # load the model and the optimizer together or not at all
         weights = {k: np.array(v, copy=True) for k, v in self.model.state_dict().items()}
+        if (self.aux is None) != (state.get("aux_heads") is None):
+            raise ValueError("Trainer.resume: the checkpoint was trained "
+                             f"{'without' if self.aux is not None else 'with'} auxiliary heads "
+                             f"(aux_weight); resume with aux_weight="
+                             f"{'0' if self.aux is not None else 'its value'}")
         self.model.load_state_dict(state["model"])
         try:
+            if self.aux is not None:
+                self.aux.load_state_dict(state["aux_heads"])
             self.optimizer.load_state_dict(state["optimizer"])
         except BaseException:
             self.model.load_state_dict(weights)
@@ -241,6 +297,11 @@ class Trainer:
         if not isinstance(history, Mapping) or not all(
                 isinstance(history.get(k, []), list) for k in HISTORY_KEYS):
             raise ValueError("Trainer.resume: the checkpoint's history is not a dict of lists")
+        done = len(history.get("epoch", []))
+        history = {k: list(history.get(k, [])) for k in HISTORY_KEYS}
+        for k in LATER_KEYS:  # a checkpoint from before these keys: None for its epochs
+            if len(history[k]) < done:
+                history[k] = [None] * (done - len(history[k])) + history[k]
         best = state["best"]
         try:
             progress = (float(best["accuracy"]), int(best["epoch"]), int(best["bad_epochs"]))
@@ -253,7 +314,7 @@ class Trainer:
         except (TypeError, ValueError, KeyError) as exc:
             raise ValueError(f"Trainer.resume: the checkpoint's random state is invalid "
                              f"({type(exc).__name__}: {exc})") from None
-        return {k: list(history.get(k, [])) for k in HISTORY_KEYS}, progress, rng
+        return history, progress, rng
 
     def _restart_schedule(self) -> None:
         """The learning rate of epoch ``self.epoch + 1`` under this Trainer's lr and schedule."""
@@ -289,30 +350,54 @@ class Trainer:
         return float(self.optimizer.param_groups[0]["lr"])
 
     def train_epoch(self) -> tuple[float, float]:
-        """One pass over the training data; returns (mean loss, accuracy)."""
+        """One pass over the training data; returns (mean loss, accuracy) of the fused model
+        (under modality dropout; with auxiliary heads the loss optimised is the blended one)."""
         self.model.train()
         loader = self.plan.train_loader(self.train_data, self.batch_size, self.epoch,
                                         self._sampler_seed)
         bar = self.reporter.bar(len(loader), f"epoch {self.epoch + 1}/{self.epochs}")
         total_loss, correct, seen = 0.0, 0, 0
-        params = list(self.model.parameters())
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        custom = self.modulation != "none" or self.aux is not None
+        ks = []
+        captured: dict = {}
+        handle = None
+        if custom:  # the fusion's inputs: each modality's features and the mask it used
+            if self.aux is not None:
+                self.aux.train()
+
+            def capture(module, args, output):
+                if "features" not in captured:
+                    captured["features"], captured["mask"] = args[0], np.asarray(args[1])
+
+            handle = self.model.fusion.register_forward_hook(capture)
         try:
             for step, batch in enumerate(loader, start=1):
                 # overflow on the way to a non-finite loss is reported once, below, not as
                 # a stream of NumPy warnings from every kernel it passes through
+                k = None
                 with np.errstate(over="ignore", invalid="ignore"):
+                    captured.clear()
                     logits = self.net(batch)
-                    loss = F.cross_entropy(logits, batch["label"])
+                    if custom and "features" in captured:
+                        loss, k, fused = self._balanced_loss(logits, captured, batch["label"])
+                    else:
+                        loss = fused = F.cross_entropy(logits, batch["label"])
                 value = float(loss.item())
                 if self.plan.any(not math.isfinite(value)):  # every rank stops together
                     raise NonFiniteLossError(self._nan_message(value, step))
                 self.optimizer.zero_grad()
                 loss.backward()
+                if k is not None:
+                    ks.append(k)
+                    balance.modulate_gradients(
+                        [list(self.model.encoders[m].parameters()) for m in self.model.modalities],
+                        k, generator())
                 if self.grad_clip is not None:
                     clip_grad_norm(params, self.grad_clip)
                 self.optimizer.step()
                 n = len(batch["label"])
-                total_loss += value * n
+                total_loss += float(fused.item()) * n  # the fused model's loss, as in validation
                 correct += int((logits.data.argmax(axis=1) == batch["label"]).sum())
                 seen += n
                 bar.set_postfix_str(f"loss {total_loss / seen:.4f} acc {correct / seen:.3f}",
@@ -320,8 +405,43 @@ class Trainer:
                 bar.update(1)
         finally:
             bar.close()
+            if handle is not None:
+                handle.remove()
         total_loss, correct, seen = self.plan.sums(total_loss, correct, seen)
+        self._epoch_ogm = (None if not ks else
+                           dict(zip(self.model.modalities, np.mean(ks, axis=0).tolist())))
         return total_loss / max(seen, 1), correct / max(seen, 1)
+
+    def _balanced_loss(self, logits, captured: dict, labels):
+        """(loss, OGM coefficients or None, fused cross-entropy) of one training batch, from
+        the fused logits and
+        the fusion's inputs (captured by a forward hook, so the model runs its own forward):
+        the blended loss with the auxiliary heads (gradient blending), and the per-modality
+        confidences of OGM (the fused model with all but one modality masked, from the same
+        encodings, without gradient)."""
+        model, labels = self.model, np.asarray(labels)
+        feats, mask = list(captured["features"]), captured["mask"]
+        fused = F.cross_entropy(logits, labels)
+        loss = fused
+        if self.aux is not None:
+            aux_logits = [None if f is None else head(f) for f, head in zip(feats, self.aux)]
+            loss, _ = balance.blended_loss(logits, aux_logits, labels, mask, self.aux_weight)
+        k = None
+        if self.modulation == "ogm":
+            conf = []
+            with no_grad():
+                for j in range(len(model.modalities)):
+                    rows = np.flatnonzero(mask[:, j])
+                    if rows.size == 0:
+                        conf.append(0.0)
+                        continue
+                    only = np.zeros_like(mask)
+                    only[:, j] = mask[:, j]
+                    single = model.head(model.fusion(feats, only)).data[rows]
+                    conf.append(balance.modality_confidence(single, labels[rows]) / rows.size)
+            # non-finite logits: no modulation; the loss check stops the run right after
+            k = balance.ogm_coefficients(conf, self.ogm_alpha) if np.isfinite(conf).all() else None
+        return loss, k, fused
 
     def _nan_message(self, value: float, step: int) -> str:
         if self.last_path is not None and self.last_path.exists():
@@ -357,16 +477,27 @@ class Trainer:
         while self.epoch < self.epochs and not self.stopped_early:
             start = time.perf_counter()
             lr = self._current_lr()
-            train_loss, train_acc = self.train_epoch()
+            dropout = None
+            if self._multimodal:
+                dropout = balance.warmup_dropout(self.epoch, self.warmup_epochs, self.base_dropout)
+                self.model.modality_dropout = dropout
+            self._epoch_ogm = None
+            try:
+                train_loss, train_acc = self.train_epoch()
+            finally:
+                if self._multimodal:
+                    self.model.modality_dropout = self.base_dropout
             val_loss, val_acc = (float("nan"), float("nan"))
             if self.val_data is not None:
                 val_loss, val_acc = self.evaluate(self.val_data)
+            clean, contrib = self._monitor()
             if self.scheduler is not None:
                 self.scheduler.step()
             self.epoch += 1
             seconds = time.perf_counter() - start
             for key, value in zip(HISTORY_KEYS, (self.epoch, train_loss, train_acc, val_loss,
-                                                 val_acc, lr, seconds)):
+                                                 val_acc, lr, seconds, clean, contrib, dropout,
+                                                 self._epoch_ogm)):
                 self.history[key].append(value)
             improved = self.val_data is None or val_acc > self.best_accuracy
             if improved:
@@ -380,18 +511,72 @@ class Trainer:
                     self._save(self.best_path)
             self.reporter.log(self._epoch_line(train_loss, train_acc, val_loss, val_acc,
                                                seconds, improved))
+            self._check_collapse()
             if self.patience is not None and self.bad_epochs >= self.patience:
                 self.stopped_early = True
                 self.reporter.log(f"early stopping: no better validation accuracy for "
                                   f"{self.patience} epochs (best {self.best_accuracy:.4f} at "
                                   f"epoch {self.best_epoch})")
+        self.collapse_warning = self._collapse_message(self.history["val_contribution"])
         if restore_best and self.val_data is not None and self.best_path is not None \
                 and self.best_path.exists() and self.best_epoch != self.epoch:
             self.model.load_state_dict(load(self.best_path)["model"])
         return self.history
 
+    def _monitor(self) -> tuple[float | None, dict | None]:
+        """(clean training accuracy, validation contributions) of this epoch, or None."""
+        if self.monitor_samples == 0 or not self._multimodal or self.plan.parallel:
+            return None, None
+        clean = clean_accuracy(self.model, self.train_data, self.monitor_samples)
+        contrib = None
+        if self.val_data is not None and len(self.model.modalities) > 1:
+            contrib = contributions(self.model, self.val_data, self.monitor_samples)
+        return clean, contrib
+
+    @property
+    def detect_after(self) -> int:
+        """Epochs of warm-up before collapse is judged: the modality warm-up, and at least 3."""
+        return max(3, self.warmup_epochs + 1)
+
+    def _collapse_message(self, contribs: list) -> str | None:
+        """The warning when the last two epochs (both after the warm-up) were collapsed."""
+        if len(contribs) < 2 or self.epoch < self.detect_after + 1:
+            return None
+        messages = []
+        for c in contribs[-2:]:
+            if not c:
+                return None
+            singles = {m: c[m] for m in self.model.modalities}
+            messages.append(balance.contribution_warning(c["all"], singles, int(c["n"]),
+                                                         advice=self._advice()))
+        return messages[-1] if all(messages) else None
+
+    def _advice(self) -> str:
+        """The remedies this run does not use yet, in `tinymm train`'s flags."""
+        tips = []
+        if self.aux is None:
+            tips.append("auxiliary heads (--aux-weight 1)")
+        if self.modulation == "none":
+            tips.append("gradient modulation (--modulation ogm)")
+        if self.warmup_epochs == 0:
+            tips.append("a modality warm-up (--warmup-epochs 4)")
+        tips.append("another --seed")
+        return "Try " + ", ".join(tips[:-1]) + (" or " if len(tips) > 1 else "") + tips[-1] + "."
+
+    def _check_collapse(self) -> None:
+        message = self._collapse_message(self.history["val_contribution"])
+        if message and not getattr(self, "_warned", False):
+            self._warned = True
+            self.reporter.log(f"warning: after epoch {self.epoch}, {message}")
+
     def _epoch_line(self, tl, ta, vl, va, seconds, improved) -> str:
         line = f"epoch {self.epoch:>3}/{self.epochs}  train loss {tl:.4f} acc {ta:.3f}"
+        clean = self.history["train_accuracy_clean"][-1]
+        if clean is not None:
+            line += f" (clean {clean:.3f})"
         if self.val_data is not None:
             line += f"  val loss {vl:.4f} acc {va:.3f}" + (" *" if improved else "")
+        contrib = self.history["val_contribution"][-1]
+        if contrib:
+            line += "  alone: " + " ".join(f"{m} {contrib[m]:.2f}" for m in self.model.modalities)
         return line + f"  ({seconds:.1f} s)"
