@@ -33,7 +33,8 @@ from numba import njit
 from .threads import split_run
 
 __all__ = [
-    "max_pool2d_forward", "max_pool2d_values", "max_pool2d_backward", "max_pool1d_forward", "max_pool1d_backward",
+    "max_pool2d_forward", "max_pool2d_values", "max_pool2d_backward",
+    "max_pool1d_forward", "max_pool1d_backward",
     "avg_pool2d_forward", "avg_pool2d_backward",
     "adaptive_avg_pool2d_forward", "adaptive_avg_pool2d_backward",
 ]

@@ -23,7 +23,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
-    "max_pool2d_forward", "max_pool2d_values", "max_pool2d_backward", "max_pool1d_forward", "max_pool1d_backward",
+    "max_pool2d_forward", "max_pool2d_values", "max_pool2d_backward",
+    "max_pool1d_forward", "max_pool1d_backward",
     "avg_pool2d_forward", "avg_pool2d_backward",
     "adaptive_avg_pool2d_forward", "adaptive_avg_pool2d_backward",
 ]
