@@ -63,3 +63,63 @@ def test_split_run_reraises_an_error_of_a_pool_chunk(threads):
 
     with pytest.raises(IndexError, match="chunk failed"):
         mod.split_run(work, 4, 10 * mod.MIN_CHUNK)
+
+
+def test_row_kernels_give_the_same_bits_on_one_and_two_threads(threads):
+    """softmax, log-softmax and cross-entropy split rows over threads; a row's result does
+    not depend on the split."""
+    import numpy as np
+
+    numba, _ = threads
+    rng = np.random.default_rng(0)
+    x = (3 * rng.standard_normal((1024, 300))).astype(np.float32)  # 300K elements: split
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    t = rng.integers(0, 300, 1024)
+    t[::7] = -100  # ignored rows
+    gr = rng.random(1024).astype(np.float32)
+
+    def run():
+        k = {n: kernels.get(n, "numba") for n in kernels.names("numba") if "softmax" in n
+             or "cross_entropy" in n}
+        y, ly = k["softmax_forward"](x), k["log_softmax_forward"](x)
+        loss, logp = k["cross_entropy_forward"](x, t, 0.1, -100)
+        return (y, ly, k["softmax_backward"](y, g), k["log_softmax_backward"](ly, g), loss, logp,
+                k["cross_entropy_backward"](logp, t, 0.1, -100, gr))
+
+    numba.set_num_threads(1)
+    one = run()
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    two = run()
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_attention_runs_on_one_thread_when_numba_has_one(threads, monkeypatch):
+    """``--threads 1`` (numba.set_num_threads(1)) keeps a big attention call on the caller's
+    thread; with two threads it uses two, and the results are the same bits."""
+    import numpy as np
+    from tinymm.kernels.jit import attention as att
+
+    numba, mod = threads
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((8, 4, 128, 32)).astype(np.float32) for _ in range(3))
+    seen = set()
+    real = att.split_run
+
+    def spy(work, n, size, min_size=mod.MIN_CHUNK):
+        def traced(lo, hi):
+            seen.add(threading.get_ident())
+            work(lo, hi)
+        real(traced, n, size, min_size)
+
+    monkeypatch.setattr(att, "split_run", spy)
+    numba.set_num_threads(1)
+    out1, p1 = att.attention_forward(q, k, v, 0.2)
+    assert seen == {threading.get_ident()}
+    if numba.config.NUMBA_NUM_THREADS >= 2:
+        seen.clear()
+        numba.set_num_threads(2)
+        out2, p2 = att.attention_forward(q, k, v, 0.2)
+        assert len(seen) == 2
+        np.testing.assert_array_equal(p1, p2)
+        np.testing.assert_array_equal(out1, out2)
