@@ -123,3 +123,28 @@ def test_attention_runs_on_one_thread_when_numba_has_one(threads, monkeypatch):
         assert len(seen) == 2
         np.testing.assert_array_equal(p1, p2)
         np.testing.assert_array_equal(out1, out2)
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_gives_the_same_bits_on_one_and_two_threads(threads, amsgrad):
+    import numpy as np
+
+    numba, _ = threads
+    rng = np.random.default_rng(0)
+    n = 600_000  # above 2 * ADAM_MIN_CHUNK: cut into element ranges
+    g = rng.standard_normal(n).astype(np.float32)
+
+    def run():
+        p = np.linspace(-1, 1, n, dtype=np.float32)
+        m, v, vmax = (np.zeros(n, np.float32) for _ in range(3))
+        for step in (1, 2):
+            kernels.get("adam_step", "numba")(p, g, m, v, vmax, step, 1e-3, 0.9, 0.999, 1e-8,
+                                              0.01, True, amsgrad, False)
+        return p, m, v, vmax
+
+    numba.set_num_threads(1)
+    one = run()
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    two = run()
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
