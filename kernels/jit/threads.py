@@ -63,11 +63,11 @@ def _mark_inside() -> None:
     _local.inside = True
 
 
-def chunks(n: int, size: int, min_size: int = MIN_CHUNK) -> list[tuple[int, int]]:
+def chunks(n: int, size: int, min_size: int | None = None) -> list[tuple[int, int]]:
     """``[lo, hi)`` ranges cutting ``range(n)`` into at most ``num_threads()`` near-equal
-    pieces, each with at least ``min_size`` of the call's ``size`` elements (one piece if
-    the call is small)."""
-    t = min(n, size // max(min_size, 1))
+    pieces, each with at least ``min_size`` (default ``MIN_CHUNK``) of the call's ``size``
+    elements (one piece if the call is small)."""
+    t = min(n, size // max(MIN_CHUNK if min_size is None else min_size, 1))
     if t >= 2:  # ask Numba only for calls big enough to split (the query costs ~4 µs)
         t = min(t, num_threads())
     if t <= 1:
@@ -82,7 +82,7 @@ def chunks(n: int, size: int, min_size: int = MIN_CHUNK) -> list[tuple[int, int]
 
 
 def split_run(work: Callable[[int, int], None], n: int, size: int,
-              min_size: int = MIN_CHUNK) -> None:
+              min_size: int | None = None) -> None:
     """Run ``work(lo, hi)`` over ``[0, n)`` in the pieces of :func:`chunks`: the first on
     the caller's thread, the others on the pool; returns when all are done (re-raising the
     first error)."""
