@@ -96,3 +96,26 @@ def test_max_pool2d_without_grad_runs_the_values_only_kernel():
     np.testing.assert_array_equal(y2.numpy(), y3.detach().numpy())
     y3.sum().backward()
     assert np.asarray(xg.grad).sum() == pytest.approx(2 * 3 * 3 * 3)  # one 1 per window
+
+
+@numba_only
+@pytest.mark.parametrize("shape, args", [
+    ((2, 3, 7, 9), ((2, 2), (2, 2), (0, 0))),   # MaxPool2d(2), odd sizes: a row and column left
+    ((2, 3, 8, 8), ((3, 3), (2, 2), (1, 1))),   # overlapping windows
+    ((1, 2, 8, 8), ((2, 2), (2, 2), (1, 1))),   # padded
+    ((1, 2, 9, 8), ((1, 1), (2, 2), (0, 0))),   # 1x1 windows, stride 2
+])
+def test_max_pool2d_backward_matches_reference_on_ties_and_nans(shape, args):
+    """The scatter backward on indices from data full of ties and NaNs, windows that tile
+    the input, overlap, or are padded."""
+    rng = np.random.default_rng(7)
+    x = _tricky(rng, shape, np.float64)
+    _, idx = kernels.get("max_pool2d_forward", "numpy")(x, *args)
+    g = rng.standard_normal(idx.shape)
+    want = kernels.get("max_pool2d_backward", "numpy")(g, idx, x.shape)
+    got = kernels.get("max_pool2d_backward", "numba")(g, idx, x.shape)
+    # a gx element is 0, one g, or (overlapping windows) a sum of at most 4 of them, which the
+    # twins may add in different orders: γ_4 · Σ|g| <= 4·(4ε)·max|g|
+    np.testing.assert_allclose(got, want, rtol=0, atol=16 * np.finfo(np.float64).eps * np.abs(g).max())
+    assert got.shape == x.shape
+

@@ -148,3 +148,27 @@ def test_adam_gives_the_same_bits_on_one_and_two_threads(threads, amsgrad):
     two = run()
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)
+
+
+def test_activations_give_the_same_bits_on_one_and_two_threads(threads):
+    import numpy as np
+
+    numba, _ = threads
+    rng = np.random.default_rng(0)
+    x = (3 * rng.standard_normal(300_000)).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+
+    def run():
+        out = []
+        for name in ("relu", "silu", "gelu_tanh", "mish"):
+            out.append(kernels.get(f"{name}_forward", "numba")(x))
+            out.append(kernels.get(f"{name}_backward", "numba")(g, x))
+        out.append(kernels.get("leaky_relu_backward", "numba")(g, x, 0.1))
+        return out
+
+    numba.set_num_threads(1)
+    one = run()
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    two = run()
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
