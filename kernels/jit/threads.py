@@ -25,6 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
+from numba.np.ufunc import parallel as _numba_parallel
 
 __all__ = ["num_threads", "split_run", "chunks"]
 
@@ -36,9 +37,16 @@ _lock = threading.Lock()
 
 
 def num_threads() -> int:
-    """Numba's current thread count (1 when called from a pool thread: no nesting)."""
+    """Numba's current thread count (1 when called from a pool thread: no nesting).
+
+    Until Numba's threading layer is launched (by ``set_num_threads``, ``get_num_threads`` or
+    a ``parallel=True`` kernel) the count is ``NUMBA_NUM_THREADS``; asking
+    ``get_num_threads`` then would launch the layer, ~0.1 s at start-up for nothing.
+    """
     if getattr(_local, "inside", False):
         return 1
+    if not getattr(_numba_parallel, "_is_initialized", True):
+        return max(1, int(numba.config.NUMBA_NUM_THREADS))
     return max(1, int(numba.get_num_threads()))
 
 
