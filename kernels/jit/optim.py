@@ -8,7 +8,7 @@ first), so a float32 update never touches float64. A conditional store stops the
 vectorisation (measured 4-5x slower), so AMSGrad and SGD with momentum have their own
 loops; the other options are selects on loop-invariant scalars.
 
-Threads: a parameter of at least ``2 * ADAM_MIN_CHUNK`` elements is cut into element ranges
+Threads: a parameter of at least ``2 * threads.MIN_CHUNK`` elements is cut into element ranges
 run on Numba's thread count with plain Python threads (``nogil`` loops, kernels/jit/threads.py);
 smaller ones run in one call. Not ``prange``: the update is memory-bound, ``prange`` gained at
 most ~1.6x on 6 M parameters (3.5 vs 5.6 ms) and, when other processes load the cores, an
@@ -27,7 +27,6 @@ from .threads import split_run
 
 __all__ = ["adam_step", "sgd_step"]
 
-ADAM_MIN_CHUNK = 1 << 17  # elements per thread below which a parameter is updated in one call
 
 
 @njit(inline="always", error_model="numpy")
@@ -82,7 +81,7 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1,
         loop(*(a[lo:hi] for a in arrays), *scalars)
 
     # big parameters are cut into element ranges over Numba's thread count (threads.py)
-    split_run(work, arrays[0].shape[0], arrays[0].shape[0], ADAM_MIN_CHUNK)
+    split_run(work, arrays[0].shape[0], arrays[0].shape[0])
 
 
 @njit(cache=True, error_model="numpy")

@@ -29,8 +29,14 @@ from numba.np.ufunc import parallel as _numba_parallel
 
 __all__ = ["num_threads", "split_run", "chunks"]
 
-# Elements per chunk below which one more thread is not worth its hand-off.
-MIN_CHUNK = 1 << 16
+# Elements per chunk below which one more thread is not worth its hand-off. Large on purpose:
+# on the 2-core AMD EPYC VM, quiet (load 3), splitting the memory-bound loops at 64K elements
+# per chunk made them slower, not faster (2 threads / 1 thread, medians of 11 interleaved
+# rounds: max-pool fwd+bwd 1.18, avg-pool 1.23, layer norm 1.25-3, relu 2M 1.06-2.0, Adam 6.1M
+# 1.05-1.14, softmax 0.97): one core already saturates what memory bandwidth the VM gives, and
+# the hand-off costs. So only callers that pass their own ``min_size`` (attention, whose
+# per-chunk work is mostly small GEMMs OpenBLAS does not thread) split at realistic sizes.
+MIN_CHUNK = 1 << 24
 
 _state: dict = {}
 _lock = threading.Lock()

@@ -55,8 +55,10 @@ def test_max_pool2d_values_matches_forward_values(args):
 def test_pool_kernels_give_the_same_bits_on_one_and_two_threads():
     """The planes are split over Numba's thread count; each chunk owns its planes."""
     numba = pytest.importorskip("numba")
+    from tinymm.kernels.jit import threads
+
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((4, 64, 32, 32)).astype(np.float32)  # 256K elements: split
+    x = rng.standard_normal((4, 64, 32, 32)).astype(np.float32)  # 256K elements: split below
     g = rng.standard_normal((4, 64, 16, 16)).astype(np.float32)
 
     def run():
@@ -66,7 +68,8 @@ def test_pool_kernels_give_the_same_bits_on_one_and_two_threads():
                 kernels.get("avg_pool2d_forward", "numba")(x, *ARGS),
                 kernels.get("avg_pool2d_backward", "numba")(g, x.shape, *ARGS))
 
-    before = numba.get_num_threads()
+    before, min_chunk = numba.get_num_threads(), threads.MIN_CHUNK
+    threads.MIN_CHUNK = 1 << 16
     try:
         numba.set_num_threads(1)
         one = run()
@@ -74,6 +77,7 @@ def test_pool_kernels_give_the_same_bits_on_one_and_two_threads():
         two = run()
     finally:
         numba.set_num_threads(before)
+        threads.MIN_CHUNK = min_chunk
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)
 

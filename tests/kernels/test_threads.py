@@ -15,8 +15,10 @@ def threads():
     numba = pytest.importorskip("numba")
     from tinymm.kernels.jit import threads as mod
 
-    before = numba.get_num_threads()
+    before, min_chunk = numba.get_num_threads(), mod.MIN_CHUNK
+    mod.MIN_CHUNK = 1 << 16  # small enough that the inputs below are split on two threads
     yield numba, mod
+    mod.MIN_CHUNK = min_chunk
     numba.set_num_threads(before)
 
 
@@ -106,7 +108,7 @@ def test_attention_runs_on_one_thread_when_numba_has_one(threads, monkeypatch):
     seen = set()
     real = att.split_run
 
-    def spy(work, n, size, min_size=mod.MIN_CHUNK):
+    def spy(work, n, size, min_size=None):
         def traced(lo, hi):
             seen.add(threading.get_ident())
             work(lo, hi)
@@ -131,7 +133,7 @@ def test_adam_gives_the_same_bits_on_one_and_two_threads(threads, amsgrad):
 
     numba, _ = threads
     rng = np.random.default_rng(0)
-    n = 600_000  # above 2 * ADAM_MIN_CHUNK: cut into element ranges
+    n = 600_000  # above 2 * MIN_CHUNK (lowered by the fixture): cut into element ranges
     g = rng.standard_normal(n).astype(np.float32)
 
     def run():
