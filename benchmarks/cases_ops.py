@@ -143,6 +143,11 @@ def _softmax(fw: Framework, seed: int, mode: str) -> Bench:
     return op_bench(fw, seed, partial(fw.F.softmax, dim=-1), {"x": (x, True)}, mode)
 
 
+def _log_softmax(fw: Framework, seed: int, mode: str) -> Bench:
+    x = data(seed, "x", (BATCH, 4, 128, 128), scale=3.0)
+    return op_bench(fw, seed, partial(fw.F.log_softmax, dim=-1), {"x": (x, True)}, mode)
+
+
 def _cross_entropy(fw: Framework, seed: int, mode: str) -> Bench:
     logits = data(seed, "logits", (BATCH * 20, 10000), scale=3.0)
     target = fw.tensor(np.random.default_rng(seed).integers(0, 10000, BATCH * 20))
@@ -161,6 +166,8 @@ def misc_cases() -> list[Case]:
                   _layer_norm, None)
             + _both("softmax", "softmax", f"softmax(dim=-1) on {BATCH}x4x128x128", _softmax, None,
                     quick=("fb",))
+            + _both("log_softmax", "softmax", f"log_softmax(dim=-1) on {BATCH}x4x128x128",
+                    _log_softmax, None)
             + _both("cross_entropy", "softmax",
                     f"cross_entropy, {BATCH * 20} rows x 10000 classes", _cross_entropy, None)
             + _both("embedding", "embedding", f"Embedding(10000, 128), {BATCH}x20 ids",

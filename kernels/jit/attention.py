@@ -10,9 +10,10 @@ NumPy would need several passes and temporaries for:
 * backward: one pass per row fusing the dropout mask, ``rowsum(dP ⊙ P)`` and
   ``dS = P ⊙ (dP − rowsum) · scale``, in place on the fresh ``dO Vᵀ`` buffer.
 
-Threads: the batch of (L, S) problems is cut into two halves run on two threads (the
-caller's and a one-thread pool's) when the score matrices hold at least ``THREADED_MIN_SIZE``
-elements (512K). OpenBLAS does not thread these small products (128×32×128 ran as fast with
+Threads: the batch of (L, S) problems is cut into ``numba.get_num_threads()`` chunks run on
+as many threads (the caller's and kernels/jit/threads.py's pool) when the score matrices hold
+at least ``THREADED_MIN_SIZE`` elements (512K); with one thread it runs in one call.
+OpenBLAS does not thread these small products (128×32×128 ran as fast with
 one OpenBLAS thread as with two), so one call used one core; both halves only call OpenBLAS
 and ``nogil`` Numba loops, so they overlap. Batch 32, 4 heads, 128 tokens, float32, medians in
 one process: forward 5.8 -> 3.2 ms, backward 8.3 -> 4.0 ms. Numba's own ``prange`` is not
@@ -38,15 +39,13 @@ extra time on a noisy 2-core AMD EPYC (in-process A/B, medians of 3 rounds: SDPA
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from numba import njit
 
 from ..workspace import workspace
 from .rowmath import exp_nonpos as _exp_nonpos  # vectorisable exp (see rowmath.py)
 from .rowmath import max_from_keys
+from .threads import split_run
 
 __all__ = ["attention_forward", "attention_backward"]
 
@@ -174,30 +173,13 @@ def _mask_table(mask: np.ndarray, batch: tuple, L: int, S: int) -> tuple[np.ndar
     return table, index
 
 
-_pool_state: dict = {}
-
-
 def _two_halves(work, B: int, size: int) -> None:
-    """Run ``work(lo, hi)`` over the batch range [0, B): in two halves on two threads when
-    the score matrices hold at least ``THREADED_MIN_SIZE`` elements, else in one call.
-
-    The second half runs on a one-thread pool (recreated after a fork: a forked child has
-    no pool threads), the first on the caller's thread; both only call OpenBLAS and
-    ``nogil`` Numba loops, which release the GIL.
+    """Run ``work(lo, hi)`` over the batch range [0, B): split over Numba's thread count
+    (``numba.get_num_threads()``, so ``--threads 1`` runs it in one call) when the score
+    matrices hold at least ``THREADED_MIN_SIZE`` elements, else in one call. The chunks only
+    call OpenBLAS and ``nogil`` Numba loops, which release the GIL (kernels/jit/threads.py).
     """
-    if size < THREADED_MIN_SIZE or B < 2:
-        work(0, B)
-        return
-    pid = os.getpid()
-    if _pool_state.get("pid") != pid:
-        _pool_state["pool"] = ThreadPoolExecutor(1, thread_name_prefix="tinymm-attention")
-        _pool_state["pid"] = pid
-    half = B // 2
-    future = _pool_state["pool"].submit(work, half, B)
-    try:
-        work(0, half)
-    finally:
-        future.result()
+    split_run(work, B, size, THREADED_MIN_SIZE // 2)
 
 
 def attention_forward(

@@ -1,14 +1,15 @@
 """Layer and batch normalisation kernels: Numba twins of kernels/reference/norm.py.
 
-Equations in the reference twin. Forward: one ``prange`` iteration per row does the mean,
-the centred variance (two passes over a row that sits in L1) and writes y, μ and rstd of
-that row. Backward: rows are split into a fixed number of blocks; each block (one ``prange``
-iteration) writes dx for its rows and its own partial sums of dγ and dβ, which are added up
-afterwards, so no two iterations write the same element and the result does not depend on
-the thread count. Inputs smaller than ``PARALLEL_MIN_SIZE`` (4M elements) run serial twins
-of the loops: alone, the threaded forward is ~1.8x faster on (4096, 128), but layer norm sits
-between matrix products, and on two cores Numba's threads then fight OpenBLAS's (the
-threaded backward measured 4-8 ms against 0.45 ms serial on a busy machine).
+Equations in the reference twin. Layer norm forward: per row, the mean, the centred variance
+(two passes over a row that sits in L1), then y, μ and rstd of that row. Backward: rows are
+split into a fixed number of blocks; each block writes dx for its rows and its own partial
+sums of dγ and dβ, which are added up afterwards, so no two blocks write the same element and
+the result does not depend on the thread count. Rows (forward) and blocks (backward) are
+split over Numba's thread count with plain Python threads and ``nogil`` loops
+(kernels/jit/threads.py), not ``prange``: layer norm sits between matrix products, and on two
+cores Numba's OpenMP threads fought OpenBLAS's (a ``prange`` backward measured 4-8 ms against
+0.45 ms serial on a busy machine), and each ``parallel=True`` loop cost seconds to compile.
+Batch norm keeps ``prange`` twins for inputs of at least ``PARALLEL_MIN_SIZE`` elements.
 Every loop carries the fast-math flag ``reassoc`` only: it lets LLVM vectorise the row sums
 (it will not reorder a floating-point reduction otherwise; four scalar accumulators, the
 previous version, made the forward ~2x slower). Never ``nnan``/``ninf``, so a NaN or an
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+
+from .threads import split_run
 
 __all__ = [
     "layer_norm_forward", "layer_norm_backward", "batch_norm_forward", "batch_norm_backward",
@@ -94,29 +97,18 @@ def _layer_norm_backward_block(blk, gy, x, weight, mean, rstd, gx, gw_part, gb_p
             out[j] = rs * (gr[j] * weight[j] - a - xh * c)
 
 
-# Each loop twice: threaded (prange) for very big inputs, plain otherwise (see the module
-# docstring). Same arithmetic, so the results are identical.
-@njit(parallel=True, **_JIT)
-def _layer_norm_rows_parallel(x, weight, bias, eps, y, mean, rstd):
-    for r in prange(x.shape[0]):
-        mean[r], rstd[r] = _layer_norm_row(x[r], y[r], weight, bias, eps)
-
-
-@njit(**_JIT)
-def _layer_norm_rows_serial(x, weight, bias, eps, y, mean, rstd):
+# Serial nogil loops over a range of rows / blocks; layer_norm_forward/backward split the
+# range over Numba's thread count (kernels/jit/threads.py). Same arithmetic per row / block
+# whatever the split, so the results do not depend on the thread count.
+@njit(nogil=True, **_JIT)
+def _layer_norm_rows(x, weight, bias, eps, y, mean, rstd):
     for r in range(x.shape[0]):
         mean[r], rstd[r] = _layer_norm_row(x[r], y[r], weight, bias, eps)
 
 
-@njit(parallel=True, **_JIT)
-def _layer_norm_backward_parallel(gy, x, weight, mean, rstd, gx, gw_part, gb_part):
-    for blk in prange(gw_part.shape[0]):
-        _layer_norm_backward_block(blk, gy, x, weight, mean, rstd, gx, gw_part, gb_part)
-
-
-@njit(**_JIT)
-def _layer_norm_backward_serial(gy, x, weight, mean, rstd, gx, gw_part, gb_part):
-    for blk in range(gw_part.shape[0]):
+@njit(nogil=True, **_JIT)
+def _layer_norm_backward_blocks(b0, b1, gy, x, weight, mean, rstd, gx, gw_part, gb_part):
+    for blk in range(b0, b1):
         _layer_norm_backward_block(blk, gy, x, weight, mean, rstd, gx, gw_part, gb_part)
 
 
@@ -131,8 +123,12 @@ def layer_norm_forward(
     # An absent γ / β acts as ones / zeros: exact, and one loop instead of four variants.
     weight = np.ones(D, x.dtype) if weight is None else weight
     bias = np.zeros(D, x.dtype) if bias is None else bias
-    run = _layer_norm_rows_parallel if x.size >= PARALLEL_MIN_SIZE else _layer_norm_rows_serial
-    run(x, weight, bias, float(eps), y, mean, rstd)
+    eps = float(eps)
+
+    def work(lo: int, hi: int) -> None:
+        _layer_norm_rows(x[lo:hi], weight, bias, eps, y[lo:hi], mean[lo:hi], rstd[lo:hi])
+
+    split_run(work, R, x.size)
     return y, mean, rstd
 
 
@@ -152,19 +148,19 @@ def layer_norm_backward(
     gw_part = np.empty((nblocks, D), x.dtype)  # per-block partial Σ dy ⊙ x̂
     gb_part = np.empty((nblocks, D), x.dtype)  # per-block partial Σ dy
     weight = np.ones(D, x.dtype) if weight is None else weight  # absent γ acts as ones
-    run = (_layer_norm_backward_parallel if x.size >= PARALLEL_MIN_SIZE
-           else _layer_norm_backward_serial)
-    run(grad_output, x, weight, mean, rstd, grad_x, gw_part, gb_part)
+
+    def work(b0: int, b1: int) -> None:
+        _layer_norm_backward_blocks(b0, b1, grad_output, x, weight, mean, rstd, grad_x, gw_part,
+                                    gb_part)
+
+    split_run(work, nblocks, x.size)
     grad_weight = gw_part.sum(axis=0) if need_weight_grad else None
     grad_bias = gb_part.sum(axis=0) if need_bias_grad else None
     return grad_x, grad_weight, grad_bias
 
 
 def warmup() -> None:
-    """Compile (or load from cache) the serial layer-norm loops for float32 and float64.
-
-    The threaded twins (used only above ``PARALLEL_MIN_SIZE``) compile on first use.
-    """
+    """Compile (or load from cache) the layer-norm loops for float32 and float64."""
     for dtype in (np.float32, np.float64):
         x = np.arange(6, dtype=dtype).reshape(2, 3)
         y, mean, rstd = layer_norm_forward(x, None, None, 1e-5)

@@ -8,10 +8,12 @@ first), so a float32 update never touches float64. A conditional store stops the
 vectorisation (measured 4-5x slower), so AMSGrad and SGD with momentum have their own
 loops; the other options are selects on loop-invariant scalars.
 
-The loops are serial on purpose: the update is memory-bound, ``prange`` gained at most
-~1.6x on 6 M parameters (3.5 vs 5.6 ms) and, when other processes load the cores, an
+Threads: a parameter of at least ``2 * threads.MIN_CHUNK`` elements is cut into element ranges
+run on Numba's thread count with plain Python threads (``nogil`` loops, kernels/jit/threads.py);
+smaller ones run in one call. Not ``prange``: the update is memory-bound, ``prange`` gained at
+most ~1.6x on 6 M parameters (3.5 vs 5.6 ms) and, when other processes load the cores, an
 OpenMP launch per parameter cost 10-100x more than the work (measured 150-250 ms per
-Adam step against 6-14 ms serial).
+Adam step against 6-14 ms serial); here only the few big parameters pay a hand-off.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ import math
 import numpy as np
 from numba import njit
 
+from .threads import split_run
+
 __all__ = ["adam_step", "sgd_step"]
+
 
 
 @njit(inline="always", error_model="numpy")
@@ -38,7 +43,7 @@ def _adam_moments(i, p, g, m, v, maximize, decay, l2, one_minus_beta1, beta2, on
     return pi, mi, vi
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _adam_loop(p, g, m, v, maximize, decay, l2, one_minus_beta1, beta2, one_minus_beta2,
                step_size, bias_correction2_sqrt, eps):
     # 1-D arrays of one length; every scalar has the arrays' dtype.
@@ -48,7 +53,7 @@ def _adam_loop(p, g, m, v, maximize, decay, l2, one_minus_beta1, beta2, one_minu
         p[i] = pi - step_size * mi / (math.sqrt(vi) / bias_correction2_sqrt + eps)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _adam_amsgrad_loop(p, g, m, v, vmax, maximize, decay, l2, one_minus_beta1, beta2,
                        one_minus_beta2, step_size, bias_correction2_sqrt, eps):
     for i in range(p.shape[0]):
@@ -69,9 +74,14 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, beta1,
     scalars = (bool(maximize), dt(decay), dt(l2), dt(1.0 - beta1), dt(beta2), dt(1.0 - beta2),
                dt(lr / (1.0 - beta1**step)), dt(math.sqrt(1.0 - beta2**step)), dt(eps))
     if amsgrad:
-        _adam_amsgrad_loop(*arrays, max_exp_avg_sq.reshape(-1), *scalars)
-    else:
-        _adam_loop(*arrays, *scalars)
+        arrays += (max_exp_avg_sq.reshape(-1),)
+    loop = _adam_amsgrad_loop if amsgrad else _adam_loop
+
+    def work(lo: int, hi: int) -> None:
+        loop(*(a[lo:hi] for a in arrays), *scalars)
+
+    # big parameters are cut into element ranges over Numba's thread count (threads.py)
+    split_run(work, arrays[0].shape[0], arrays[0].shape[0])
 
 
 @njit(cache=True, error_model="numpy")

@@ -2,8 +2,9 @@
 
 One pass over each (n, c) plane, clipping every window to the input instead of padding
 (padding only ever adds −inf or zeros, which never win a max and the average counts as
-kh·kw anyway). The loops are serial on purpose: these kernels sit between GEMMs, and Numba's
-OpenMP threads spinning against OpenBLAS's threads cost far more than a second core gains.
+kh·kw anyway). Planes are split over Numba's thread count with plain Python threads and
+``nogil`` kernels (kernels/jit/threads.py), not ``prange``: these kernels sit between GEMMs,
+and Numba's OpenMP threads spinning against OpenBLAS's threads cost more than a core gains.
 Max pooling keeps PyTorch's CPU rule ``val > best or isnan(val)``: ties go to the first
 maximum in row-major window order, a NaN wins (the last NaN if there are several).
 
@@ -15,6 +16,9 @@ What makes the fast paths fast (measured on 32x128x128 and 32x64x32x32, float32)
   vectorises, and only the few clipped windows at the ends run the scalar loop. For strides
   1 and 2 the stride is a compile-time constant there (LLVM vectorises constant-stride
   loads, not runtime-stride ones); other strides take the window loop per output;
+* 2×2 / stride-2 max pooling takes the window max first and then recovers the index from it
+  with integer arithmetic (:func:`_max_pool2d_2x2s2`): 10x faster than picking value and
+  index in one chain of selects, which LLVM compiled to mispredicted branches;
 * 2×2 / stride-2 average pooling has an unrolled forward and a backward that writes every
   element of gx once (no zeroing pass, no scatter), ~8x / ~5x faster than the general loops;
 * inner loops index flat views with unsigned integers, so Numba emits no negative-index
@@ -26,8 +30,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .threads import split_run
+
 __all__ = [
-    "max_pool2d_forward", "max_pool2d_backward", "max_pool1d_forward", "max_pool1d_backward",
+    "max_pool2d_forward", "max_pool2d_values", "max_pool2d_backward",
+    "max_pool1d_forward", "max_pool1d_backward",
     "avg_pool2d_forward", "avg_pool2d_backward",
     "adaptive_avg_pool2d_forward", "adaptive_avg_pool2d_backward",
 ]
@@ -47,7 +54,7 @@ def _pick(val, at, best, best_at):
     return (val if take else best), (at if take else best_at)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _max_pool2d(x, out, argmax, kh, kw, sh, sw, ph, pw):
     """x (P, H, W) -> out, argmax (P, Ho, Wo); P = N·C planes. Any window, clipped to x."""
     P, H, W = x.shape
@@ -69,7 +76,7 @@ def _max_pool2d(x, out, argmax, kh, kw, sh, sw, ph, pw):
                 argmax[p, i, j] = best_at
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _max_pool2d_2x2(x, out, argmax, sh, sw):
     """The common MaxPool2d(2): 2×2 windows, no padding (so never clipped), unrolled.
 
@@ -95,7 +102,62 @@ def _max_pool2d_2x2(x, out, argmax, sh, sw):
                 af[o + j] = best_at
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
+def _max_pool2d_2x2s2(x, out, argmax):
+    """MaxPool2d(2) with stride 2 (the common case), values and argmax in two vectorised
+    passes per output row.
+
+    ``_max_pool2d_2x2`` picks value and index together in one chain of selects; LLVM turns
+    that chain into branches, which random data mispredicts (~40 ns per output, 10x slower).
+    Here pass 1 takes the window max with ``_pick``'s rule (float selects only: vectorises),
+    pass 2 recovers the index from the max with integer arithmetic on the comparisons: the
+    first window element equal to the max, or, if the max is NaN, the last NaN (PyTorch's
+    ``val > best or isnan(val)`` picks exactly these). The row's inputs are still in L1.
+    """
+    P, H, W = x.shape
+    Ho, Wo = out.shape[1], out.shape[2]
+    for p in range(P):
+        for i in range(Ho):
+            x0, x1 = x[p, 2 * i], x[p, 2 * i + 1]
+            op, ap = out[p, i], argmax[p, i]
+            for j in range(Wo):
+                a, b, c, d = x0[2 * j], x0[2 * j + 1], x1[2 * j], x1[2 * j + 1]
+                m = a
+                m = b if (b > m) | (b != b) else m
+                m = c if (c > m) | (c != c) else m
+                m = d if (d > m) | (d != d) else m
+                op[j] = m
+            base = 2 * i * W
+            for j in range(Wo):
+                a, b, c, d = x0[2 * j], x0[2 * j + 1], x1[2 * j], x1[2 * j + 1]
+                m = op[j]
+                ea, eb, ec = np.int64(a == m), np.int64(b == m), np.int64(c == m)
+                first = (1 - ea) * (eb + (1 - eb) * (W + 1 - ec))  # 0, 1, W or W + 1
+                nb, nc, nd = np.int64(b != b), np.int64(c != c), np.int64(d != d)
+                last_nan = nd * (W + 1) + (1 - nd) * (nc * W + (1 - nc) * nb)
+                isnan = np.int64(m != m)
+                ap[j] = base + 2 * j + isnan * last_nan + (1 - isnan) * first
+
+
+@njit(cache=True, nogil=True)
+def _max_pool2d_2x2s2_values(x, out):
+    """Pass 1 of ``_max_pool2d_2x2s2`` alone: the forward when no gradient is needed
+    (PyTorch stores no indices then either)."""
+    P, Ho, Wo = out.shape
+    for p in range(P):
+        for i in range(Ho):
+            x0, x1 = x[p, 2 * i], x[p, 2 * i + 1]
+            op = out[p, i]
+            for j in range(Wo):
+                a, b, c, d = x0[2 * j], x0[2 * j + 1], x1[2 * j], x1[2 * j + 1]
+                m = a
+                m = b if (b > m) | (b != b) else m
+                m = c if (c > m) | (c != c) else m
+                m = d if (d > m) | (d != d) else m
+                op[j] = m
+
+
+@njit(cache=True, nogil=True)
 def _max_pool2d_scatter(grad_out, argmax, gx):
     """gx (P, H·W) = 0, then += grad_out (P, L) at argmax (P, L), one plane at a time.
 
@@ -162,7 +224,7 @@ def _max_pool1d_clipped(x, out, argmax, q, j, k, s, p):
     argmax[q, j] = best_at
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _max_pool1d(x, out, argmax, k, s, p):
     """x (P, L) -> out, argmax (P, Lo); any window, stride and padding, clipped to x."""
     P, L = x.shape
@@ -196,7 +258,7 @@ def _max_pool1d(x, out, argmax, k, s, p):
             _max_pool1d_clipped(x, out, argmax, q, j, k, s, p)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _avg_pool2d_2x2(x, out):
     """The common AvgPool2d(2): 2×2 windows, stride 2, no padding, unrolled.
 
@@ -219,7 +281,7 @@ def _avg_pool2d_2x2(x, out):
                 of[o + j] = acc / count
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _avg_pool2d_2x2_backward(grad_out, gx):
     """Backward of ``_avg_pool2d_2x2``: the windows tile x, so every gx element is written
     once (g / 4 inside the windows, 0 in a last odd row or column) instead of zeroed and
@@ -247,7 +309,7 @@ def _avg_pool2d_2x2_backward(grad_out, gx):
                 gx[p, h, w] = zero
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _avg_pool2d(x, out, kh, kw, sh, sw, ph, pw):
     P, H, W = x.shape
     Ho, Wo = out.shape[1], out.shape[2]
@@ -266,7 +328,7 @@ def _avg_pool2d(x, out, kh, kw, sh, sw, ph, pw):
                 out[p, i, j] = acc / count
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _avg_pool2d_backward(grad_out, gx, kh, kw, sh, sw, ph, pw):
     P, H, W = gx.shape
     Ho, Wo = grad_out.shape[1], grad_out.shape[2]
@@ -321,6 +383,15 @@ def _adaptive_avg_pool2d_backward(grad_out, gx):
                         gx[p, h, w] += share
 
 
+def _by_planes(kernel, arrays, args, size):
+    """``kernel(*(a[lo:hi] for a in arrays), *args)`` over plane ranges on Numba's thread
+    count (kernels/jit/threads.py); every array's first axis is the plane."""
+    def work(lo: int, hi: int) -> None:
+        kernel(*(a[lo:hi] for a in arrays), *args)
+
+    split_run(work, arrays[0].shape[0], size)
+
+
 def max_pool2d_forward(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: Pair
                        ) -> tuple[np.ndarray, np.ndarray]:
     """x (N, C, H, W) -> (o (N, C, H_out, W_out), argmax (N, C, H_out, W_out) int64 into H·W)."""
@@ -330,11 +401,27 @@ def max_pool2d_forward(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: 
     out = np.empty((N, C, Ho, Wo), x.dtype)
     argmax = np.empty((N, C, Ho, Wo), np.int64)
     planes = (x.reshape(N * C, H, W), out.reshape(N * C, Ho, Wo), argmax.reshape(N * C, Ho, Wo))
-    if (kh, kw, ph, pw) == (2, 2, 0, 0):
-        _max_pool2d_2x2(*planes, sh, sw)
+    if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0):
+        _by_planes(_max_pool2d_2x2s2, planes, (), x.size)
+    elif (kh, kw, ph, pw) == (2, 2, 0, 0):
+        _by_planes(_max_pool2d_2x2, planes, (sh, sw), x.size)
     else:
-        _max_pool2d(*planes, kh, kw, sh, sw, ph, pw)
+        _by_planes(_max_pool2d, planes, (kh, kw, sh, sw, ph, pw), x.size)
     return out, argmax
+
+
+def max_pool2d_values(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: Pair
+                      ) -> np.ndarray:
+    """The values of :func:`max_pool2d_forward` only (no argmax: nothing to back-propagate)."""
+    N, C, H, W = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    if (kh, kw, sh, sw, ph, pw) != (2, 2, 2, 2, 0, 0):
+        return max_pool2d_forward(x, kernel_size, stride, padding)[0]
+    Ho, Wo = _out_size(H, kh, sh, ph), _out_size(W, kw, sw, pw)
+    out = np.empty((N, C, Ho, Wo), x.dtype)
+    _by_planes(_max_pool2d_2x2s2_values, (x.reshape(N * C, H, W), out.reshape(N * C, Ho, Wo)),
+               (), x.size)
+    return out
 
 
 def max_pool2d_backward(grad_out: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, ...]
@@ -343,7 +430,8 @@ def max_pool2d_backward(grad_out: np.ndarray, argmax: np.ndarray, x_shape: tuple
     N, C, H, W = x_shape
     # np.empty, not np.zeros: calloc maps fresh pages (a page fault per 4 KiB every call)
     gx = np.empty((N * C, H * W), grad_out.dtype)
-    _max_pool2d_scatter(grad_out.reshape(N * C, -1), argmax.reshape(N * C, -1), gx)
+    _by_planes(_max_pool2d_scatter, (grad_out.reshape(N * C, -1), argmax.reshape(N * C, -1), gx),
+               (), gx.size)
     return gx.reshape(N, C, H, W)
 
 
@@ -378,9 +466,9 @@ def avg_pool2d_forward(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: 
     out = np.empty((N, C, Ho, Wo), x.dtype)
     planes = (x.reshape(N * C, H, W), out.reshape(N * C, Ho, Wo))
     if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0):
-        _avg_pool2d_2x2(*planes)
+        _by_planes(_avg_pool2d_2x2, planes, (), x.size)
     else:
-        _avg_pool2d(*planes, kh, kw, sh, sw, ph, pw)
+        _by_planes(_avg_pool2d, planes, (kh, kw, sh, sw, ph, pw), x.size)
     return out
 
 
@@ -392,9 +480,9 @@ def avg_pool2d_backward(grad_out: np.ndarray, x_shape: tuple[int, ...], kernel_s
     gx = np.empty(x_shape, grad_out.dtype)
     planes = (grad_out.reshape(N * C, *grad_out.shape[2:]), gx.reshape(N * C, H, W))
     if (kh, kw, sh, sw, ph, pw) == (2, 2, 2, 2, 0, 0):
-        _avg_pool2d_2x2_backward(*planes)
+        _by_planes(_avg_pool2d_2x2_backward, planes, (), gx.size)
     else:
-        _avg_pool2d_backward(*planes, kh, kw, sh, sw, ph, pw)
+        _by_planes(_avg_pool2d_backward, planes, (kh, kw, sh, sw, ph, pw), gx.size)
     return gx
 
 
@@ -422,6 +510,7 @@ def warmup() -> None:
         for k, s, p in (((2, 2), (2, 1), (1, 0)), ((2, 2), (2, 2), (0, 0))):
             out, idx = max_pool2d_forward(x, k, s, p)
             max_pool2d_backward(out, idx, x.shape)
+            max_pool2d_values(x, k, s, p)
         for k, s, p in (((3, 2), (1, 2), (1, 1)), ((2, 2), (2, 2), (0, 0))):
             a = avg_pool2d_forward(x, k, s, p)
             avg_pool2d_backward(a, x.shape, k, s, p)

@@ -1,8 +1,9 @@
 """Row softmax, log-softmax and fused cross-entropy as Numba kernels.
 
-Same signatures and maths as ``kernels/reference/softmax.py``. Serial on purpose (a parallel
-loop here fought OpenBLAS's threads and made whole training runs 10x slower on 2 cores; at
-2M elements two threads would still make these kernels ~1.9x faster). Per element they were
+Same signatures and maths as ``kernels/reference/softmax.py``. Rows are split over Numba's
+thread count with plain Python threads and ``nogil`` kernels (kernels/jit/threads.py), not
+``prange`` (a parallel loop here fought OpenBLAS's threads and made whole training runs 10x
+slower on 2 cores). Each row is computed the same way whatever the split. Per element they were
 ~1.4-2 ns, scalar code; now they are near one core's memory bandwidth. What it took,
 measured on 32·4·128 rows of 128 and 640 rows of 10000 (float32):
 
@@ -34,6 +35,7 @@ from numba import njit
 
 from .rowmath import exp_nonpos as _exp_poly  # vectorisable exp (see rowmath.py)
 from .rowmath import max_from_keys as _key_max  # a row's float max from its bit patterns
+from .threads import split_run
 
 __all__ = [
     "softmax_forward",
@@ -58,7 +60,7 @@ _FAST = {"reassoc", "contract"}
 # loop. ``xk`` is ``x`` viewed as signed integers of the same width, for the max (_key_max).
 
 
-@njit(cache=True, fastmath=_FAST, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def _softmax_rows(x, xk, out):
     n, c = x.shape
     if c == 0:
@@ -86,7 +88,7 @@ def _softmax_rows(x, xk, out):
         mb = _key_max(hi, lo, tp)
 
 
-@njit(cache=True, fastmath=_FAST, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def _log_softmax_rows(x, xk, out, sums):
     """out = log_softmax(x) row by row; sums[i] = Σ_c out[i, c] (for label smoothing)."""
     n, c = x.shape
@@ -119,7 +121,7 @@ def _log_softmax_rows(x, xk, out, sums):
         mb = _key_max(hi, lo, tp)
 
 
-@njit(cache=True, fastmath=_FAST, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def _softmax_backward_rows(y, g, out, log):
     """Pipelined like the forward: sweep k sums row k, writes row k-1."""
     n, c = y.shape
@@ -154,7 +156,7 @@ def _bad_target(target, ignore_index, c):
     return -1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _cross_entropy_rows(logp, sums, target, eps, ignore_index, loss):
     """loss_i = -(1-ε) log p_{i,t} - ε/C Σ_c log p_{i,c}, 0 where t == ignore_index."""
     n, c = logp.shape
@@ -169,7 +171,7 @@ def _cross_entropy_rows(logp, sums, target, eps, ignore_index, loss):
                 loss[i] -= (eps / tp(c)) * sums[i]
 
 
-@njit(cache=True, fastmath=_FAST, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def _cross_entropy_backward_rows(logp, target, eps, ignore_index, grad_rows, out):
     """out = (exp(logp) - ε/C - (1-ε)·onehot(t)) · grad_rows, 0 in rows with ignored targets."""
     n, c = logp.shape
@@ -199,29 +201,38 @@ def _check_target(fn: str, target: np.ndarray, ignore_index: int, c: int) -> Non
                          f"[0, {c})")
 
 
+def _by_rows(kernel, arrays, args=()):
+    """``kernel(*(a[lo:hi] for a in arrays), *args)`` over row ranges, split over Numba's
+    thread count (kernels/jit/threads.py); every array's first axis is the row."""
+    def work(lo: int, hi: int) -> None:
+        kernel(*(a[lo:hi] for a in arrays), *args)
+
+    split_run(work, arrays[0].shape[0], arrays[0].size)
+
+
 def softmax_forward(x: np.ndarray) -> np.ndarray:
     x = np.ascontiguousarray(x)
     out = np.empty_like(x)
-    _softmax_rows(x, _as_int(x), out)
+    _by_rows(_softmax_rows, (x, _as_int(x), out))
     return out
 
 
 def softmax_backward(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
     out = np.empty_like(y)
-    _softmax_backward_rows(y, grad, out, False)
+    _by_rows(_softmax_backward_rows, (y, grad, out), (False,))
     return out
 
 
 def log_softmax_forward(x: np.ndarray) -> np.ndarray:
     x = np.ascontiguousarray(x)
     out = np.empty_like(x)
-    _log_softmax_rows(x, _as_int(x), out, np.empty(x.shape[0], x.dtype))
+    _by_rows(_log_softmax_rows, (x, _as_int(x), out, np.empty(x.shape[0], x.dtype)))
     return out
 
 
 def log_softmax_backward(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
     out = np.empty_like(y)
-    _softmax_backward_rows(y, grad, out, True)
+    _by_rows(_softmax_backward_rows, (y, grad, out), (True,))
     return out
 
 
@@ -230,9 +241,15 @@ def cross_entropy_forward(logits, target, label_smoothing, ignore_index):
     x = np.ascontiguousarray(logits)
     logp = np.empty_like(x)
     sums = np.empty(x.shape[0], x.dtype)
-    _log_softmax_rows(x, _as_int(x), logp, sums)
     loss = np.empty(x.shape[0], dtype=x.dtype)
-    _cross_entropy_rows(logp, sums, target, x.dtype.type(label_smoothing), ignore_index, loss)
+    eps = x.dtype.type(label_smoothing)
+
+    def work(lo: int, hi: int) -> None:
+        _log_softmax_rows(x[lo:hi], _as_int(x[lo:hi]), logp[lo:hi], sums[lo:hi])
+        _cross_entropy_rows(logp[lo:hi], sums[lo:hi], target[lo:hi], eps, ignore_index,
+                            loss[lo:hi])
+
+    split_run(work, x.shape[0], x.size)
     return loss, logp
 
 
@@ -240,8 +257,13 @@ def cross_entropy_backward(logp, target, label_smoothing, ignore_index, grad_row
     _check_target("cross_entropy_backward", target, ignore_index, logp.shape[1])
     out = np.empty_like(logp)
     eps = logp.dtype.type(label_smoothing)
-    _cross_entropy_backward_rows(logp, target, eps, ignore_index,
-                                 grad_rows.astype(logp.dtype, copy=False), out)
+    g = grad_rows.astype(logp.dtype, copy=False)
+
+    def work(lo: int, hi: int) -> None:
+        _cross_entropy_backward_rows(logp[lo:hi], target[lo:hi], eps, ignore_index, g[lo:hi],
+                                     out[lo:hi])
+
+    split_run(work, logp.shape[0], logp.size)
     return out
 
 

@@ -23,7 +23,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
-    "max_pool2d_forward", "max_pool2d_backward", "max_pool1d_forward", "max_pool1d_backward",
+    "max_pool2d_forward", "max_pool2d_values", "max_pool2d_backward",
+    "max_pool1d_forward", "max_pool1d_backward",
     "avg_pool2d_forward", "avg_pool2d_backward",
     "adaptive_avg_pool2d_forward", "adaptive_avg_pool2d_backward",
 ]
@@ -64,6 +65,16 @@ def max_pool2d_forward(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: 
     rows = np.arange(Ho)[:, None] * sh - ph + u  # input row of the chosen element
     cols = np.arange(Wo)[None, :] * sw - pw + v
     return np.ascontiguousarray(out, dtype=x.dtype), (rows * W + cols).astype(np.int64)
+
+
+def max_pool2d_values(x: np.ndarray, kernel_size: Pair, stride: Pair, padding: Pair
+                      ) -> np.ndarray:
+    """The values of :func:`max_pool2d_forward` only: the forward when no gradient is needed
+    (no argmax is computed or stored, as PyTorch's forward under ``no_grad``)."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
+    out = _windows(xp, (kh, kw), (sh, sw)).max(axis=(-2, -1))  # a NaN in the window wins
+    return np.ascontiguousarray(out, dtype=x.dtype)
 
 
 def max_pool2d_backward(grad_out: np.ndarray, argmax: np.ndarray, x_shape: tuple[int, ...]

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kernel_bounds import layer_norm_backward_bound, layer_norm_forward_bound
-from tinymm.kernels.jit import norm as jit
+from tinymm.kernels.jit import threads as jit_threads
 from tinymm.kernels.reference import norm as ref
 
 from tinymm import kernels
@@ -49,16 +49,16 @@ def test_numba_matches_reference(R, D, affine, dtype, offset, seed, threaded):
     bias = rng.standard_normal(D).astype(dtype) if affine in ("both", "bias") else None
     gy = rng.standard_normal((R, D)).astype(dtype)
     results = {}
-    saved = jit.PARALLEL_MIN_SIZE
+    saved = jit_threads.MIN_CHUNK
     for backend in ("numba", "numpy"):
-        jit.PARALLEL_MIN_SIZE = 0 if threaded else saved  # small inputs run serial otherwise
+        jit_threads.MIN_CHUNK = 1 if threaded else saved  # small inputs run in one piece otherwise
         try:
             y, mean, rstd = kernels.get("layer_norm_forward", backend)(x, weight, bias, 1e-5)
             grads = kernels.get("layer_norm_backward", backend)(
                 gy, x, weight, mean, rstd, weight is not None, bias is not None
             )
         finally:
-            jit.PARALLEL_MIN_SIZE = saved
+            jit_threads.MIN_CHUNK = saved
         assert (grads[1] is None) == (weight is None) and (grads[2] is None) == (bias is None)
         arrays = (y, mean, rstd) + tuple(g for g in grads if g is not None)
         assert all(a.dtype == dtype for a in arrays)

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import kernels
 from .._validation import as_tensor_arg, check_alloc, check_float, check_ndim, int_tuple
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 
 
@@ -135,6 +135,10 @@ def _max_pool(fn, dims, op, input, kernel_size, stride, padding, dilation, ceil_
     _unsupported(fn, dims, dilation, ceil_mode=ceil_mode)
     args = _window_args(fn, x, dims, kernel_size, stride, padding)
     xb, unbatched = _batched(x, dims)
+    if dims == 2 and not return_indices and not (is_grad_enabled() and x.requires_grad):
+        # nothing to back-propagate: values only, no argmax computed or stored (as PyTorch)
+        out = kernels.get("max_pool2d_values")(np.ascontiguousarray(xb.data), *args)
+        return _unbatch(Tensor._wrap(out), unbatched)
     out, argmax = op.apply(xb, *args)
     out, argmax = _unbatch(out, unbatched), _unbatch(argmax, unbatched)
     return (out, argmax) if return_indices else out
