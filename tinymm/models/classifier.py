@@ -174,9 +174,15 @@ class MultimodalClassifier(nn.Module):
         m = self.presence(inputs, mask)
         if self.training and self.modality_dropout > 0:
             m = modality_dropout_mask(m, self.modality_dropout, generator())
+        return self.head(self.fusion(self.fusion_inputs(inputs, m), m))
+
+    def fusion_inputs(self, inputs: Mapping, mask: np.ndarray) -> list:
+        """What the fusion takes: ``encode_sequences`` for a sequence fusion (``mult``), else
+        ``encode``. ``model.head(model.fusion(model.fusion_inputs(x, m), m))`` is the forward
+        pass without modality dropout; masking other subsets reuses the same encodings."""
         if getattr(self.fusion, "uses_sequences", False):
-            return self.head(self.fusion(self.encode_sequences(inputs, m), m))
-        return self.head(self.fusion(self.encode(inputs, m), m))
+            return self.encode_sequences(inputs, mask)
+        return self.encode(inputs, mask)
 
     def extra_repr(self) -> str:
         extra = "" if self.mask_modalities == self.modalities \

@@ -102,7 +102,8 @@ class Fusion(nn.Module):
     def fuse(self, features: list[Tensor | None], mask: np.ndarray) -> Tensor:
         raise NotImplementedError
 
-    def _as_list(self, features) -> list[Tensor | None]:
+    def _ordered(self, features, what: str = "Tensors", entries: str = "feature tensors") -> list:
+        """``features`` (a list in modality order, or a dict by name) as a list in modality order."""
         fn = type(self).__name__
         if isinstance(features, Mapping):
             unknown = set(features) - set(self.modalities)
@@ -113,11 +114,16 @@ class Fusion(nn.Module):
         elif isinstance(features, (list, tuple)):
             feats = list(features)
         else:
-            raise TypeError(f"{fn}: features must be a list or dict of Tensors, "
+            raise TypeError(f"{fn}: features must be a list or dict of {what}, "
                             f"got {type(features).__name__}")
         if len(feats) != len(self.in_features):
-            raise ValueError(f"{fn}: expected {len(self.in_features)} feature tensors "
+            raise ValueError(f"{fn}: expected {len(self.in_features)} {entries} "
                              f"({self.modalities}), got {len(feats)}")
+        return feats
+
+    def _as_list(self, features) -> list[Tensor | None]:
+        fn = type(self).__name__
+        feats = self._ordered(features)
         batch = None
         for name, size, f in zip(self.modalities, self.in_features, feats):
             if f is None:

@@ -106,20 +106,7 @@ class SequenceFusion(Fusion):
 
     def _sequences(self, features) -> list[tuple[Tensor, np.ndarray] | None]:
         fn = type(self).__name__
-        if isinstance(features, Mapping):
-            unknown = set(features) - set(self.modalities)
-            if unknown:
-                raise ValueError(f"{fn}: unknown modalities {sorted(unknown)}; expected "
-                                 f"{self.modalities}")
-            feats = [features.get(name) for name in self.modalities]
-        elif isinstance(features, (list, tuple)):
-            feats = list(features)
-        else:
-            raise TypeError(f"{fn}: features must be a list or dict of Tensors or (Tensor, "
-                            f"valid) pairs, got {type(features).__name__}")
-        if len(feats) != len(self.in_features):
-            raise ValueError(f"{fn}: expected {len(self.in_features)} feature entries "
-                             f"({self.modalities}), got {len(feats)}")
+        feats = self._ordered(features, "Tensors or (Tensor, valid) pairs", "feature entries")
         out: list[tuple[Tensor, np.ndarray] | None] = []
         for name, size, f in zip(self.modalities, self.in_features, feats):
             if f is None:

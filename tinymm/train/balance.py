@@ -165,6 +165,17 @@ def blended_loss(fused_logits, aux_logits: Sequence, labels: np.ndarray,
     return loss, parts
 
 
+def pooled(feature):
+    """A fusion input as one vector per sample: a pooled (B, D) Tensor as it is; a sequence
+    fusion's (sequence (B, T, D), valid (B, T)) pair as the mean over its valid positions."""
+    if not isinstance(feature, tuple):
+        return feature
+    seq, valid = feature
+    weights = np.asarray(valid, dtype=seq.data.dtype)
+    counts = np.maximum(weights.sum(axis=1, keepdims=True), 1.0)
+    return (seq * (weights / counts)[:, :, None]).sum(dim=1)
+
+
 def aux_heads(model):
     """One Linear(D_m, num_classes) per modality of a MultimodalClassifier (gradient blending)."""
     from .. import nn

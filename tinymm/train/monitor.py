@@ -40,7 +40,7 @@ def contributions(model, dataset, n: int) -> dict:
         with no_grad():
             for batch in _batches(dataset, n):
                 mask = model.presence(batch)
-                feats = model.encode(batch, mask)
+                feats = model.fusion_inputs(batch, mask)
                 labels = np.asarray(batch["label"])
                 subsets = [("all", mask)]
                 for j, name in enumerate(names):

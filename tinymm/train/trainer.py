@@ -424,7 +424,8 @@ class Trainer:
         fused = F.cross_entropy(logits, labels)
         loss = fused
         if self.aux is not None:
-            aux_logits = [None if f is None else head(f) for f, head in zip(feats, self.aux)]
+            aux_logits = [None if f is None else head(balance.pooled(f))
+                          for f, head in zip(feats, self.aux)]
             loss, _ = balance.blended_loss(logits, aux_logits, labels, mask, self.aux_weight)
         k = None
         if self.modulation == "ogm":

@@ -368,3 +368,33 @@ def test_cli_trains_and_evaluates_the_new_and_the_old_name(fusion, tmp_path, cap
     assert state["config"]["run"]["fusion"] == fusion
     assert main(["evaluate", str(out / "last.npz"), "--no-plots"]) in (0, None)
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("remedy", [["--modulation", "ogm"], ["--modulation", "none", "--aux-weight", "1"]])
+def test_mult_trains_with_the_collapse_monitor_and_each_remedy(remedy, tmp_path, capsys):
+    """The per-epoch monitor and the remedies feed the fusion what it takes: sequences for
+    ``mult`` (the auxiliary heads read their mean over the valid positions)."""
+    import json
+
+    from tinymm.cli import main
+
+    out = tmp_path / "run"
+    tiny = ["--train-size", "32", "--test-size", "16", "--batch-size", "16", "--quiet",
+            "--no-plots", "--epochs", "1"]
+    assert main(["train", "--dataset", "shapes_captions", "--fusion", "mult", "--out", str(out),
+                 *remedy, *tiny]) in (0, None)
+    report = json.loads((out / "report.json").read_text())
+    contrib = report["history"]["val_contribution"][-1]
+    assert set(contrib) >= {"all", "image", "text"}
+    assert all(0.0 <= contrib[k] <= 1.0 for k in ("all", "image", "text"))
+    capsys.readouterr()
+
+
+def test_pooled_sequence_is_the_mean_over_valid_positions():
+    from tinymm.train.balance import pooled
+
+    seq = tm.tensor(np.arange(12, dtype=np.float64).reshape(1, 4, 3))
+    valid = np.array([[True, False, True, False]])
+    np.testing.assert_allclose(pooled((seq, valid)).data, [[3.0, 4.0, 5.0]])
+    flat = tm.tensor(np.ones((2, 3)))
+    assert pooled(flat) is flat

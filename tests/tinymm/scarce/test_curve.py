@@ -5,8 +5,8 @@ import math
 
 import numpy as np
 import pytest
+from test_cli import run_main  # tests/ is on the path (pyproject's pythonpath)
 
-from tinymm.cli import main
 from tinymm.train.curve import (
     epochs_for,
     nested_subsets,
@@ -108,15 +108,6 @@ def test_fit_like_cli_rejects_unknown_trainer_option():
 
     with pytest.raises(ValueError, match="Trainer has no option 'bogus'"):
         split_options({}, {"bogus": 1})
-
-
-def run_main(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("argv, message", [

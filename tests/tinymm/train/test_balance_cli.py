@@ -3,19 +3,9 @@
 import json
 
 import pytest
-
-from tinymm.cli import main
+from test_cli import run_main  # tests/ is on the path (pyproject's pythonpath)
 
 TINY = ["--train-size", "48", "--test-size", "24", "--batch-size", "16", "--quiet", "--no-plots"]
-
-
-def run_main(argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("argv, message", [
