@@ -35,7 +35,12 @@ def subset_name(subset: Iterable[str]) -> str:
 
 
 def all_subsets(modalities: Sequence[str]) -> list[tuple[str, ...]]:
-    """Every non-empty subset of ``modalities``, smallest first, in the modalities' order."""
+    """Every non-empty subset of ``modalities``, smallest first, in the modalities' order.
+
+    >>> all_subsets(("image", "text", "audio"))
+    [('image',), ('text',), ('audio',), ('image', 'text'), ('image', 'audio'),
+     ('text', 'audio'), ('image', 'text', 'audio')]
+    """
     return [c for r in range(1, len(modalities) + 1)
             for c in itertools.combinations(modalities, r)]
 
@@ -52,6 +57,15 @@ def predict(model, dataset, batch_size: int = 256, subset: Iterable[str] | None 
 
     subset: the modalities left present; the others are masked in every sample (on top of
     the dataset's own mask). transform: applied to each batch first (e.g. added noise).
+
+    >>> from tinymm.data import get_dataset
+    >>> from tinymm.models import build_model
+    >>> _ = tm.manual_seed(0)
+    >>> ds = get_dataset("shapes_captions", size=16)
+    >>> model = build_model(ds)
+    >>> logits, labels = predict(model, ds, batch_size=8)
+    >>> logits.shape, labels.shape
+    ((16, 12), (16,))
     """
     modalities = model.modalities
     keep = None
@@ -81,7 +95,16 @@ def predict(model, dataset, batch_size: int = 256, subset: Iterable[str] | None 
 
 
 def scores(logits: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
-    """accuracy, macro_f1, loss (mean cross-entropy) and the confusion matrix."""
+    """accuracy, macro_f1, loss (mean cross-entropy) and the confusion matrix.
+
+    Takes logits (N, C) and integer labels (N,); also returns "correct", "n" and the 95 %
+    Clopper-Pearson "accuracy_interval" of the accuracy.
+
+    >>> logits = np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    >>> s = scores(logits, np.array([0, 1, 1]), num_classes=2)
+    >>> round(s["accuracy"], 3), s["correct"], s["n"], s["confusion"].tolist()
+    (0.667, 2, 3, [[1, 0], [1, 1]])
+    """
     pred = logits.argmax(axis=1)
     loss = float(F.cross_entropy(Tensor._wrap(logits), labels).item()) if len(labels) else 0.0
     correct = int((pred == np.asarray(labels)).sum())
@@ -93,7 +116,17 @@ def scores(logits: np.ndarray, labels: np.ndarray, num_classes: int) -> dict:
 
 
 def evaluate(model, dataset, batch_size: int = 256, subset: Iterable[str] | None = None) -> dict:
-    """``scores`` of the model on ``dataset`` (optionally with only ``subset`` present)."""
+    """``scores`` of the model on ``dataset`` (optionally with only ``subset`` present).
+
+    >>> from tinymm.data import get_dataset
+    >>> from tinymm.models import build_model
+    >>> _ = tm.manual_seed(0)
+    >>> ds = get_dataset("shapes_captions", size=16)
+    >>> model = build_model(ds)
+    >>> s = evaluate(model, ds, subset=["image"])
+    >>> s["n"], s["confusion"].shape, 0.0 <= s["accuracy"] <= 1.0
+    (16, (12, 12), True)
+    """
     logits, labels = predict(model, dataset, batch_size, subset)
     return scores(logits, labels, dataset.num_classes)
 
@@ -113,6 +146,15 @@ def ablation(model, dataset, batch_size: int = 256) -> list[dict]:
     ceiling, or None), "oracle_accuracy" and "oracle_interval" (the Bayes rule on this split's
     latents, or None without them) and "within_error" (True when the ceiling lies inside the
     accuracy's interval, so the gap is within sampling error; None without a ceiling).
+
+    >>> from tinymm.data import get_dataset
+    >>> from tinymm.models import build_model
+    >>> _ = tm.manual_seed(0)
+    >>> ds = get_dataset("shapes_captions", size=16)
+    >>> model = build_model(ds)
+    >>> rows = ablation(model, ds)
+    >>> [r["subset"] for r in rows], rows[-1]["ceiling"] is not None
+    (['image', 'text', 'image+text'], True)
     """
     ceilings = getattr(dataset, "ceilings", None) or {}
     kinds = getattr(dataset, "ceiling_kinds", None) or {}
@@ -149,6 +191,14 @@ def format_ablation(rows: Sequence[Mapping], chance: float | None = None) -> str
     bound"), the additive (late-fusion) ceiling, the realised oracle accuracy on this split,
     the gap to the ceiling (marked "~" when within sampling error) and macro-F1. Rows from an
     older report (without the interval keys) print "-" in the new columns.
+
+    >>> rows = [{"subset": "image", "accuracy": 0.5, "macro_f1": 0.4, "ceiling": None,
+    ...          "gap": None}]
+    >>> table = format_ablation(rows).splitlines()
+    >>> table[0].split("|")[1:4]
+    [' modalities ', ' accuracy (95 % CI)    ', ' ceiling ']
+    >>> [cell.strip() for cell in table[2].split("|")[1:-1]]
+    ['image', '0.5000 -', '-', '-', '-', '-', '-', '0.4000']
     """
     width = max(len("modalities"), *(len(r["subset"]) for r in rows))
     lines = [f"| {'modalities':<{width}} | accuracy (95 % CI)    | ceiling | kind        "
@@ -187,6 +237,15 @@ def robustness_curve(model, dataset, modality: str, levels: Sequence[float] = NO
     level x (the modality's std), token ids are replaced by random words with probability
     level. Rows: {"level", "accuracy"}. The noise comes from a generator seeded with
     ``seed``, so tinymm's global generator is untouched and the curve is repeatable.
+
+    >>> from tinymm.data import get_dataset
+    >>> from tinymm.models import build_model
+    >>> _ = tm.manual_seed(0)
+    >>> ds = get_dataset("shapes_captions", size=16)
+    >>> model = build_model(ds)
+    >>> curve = robustness_curve(model, ds, "text", levels=(0.0, 1.0))
+    >>> [r["level"] for r in curve], all(0 <= r["accuracy"] <= 1 for r in curve)
+    ([0.0, 1.0], True)
     """
     from ..data import add_noise
 
@@ -205,7 +264,21 @@ def robustness_curve(model, dataset, modality: str, levels: Sequence[float] = NO
 def build_report(model, dataset, *, history: Mapping | None = None, config: Mapping | None = None,
                  batch_size: int = 256, robustness: bool = True,
                  levels: Sequence[float] = NOISE_LEVELS) -> dict:
-    """Everything about a trained model on one dataset split, as a JSON-ready dict."""
+    """Everything about a trained model on one dataset split, as a JSON-ready dict.
+
+    Keys: dataset, num_samples, num_classes, class_names, modalities, num_parameters,
+    accuracy, macro_f1, loss, accuracy_interval, confusion_matrix, ablation, chance, and
+    robustness / history / config when asked for.
+
+    >>> from tinymm.data import get_dataset
+    >>> from tinymm.models import build_model
+    >>> _ = tm.manual_seed(0)
+    >>> ds = get_dataset("shapes_captions", size=16)
+    >>> model = build_model(ds)
+    >>> report = build_report(model, ds, robustness=False)
+    >>> report["num_samples"], report["modalities"], len(report["ablation"])
+    (16, ['image', 'text'], 3)
+    """
     full = evaluate(model, dataset, batch_size)
     report = {
         "dataset": getattr(dataset, "name", None),
@@ -246,7 +319,14 @@ def _jsonable(obj):
 
 
 def write_report(report: Mapping, path: str | os.PathLike) -> None:
-    """Write ``report`` as indented JSON (NaN becomes null)."""
+    """Write ``report`` as indented JSON (NaN becomes null).
+
+    >>> import json, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "report.json")
+    >>> write_report({"accuracy": 0.5, "loss": float("nan"), "cm": np.eye(2, dtype=int)}, path)
+    >>> json.load(open(path))
+    {'accuracy': 0.5, 'loss': None, 'cm': [[1, 0], [0, 1]]}
+    """
     with open(path, "w", encoding="utf-8") as f:
         json.dump(_jsonable(report), f, indent=2)
         f.write("\n")

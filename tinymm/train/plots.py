@@ -15,6 +15,11 @@ from pathlib import Path
 
 
 def matplotlib_available() -> bool:
+    """Whether matplotlib (an optional dependency) can be imported.
+
+    >>> isinstance(matplotlib_available(), bool)
+    True
+    """
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -113,7 +118,15 @@ def save_plots(report: Mapping, out_dir: str | os.PathLike, prefix: str = "") ->
     """Write the PNGs the report allows into ``out_dir``; [] when matplotlib is missing.
 
     ``prefix`` starts every file name (``tinymm evaluate`` uses it so that evaluating a
-    checkpoint never overwrites the plots of the training run next to it)."""
+    checkpoint never overwrites the plots of the training run next to it).
+
+    >>> import tempfile
+    >>> report = {"confusion_matrix": [[3, 1], [0, 4]], "class_names": ["a", "b"],
+    ...           "accuracy": 0.875}
+    >>> paths = save_plots(report, tempfile.mkdtemp(), prefix="eval_")
+    >>> [p.name for p in paths] == (["eval_confusion.png"] if matplotlib_available() else [])
+    True
+    """
     if not matplotlib_available():
         return []
     plt = _pyplot()

@@ -17,6 +17,12 @@ class TextBar:
 
     Draws at most every ``min_interval`` seconds, and only when the stream is a terminal
     (a log file would collect every redraw); ``close()`` clears the line.
+
+    >>> import io
+    >>> bar = TextBar(total=4, desc="epoch 1", stream=io.StringIO())
+    >>> bar.update(3); bar.set_postfix_str("loss 0.5"); bar.close()
+    >>> bar.n, bar.total, bar.postfix
+    (3, 4, 'loss 0.5')
     """
 
     def __init__(self, total: int, desc: str = "", stream: TextIO | None = None,
@@ -70,6 +76,11 @@ class _NullBar:
 
 
 def tqdm_available() -> bool:
+    """Whether tqdm (an optional dependency) can be imported.
+
+    >>> isinstance(tqdm_available(), bool)
+    True
+    """
     try:
         import tqdm  # noqa: F401
     except ImportError:
@@ -81,6 +92,15 @@ class Reporter:
     """Where training output goes.
 
     progress: "auto" (tqdm if installed, else TextBar), "tqdm", "text" or "none".
+
+    >>> import io
+    >>> out = io.StringIO()
+    >>> reporter = Reporter(stream=out, progress="text")
+    >>> reporter.log("epoch 1: loss 0.5")
+    >>> print(out.getvalue(), end="")
+    epoch 1: loss 0.5
+    >>> type(reporter.bar(10)).__name__, Reporter(quiet=True).progress
+    ('TextBar', 'none')
     """
 
     def __init__(self, stream: TextIO | None = None, quiet: bool = False,

@@ -63,13 +63,24 @@ def _pools() -> list[tuple[str, object, object]]:
 
 
 def get_num_threads() -> dict[str, int]:
-    """Threads per pool: {"numba": n, "<openblas setter>": n, ...}."""
+    """Threads per pool: {"numba": n, "<openblas setter>": n, ...}.
+
+    >>> threads = get_num_threads()
+    >>> all(isinstance(n, int) and n >= 1 for n in threads.values())
+    True
+    """
     return {name: int(get()) for name, _, get in _pools()}
 
 
 def set_num_threads(n: int | dict[str, int]) -> dict[str, int]:
     """Let Numba and every loaded OpenBLAS use ``n`` threads (or restore a dict that
-    ``get_num_threads`` / this function returned); returns the previous settings."""
+    ``get_num_threads`` / this function returned); returns the previous settings.
+
+    >>> previous = set_num_threads(1)
+    >>> all(n == 1 for n in get_num_threads().values())
+    True
+    >>> _ = set_num_threads(previous)  # restore
+    """
     if isinstance(n, dict):
         wanted = n
     elif isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -92,7 +103,15 @@ def set_num_threads(n: int | dict[str, int]) -> dict[str, int]:
 
 @contextlib.contextmanager
 def num_threads(n: int) -> Iterator[None]:
-    """``with num_threads(1): ...`` runs a block with ``n`` threads per pool, then restores."""
+    """``with num_threads(1): ...`` runs a block with ``n`` threads per pool, then restores.
+
+    >>> before = get_num_threads()
+    >>> with num_threads(1):
+    ...     print(all(n == 1 for n in get_num_threads().values()))
+    True
+    >>> get_num_threads() == before
+    True
+    """
     previous = set_num_threads(n)
     try:
         yield

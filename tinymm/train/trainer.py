@@ -60,7 +60,12 @@ def _positive(name: str, value, kind=float, allow_zero: bool = False):
 
 def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0,
                    momentum: float = 0.9):
-    """``"sgd"`` (with momentum), ``"adam"`` or ``"adamw"`` over ``params``."""
+    """``"sgd"`` (with momentum), ``"adam"`` or ``"adamw"`` over ``params``.
+
+    >>> opt = make_optimizer("sgd", nn.Linear(2, 1).parameters(), lr=0.1)
+    >>> type(opt).__name__, opt.param_groups[0]["momentum"]
+    ('SGD', 0.9)
+    """
     from .. import optim
 
     if name == "sgd":
@@ -74,7 +79,17 @@ def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0,
 
 def make_scheduler(name: str, optimizer, epochs: int, step_size: int, gamma: float,
                    last_epoch: int = -1):
-    """``"none"``, ``"step"`` (StepLR every ``step_size`` epochs) or ``"cosine"`` (``epochs``)."""
+    """``"none"``, ``"step"`` (StepLR every ``step_size`` epochs) or ``"cosine"`` (``epochs``).
+
+    ``"none"`` returns None.
+
+    >>> opt = make_optimizer("adam", nn.Linear(2, 1).parameters(), lr=0.1)
+    >>> sched = make_scheduler("step", opt, epochs=4, step_size=2, gamma=0.5)
+    >>> for _ in range(2):
+    ...     opt.step(); sched.step()
+    >>> type(sched).__name__, opt.param_groups[0]["lr"], make_scheduler("none", opt, 4, 2, 0.5)
+    ('StepLR', 0.05, None)
+    """
     from ..optim import lr_scheduler
 
     if name == "none":
@@ -88,7 +103,18 @@ def make_scheduler(name: str, optimizer, epochs: int, step_size: int, gamma: flo
 
 
 def clip_grad_norm(params, max_norm: float) -> float:
-    """Scale gradients in place so their global L2 norm is at most ``max_norm``; return the norm."""
+    """Scale gradients in place so their global L2 norm is at most ``max_norm``; return the norm.
+
+    The norm is sqrt(sum of squared gradient entries) over all ``params``, measured before
+    clipping; above ``max_norm`` every gradient is multiplied by max_norm / (norm + 1e-6).
+
+    >>> w = tm.tensor([3.0, 4.0], requires_grad=True)
+    >>> (w * w).sum().backward()          # grad = 2 w = [6, 8], norm 10
+    >>> clip_grad_norm([w], max_norm=1.0)
+    10.0
+    >>> np.round(w.grad, 3)
+    array([0.6, 0.8], dtype=float32)
+    """
     grads = [p.grad for p in params if p.grad is not None]
     norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
     if norm > max_norm:
@@ -129,6 +155,18 @@ class Trainer:
     benchmarks/collapse.py) for a model with several modalities on one process, else off.
     After fit, ``collapse_warning`` holds a sentence for the learner when the fused
     model ended within sampling error of one modality alone (else None).
+
+    One epoch of one step on 16 samples (``fit`` returns the history, one entry per epoch):
+
+    >>> from tinymm.data import get_dataset
+    >>> from tinymm.models import build_model
+    >>> _ = tm.manual_seed(0)
+    >>> ds = get_dataset("shapes_captions", size=16)
+    >>> trainer = Trainer(build_model(ds), ds, ds, epochs=1, batch_size=16,
+    ...                   reporter=Reporter(quiet=True), monitor_samples=0)
+    >>> history = trainer.fit()
+    >>> history["epoch"], len(history["train_loss"]), trainer.epoch
+    ([1], 1, 1)
     """
 
     def __init__(self, model, train_data, val_data=None, *, epochs: int = 10,
