@@ -53,7 +53,11 @@ def bernoulli(rng: np.random.Generator, p: float, n: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------- ceilings
 def subset_key(subset: str | Iterable[str]) -> str:
-    """Canonical name of a modality subset: sorted names joined by '+' ("audio+text")."""
+    """Canonical name of a modality subset: sorted names joined by '+' ("audio+text").
+
+    >>> subset_key(["text", "image"]), subset_key("text+audio")
+    ('image+text', 'audio+text')
+    """
     parts = subset.split("+") if isinstance(subset, str) else list(subset)
     return "+".join(sorted(p for p in parts if p))
 
@@ -68,6 +72,13 @@ class CeilingTable(dict):
 
     Keys are '+'-joined sorted modality names (``"image+text"``); lookups also accept any
     iterable of names (a frozenset, a tuple) or a '+'-joined string in any order.
+
+    >>> table = CeilingTable({"image": 0.5, "image+text": 0.9})
+    >>> table[("text", "image")], "text+image" in table, table.get("audio")
+    (0.9, True, None)
+    >>> print(table.table())
+      image       0.5000
+      image+text  0.9000
     """
 
     def __getitem__(self, key):

@@ -64,7 +64,17 @@ def _as_indices(fn: str, indices, n: int) -> np.ndarray:
 
 
 class Dataset:
-    """Map-style dataset: ``__len__`` and ``__getitem__(i) -> sample``. Subclass and override."""
+    """Map-style dataset: ``__len__`` and ``__getitem__(i) -> sample``. Subclass and override.
+
+    >>> class Squares(Dataset):
+    ...     def __len__(self):
+    ...         return 4
+    ...     def __getitem__(self, i):
+    ...         return {"x": np.float32(i), "label": i * i}
+    >>> ds = Squares()
+    >>> len(ds), ds[3]["label"]
+    (4, 9)
+    """
 
     def __len__(self) -> int:
         raise NotImplementedError
@@ -109,6 +119,12 @@ class DictDataset(Dataset):
     Python int. ``arrays["mask"]`` (optional) is an (N, M) bool array, or a dict
     ``{modality: (N,) bool}``, over ``modalities`` (default: every key except "label" and
     "mask", in the mapping's order). Samples are views into the arrays; ``get_batch`` copies.
+
+    >>> ds = DictDataset({"image": np.zeros((4, 2)), "label": np.arange(4)})
+    >>> len(ds), ds.modalities, ds[1]["label"], ds[1]["image"].shape
+    (4, ('image',), 1, (2,))
+    >>> ds.get_batch([0, 2])["label"]
+    array([0, 2])
     """
 
     def __init__(self, arrays: Mapping[str, np.ndarray], modalities: Sequence[str] | None = None):
@@ -205,6 +221,14 @@ class MultimodalDataset(DictDataset):
     "upper bound" per subset: exact for token channels, an upper bound where Gaussian noise
     and clutter are rendered) and ``oracle`` (``oracle(latents, subset) -> (N,) predictions``,
     the Bayes rule on the latents; ``oracle_accuracy(subset)`` applies it to this split).
+
+    >>> ds = MultimodalDataset({"image": np.zeros((3, 2), np.float32), "label": np.array([0, 1, 1])},
+    ...                        name="toy", modalities=["image"], num_classes=2,
+    ...                        class_names=["no", "yes"], ceilings={"image": 0.5})
+    >>> ds
+    MultimodalDataset(name='toy', n=3, modalities=('image',), num_classes=2)
+    >>> ds.shapes, ds[0]["mask"], ds.ceilings["image"], round(ds.chance, 3)
+    ({'image': (2,)}, array([ True]), 0.5, 0.667)
     """
 
     def __init__(self, arrays: Mapping[str, np.ndarray], *, name: str,
@@ -306,6 +330,10 @@ class Subset(Dataset):
 
     Task metadata (modalities, num_classes, ceilings, ...) is read through from the dataset;
     ``latents`` and ``labels`` are sliced.
+
+    >>> sub = Subset(DictDataset({"x": np.arange(10.0), "label": np.arange(10)}), [3, 1])
+    >>> len(sub), sub[0]["label"], sub.labels
+    (2, 3, array([3, 1]))
     """
 
     def __init__(self, dataset, indices):

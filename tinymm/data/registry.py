@@ -42,7 +42,13 @@ def _available(module: ModuleType) -> bool:
 
 def list_datasets(include_unavailable: bool = False) -> list[str]:
     """Names of the built-in data sets, sorted; those whose optional dependency is missing
-    (digits_captions without scikit-learn) only with ``include_unavailable=True``."""
+    (digits_captions without scikit-learn) only with ``include_unavailable=True``.
+
+    >>> list_datasets()[:2]
+    ['sentiment_prosody', 'shapes_captions']
+    >>> set(list_datasets()) <= set(list_datasets(include_unavailable=True))
+    True
+    """
     return sorted(name for name in _MODULES
                   if include_unavailable or _available(_module("list_datasets", name)))
 
@@ -50,7 +56,14 @@ def list_datasets(include_unavailable: bool = False) -> list[str]:
 def dataset_info(name: str, **options) -> dict:
     """What a data set is, without building it: modalities, classes, default split sizes,
     ceilings for ``options`` (full, additive = late fusion's, and their kinds: "exact" or
-    "upper bound") and whether it can be built here."""
+    "upper bound") and whether it can be built here.
+
+    >>> info = dataset_info("shapes_captions")
+    >>> info["modalities"], info["num_classes"], info["default_sizes"]["train"]
+    (('image', 'text'), 12, 3000)
+    >>> round(info["ceilings"]["image+text"], 4), info["available"]
+    (0.9159, True)
+    """
     module = _module("dataset_info", name)
     return {
         "name": name,
@@ -68,7 +81,12 @@ def dataset_info(name: str, **options) -> dict:
 
 
 def describe_dataset(name: str, **options) -> str:
-    """The data set's documentation and its ceilings table for ``options``."""
+    """The data set's documentation and its ceilings table for ``options``.
+
+    >>> text = describe_dataset("shapes_captions")
+    >>> text.splitlines()[0]
+    'shapes_captions: image + text recognition of coloured shapes from grey photos and captions.'
+    """
     return _module("describe_dataset", name).describe(**options)
 
 
@@ -83,6 +101,10 @@ def get_dataset(name: str, split: str | Sequence[str] = "train", seed: int = 0,
     one per split. options: data-set specific knobs (noise levels, erasure probabilities,
     ``audio_format``...), see ``describe_dataset(name)``.
     Returns a ``MultimodalDataset`` (or a tuple of them).
+
+    >>> ds = get_dataset("shapes_captions", size=16)
+    >>> len(ds), ds.modalities, ds.shapes
+    (16, ('image', 'text'), {'image': (1, 16, 16), 'text': (8,)})
     """
     fn = "get_dataset"
     module = _module(fn, name)
