@@ -42,6 +42,11 @@ def modality_dropout_mask(mask: np.ndarray, p: float, rng: np.random.Generator) 
 
     mask (B, M) bool -> (B, M) bool. A sample whose draws would drop every present
     modality keeps one of them, chosen uniformly.
+
+    >>> mask = np.array([[True, True], [True, False], [True, True]])
+    >>> keep = modality_dropout_mask(mask, 0.9, np.random.default_rng(0))
+    >>> keep.shape, bool(keep.any(axis=1).all()), bool((keep <= mask).all())
+    ((3, 2), True, True)
     """
     keep = mask & (rng.random(mask.shape) >= p)
     empty = ~keep.any(axis=1) & mask.any(axis=1)
@@ -78,6 +83,18 @@ class MultimodalClassifier(nn.Module):
     ``mask_modalities``: the modalities that the columns of ``inputs["mask"]`` stand for, when
     the model uses only some of a data set's modalities (a unimodal baseline); default the
     model's own ``modalities``. The model's columns are picked out of such a mask by name.
+
+    >>> from tinymm.models import ConcatFusion, ImageEncoder, TextEncoder, mlp_head
+    >>> _ = tm.manual_seed(0)
+    >>> encoders = {"image": ImageEncoder(1, channels=(4,), image_size=8),   # -> 36
+    ...             "text": TextEncoder(vocab_size=20, embed_dim=8, hidden_size=6)}  # -> 6
+    >>> model = MultimodalClassifier(encoders, ConcatFusion({"image": 36, "text": 6}),
+    ...                              mlp_head(42, 8, num_classes=3))
+    >>> batch = {"image": np.zeros((2, 1, 8, 8), np.float32),
+    ...          "text": np.array([[3, 4, 0], [5, 0, 0]]),
+    ...          "mask": np.array([[True, True], [True, False]])}   # sample 1: no text
+    >>> model(batch).shape, model.modalities
+    ((2, 3), ('image', 'text'))
     """
 
     def __init__(self, encoders: Mapping[str, nn.Module], fusion: Fusion,

@@ -73,6 +73,11 @@ class ImageEncoder(nn.Module):
     input (B, C, S, S) -> (B, channels[-1] * s * s), s the size after the last pool
     (``padding=0`` as Keras' default "valid": s_{k+1} = (s_k - kernel + 1) // 2);
     ``global_pool=True`` averages over space instead -> (B, channels[-1]).
+
+    >>> _ = tm.manual_seed(0)
+    >>> enc = ImageEncoder(1, channels=(4,), image_size=8)    # 8 -> conv 6 -> pool 3
+    >>> enc(tm.randn(2, 1, 8, 8)).shape, enc.out_features
+    ((2, 36), 36)
     """
 
     def __init__(self, in_channels: int = 3, channels: Sequence[int] = (64, 128, 256),
@@ -127,6 +132,11 @@ class TextEncoder(nn.Module):
     ``kind`` "transformer": Embedding + learned positions, ``num_layers``
     TransformerEncoderLayers (padding positions masked as keys), mean over the real tokens.
     out_features = embed_dim.
+
+    >>> _ = tm.manual_seed(0)
+    >>> enc = TextEncoder(vocab_size=20, embed_dim=8, hidden_size=6)
+    >>> enc(tm.tensor([[3, 4, 5, 0], [6, 7, 0, 0]])).shape, enc.out_features   # 0 = <pad>
+    ((2, 6), 6)
     """
 
     def __init__(self, vocab_size: int, embed_dim: int = 128, hidden_size: int = 128,
@@ -198,6 +208,11 @@ class AudioEncoder(nn.Module):
     then a recurrent layer over the pooled frames; the last hidden state is the output.
     A raw waveform (B, 1, L) gets a learned filterbank first: ``frontend=(filters, window)``
     adds Conv1d(1, filters, window, stride=window // 2) -> ReLU.
+
+    >>> _ = tm.manual_seed(0)
+    >>> enc = AudioEncoder(4, channels=(6,), hidden_size=5)   # 4 frequency bins
+    >>> enc(tm.randn(2, 4, 10)).shape, enc.out_features
+    ((2, 5), 5)
     """
 
     def __init__(self, in_channels: int, channels: Sequence[int] = (32,), kernel_size: int = 5,
@@ -242,6 +257,11 @@ class FrameEncoder(nn.Module):
     Each frame goes through one shared ImageEncoder (B*T, C, H, W) -> (B*T, D); then over time
     ``temporal="gru"`` (last hidden state, out_features = hidden_size) or ``"attention"``
     (Linear to hidden_size + learned positions, a TransformerEncoderLayer, mean over time).
+
+    >>> _ = tm.manual_seed(0)
+    >>> enc = FrameEncoder((1, 8, 8), channels=(4,), hidden_size=5)
+    >>> enc(tm.randn(2, 3, 1, 8, 8)).shape, enc.out_features  # 2 clips of 3 frames
+    ((2, 5), 5)
     """
 
     def __init__(self, frame_shape: Sequence[int], channels: Sequence[int] = (16, 32),

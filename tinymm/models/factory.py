@@ -45,6 +45,12 @@ def make_fusion(method: str, in_features: Mapping[str, int], num_classes: int,
 
     Sizes are the encoders' ``out_features``, or their ``seq_features`` for a method in
     ``SEQUENCE_FUSIONS``.
+
+    >>> fusion = make_fusion("gated", {"image": 4, "text": 3}, num_classes=5, dim=6)
+    >>> type(fusion).__name__, fusion.out_features
+    ('GatedFusion', 6)
+    >>> make_fusion("late", {"image": 4, "text": 3}, num_classes=5).out_features
+    5
     """
     method = FUSION_ALIASES.get(method, method)
     if method == "concat":
@@ -71,7 +77,14 @@ def make_fusion(method: str, in_features: Mapping[str, int], num_classes: int,
 
 
 def mlp_head(in_features: int, hidden: int, num_classes: int, dropout: float = 0.0) -> nn.Module:
-    """Linear(hidden) + ReLU (+ Dropout) + Linear(num_classes): the seed's Dense layers."""
+    """Linear(hidden) + ReLU (+ Dropout) + Linear(num_classes): the seed's Dense layers.
+
+    (B, in_features) -> (B, num_classes).
+
+    >>> head = mlp_head(7, 16, 3, dropout=0.5)
+    >>> head(tm.zeros(2, 7)).shape, len(head)
+    ((2, 3), 4)
+    """
     layers: list[nn.Module] = [nn.Linear(in_features, hidden), nn.ReLU()]
     if dropout > 0:
         layers.append(nn.Dropout(dropout))
@@ -94,6 +107,12 @@ def encoder_for(name: str, shape: tuple[int, ...], dtype: np.dtype, *, vocab_siz
     int (L,) -> TextEncoder; float (C, H, W) -> ImageEncoder; float (C, T) -> AudioEncoder
     (a raw waveform (1, L) with L > 256 gets a learned filterbank front end);
     float (T, C, H, W) -> FrameEncoder; float (D,) -> Linear + ReLU.
+
+    >>> type(encoder_for("text", (8,), np.int64, vocab_size=50)).__name__
+    'TextEncoder'
+    >>> enc = encoder_for("image", (1, 16, 16), np.float32, vocab_size=None)
+    >>> type(enc).__name__, enc.out_features
+    ('ImageEncoder', 256)
     """
     o = {**DEFAULTS, **opts}
     dtype = np.dtype(dtype)
@@ -180,6 +199,16 @@ def seed_model(num_classes: int, image_size: int = 32, *, vocab_size: int = 1000
     Convolutions are "valid" as in Keras' default: S=224 gives 256·26·26 = 173056 image
     features (a 177M-parameter Dense layer, as in the seed); S=32 gives 256·2·2 = 1024.
     Modalities are named "image" and "text".
+
+    A small one (the seed's is ``seed_model(num_classes, 224)``):
+
+    >>> _ = tm.manual_seed(0)
+    >>> model = seed_model(5, image_size=16, vocab_size=50, embed_dim=8, lstm_units=8,
+    ...                    channels=(4,), dense=16, in_channels=1)
+    >>> batch = {"image": np.zeros((2, 1, 16, 16), np.float32),
+    ...          "text": np.array([[3, 4, 5], [6, 7, 0]])}
+    >>> model.modalities, model(batch).shape
+    (('image', 'text'), (2, 5))
     """
     encoders = {
         "image": ImageEncoder(in_channels, channels, image_size, kernel_size=3, padding=0),

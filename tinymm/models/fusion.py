@@ -75,6 +75,16 @@ class Fusion(nn.Module):
     Tensors or None and ``mask`` a (B, M) bool ndarray, and set ``out_features``.
     ``produces_logits`` is True for methods whose output already is class scores
     (late fusion); the classifier's head must then be the identity.
+
+    >>> class MaxFusion(Fusion):
+    ...     def __init__(self, in_features):
+    ...         super().__init__(in_features)
+    ...         self.out_features = self.in_features[0]
+    ...     def fuse(self, features, mask):
+    ...         return tm.stack(features, dim=1).amax(dim=1)
+    >>> fusion = MaxFusion([3, 3])
+    >>> fusion([tm.ones(2, 3), tm.zeros(2, 3)]).tolist()
+    [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
     """
 
     produces_logits = False
@@ -146,7 +156,17 @@ class Fusion(nn.Module):
 
 
 class MissingEmbedding(nn.Module):
-    """One learned vector per modality that stands in for that modality when it is missing."""
+    """One learned vector per modality that stands in for that modality when it is missing.
+
+    ``fill(j, x, present)`` takes x (B, D_j) or None and a (B,) bool mask, and returns (B, D_j):
+    x where present, the learned vector of modality j elsewhere.
+
+    >>> missing = MissingEmbedding([4, 3])
+    >>> x = tm.zeros(2, 3)
+    >>> out = missing.fill(1, x, np.array([True, False]))
+    >>> out.shape, out.tolist()[0], bool((out.data[1] == missing.vector(1).data).all())
+    ((2, 3), [0.0, 0.0, 0.0], True)
+    """
 
     def __init__(self, sizes: Sequence[int]):
         super().__init__()
@@ -175,6 +195,13 @@ class ConcatFusion(Fusion):
 
     Missing modality: its slot holds a learned "missing" vector of the same size.
     out_features = Σ_m D_m.
+
+    >>> _ = tm.manual_seed(0)
+    >>> x = [tm.randn(2, 4), tm.randn(2, 3)]                  # (B, D_m) per modality
+    >>> mask = np.array([[True, True], [True, False]])       # sample 1 lacks "text"
+    >>> fusion = ConcatFusion({"image": 4, "text": 3})
+    >>> fusion(x, mask).shape, fusion.out_features
+    ((2, 7), 7)
     """
 
     def __init__(self, in_features):
@@ -193,6 +220,13 @@ class SumFusion(Fusion):
     h = Σ_{m present} W_m h_m + b_m, divided by the number of present modalities (a masked
     mean, so the scale does not depend on how many are present). Missing modality: left
     out of the sum. No modality present: a learned "empty" vector. out_features = dim.
+
+    >>> _ = tm.manual_seed(0)
+    >>> x = [tm.randn(2, 4), tm.randn(2, 3)]                  # (B, D_m) per modality
+    >>> mask = np.array([[True, True], [True, False]])       # sample 1 lacks "text"
+    >>> fusion = SumFusion({"image": 4, "text": 3}, dim=5)
+    >>> fusion(x, mask).shape, fusion.out_features
+    ((2, 5), 5)
     """
 
     def __init__(self, in_features, dim: int = 128):
@@ -226,6 +260,13 @@ class GatedFusion(Fusion):
     Missing modality: its gate logit is -inf (its weight is exactly 0, the others renormalise)
     and the gate network reads its learned "missing" vector instead of x_m. No modality
     present: the gates are uniform over the missing vectors' projections. out_features = dim.
+
+    >>> _ = tm.manual_seed(0)
+    >>> x = [tm.randn(2, 4), tm.randn(2, 3)]                  # (B, D_m) per modality
+    >>> mask = np.array([[True, True], [True, False]])       # sample 1 lacks "text"
+    >>> fusion = GatedFusion({"image": 4, "text": 3}, dim=5)
+    >>> fusion(x, mask).shape, fusion.out_features
+    ((2, 5), 5)
     """
 
     def __init__(self, in_features, dim: int = 128):
@@ -258,6 +299,15 @@ class LateFusion(Fusion):
     left out, which is the same as a uniform prediction (it carries no information). No
     modality present: all-zero logits, the uniform prediction. Output: (B, num_classes)
     class scores, so the classifier's head must be the identity (``produces_logits``).
+
+    >>> _ = tm.manual_seed(0)
+    >>> x = [tm.randn(2, 4), tm.randn(2, 3)]                  # (B, D_m) per modality
+    >>> mask = np.array([[True, True], [True, False]])       # sample 1 lacks "text"
+    >>> fusion = LateFusion({"image": 4, "text": 3}, num_classes=3, hidden=8)
+    >>> fusion(x, mask).shape, fusion.out_features
+    ((2, 3), 3)
+    >>> fusion.produces_logits
+    True
     """
 
     produces_logits = True

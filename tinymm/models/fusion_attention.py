@@ -26,6 +26,13 @@ class AttentionFusion(Fusion):
     token attends to it and it cannot change the summary token; the [CLS] token is always
     present, so a sample with no modality at all still has one key and gets the learned
     summary of "nothing". out_features = dim.
+
+    >>> _ = tm.manual_seed(0)
+    >>> x = [tm.randn(2, 4), tm.randn(2, 3)]                  # (B, D_m) per modality
+    >>> mask = np.array([[True, True], [True, False]])       # sample 1 lacks "text"
+    >>> fusion = AttentionFusion({"image": 4, "text": 3}, dim=8, num_heads=2)
+    >>> fusion(x, mask).shape, fusion.out_features
+    ((2, 8), 8)
     """
 
     def __init__(self, in_features, dim: int = 64, num_heads: int = 4, num_layers: int = 1,

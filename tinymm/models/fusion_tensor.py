@@ -30,6 +30,13 @@ class TensorFusion(Fusion):
 
     Missing modality: h_m is a learned "missing" vector (so the interaction terms of the
     missing modality become learned constants rather than zeros). out_features = (dim+1)^M.
+
+    >>> _ = tm.manual_seed(0)
+    >>> x = [tm.randn(2, 4), tm.randn(2, 3)]                  # (B, D_m) per modality
+    >>> mask = np.array([[True, True], [True, False]])       # sample 1 lacks "text"
+    >>> fusion = TensorFusion({"image": 4, "text": 3}, dim=2)
+    >>> fusion(x, mask).shape, fusion.out_features
+    ((2, 9), 9)
     """
 
     def __init__(self, in_features, dim: int = 16):
@@ -81,6 +88,13 @@ class LowRankFusion(Fusion):
     scales every other's signal, and training can silence a ReLU encoder for good (seen on
     shapes_captions for some seeds; see benchmarks/FUSION.md).
     Missing modality: x_m is a learned "missing" vector. out_features = dim.
+
+    >>> _ = tm.manual_seed(0)
+    >>> x = [tm.randn(2, 4), tm.randn(2, 3)]                  # (B, D_m) per modality
+    >>> mask = np.array([[True, True], [True, False]])       # sample 1 lacks "text"
+    >>> fusion = LowRankFusion({"image": 4, "text": 3}, dim=5, rank=2)
+    >>> fusion(x, mask).shape, fusion.out_features
+    ((2, 5), 5)
     """
 
     def __init__(self, in_features, dim: int = 64, rank: int = 4):
