@@ -100,7 +100,17 @@ def _table(backend_name: str) -> dict[str, Callable]:
 
 
 def get_backend() -> str:
-    """The name of the kernel backend in force: ``"numba"`` (default) or ``"numpy"``."""
+    """The name of the kernel backend in force: ``"numba"`` (default) or ``"numpy"``.
+
+    The default is ``"numba"`` when numba is installed and ``NUMBA_DISABLE_JIT`` is unset,
+    else ``"numpy"``; ``set_backend`` and ``backend`` change it for the current context.
+
+    >>> tm.get_backend() in ("numba", "numpy")
+    True
+    >>> with tm.backend("numpy"):
+    ...     print(tm.get_backend())
+    numpy
+    """
     name = _current.get()
     return name if name is not None else _default_backend()
 
@@ -118,13 +128,31 @@ def _check_backend(name: object, where: str) -> str:
 
 
 def set_backend(name: str) -> None:
-    """Select the kernel backend for this context (thread / task): ``"numba"`` or ``"numpy"``."""
+    """Select the kernel backend for this context (thread / task): ``"numba"`` or ``"numpy"``.
+
+    Both backends compute the same results; ``"numpy"`` runs the reference kernels.
+
+    >>> previous = tm.get_backend()
+    >>> tm.set_backend("numpy")
+    >>> tm.get_backend(), (tm.ones(2, 2) @ tm.ones(2, 2)).tolist()
+    ('numpy', [[2.0, 2.0], [2.0, 2.0]])
+    >>> tm.set_backend(previous)    # restore
+    """
     _current.set(_check_backend(name, "set_backend"))
 
 
 @contextlib.contextmanager
 def backend(name: str) -> Iterator[str]:
-    """Run a block with another kernel backend: ``with tm.backend("numpy"): ...``."""
+    """Run a block with another kernel backend: ``with tm.backend("numpy"): ...``.
+
+    The previous backend is back in force when the block ends (even on an exception).
+
+    >>> before = tm.get_backend()
+    >>> with tm.backend("numpy") as name:
+    ...     y = tm.tensor([1.0, -2.0]).relu()
+    >>> name, y.tolist(), tm.get_backend() == before
+    ('numpy', [1.0, 0.0], True)
+    """
     token = _current.set(_check_backend(name, "backend"))
     try:
         yield name

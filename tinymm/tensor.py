@@ -104,14 +104,65 @@ class Tensor:
         return t
 
     # ----------------------------------------------------------------- properties
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
-    is_leaf = property(lambda self: self._node is None)
-    grad_fn = property(lambda self: self._node, doc="The node of the op that made this tensor "
-                       "(None for a leaf); ``repr`` shows the op's name, e.g. ``<Mul>``.")
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The size of each dimension, a tuple of ints (``data.shape``).
+
+        >>> tm.zeros(2, 3).shape
+        (2, 3)
+        """
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        """The number of dimensions, ``len(shape)``.
+
+        >>> tm.zeros(2, 3).ndim, tm.tensor(1.0).ndim
+        (2, 0)
+        """
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The NumPy dtype of the elements (float32 by default for floats).
+
+        >>> tm.tensor([1.0, 2.0]).dtype, tm.tensor([1, 2]).dtype
+        (dtype('float32'), dtype('int64'))
+        """
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for a tensor no recorded op produced (created by the user, or with grad off).
+
+        >>> x = tm.ones(2, requires_grad=True)
+        >>> x.is_leaf, (x * 2).is_leaf
+        (True, False)
+        """
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        """The node of the op that made this tensor (None for a leaf); ``repr`` shows the op's
+        name, e.g. ``<MulBackward>``.
+
+        >>> x = tm.ones(2, requires_grad=True)
+        >>> (x * 2).grad_fn, x.grad_fn
+        (<MulBackward>, None)
+        """
+        return self._node
+
     _version = property(lambda self: 0 if self._vc is None else self._vc[0])
-    T = property(lambda self: _shape.permute(self, tuple(reversed(range(self.ndim)))))
+
+    @property
+    def T(self) -> Tensor:
+        """The tensor with its dimensions reversed: shape (a, b, c) -> (c, b, a).
+
+        >>> x = tm.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+        >>> x.T.tolist(), tm.zeros(2, 3, 4).T.shape
+        ([[1.0, 4.0], [2.0, 5.0], [3.0, 6.0]], (4, 3, 2))
+        """
+        return _shape.permute(self, tuple(reversed(range(self.ndim))))
 
     def size(self, dim: int | None = None):
         """The shape as a tuple, or the size of dim ``dim``.
@@ -354,7 +405,19 @@ class Tensor:
         """
         _hooks.retain_grad(self)
 
-    retains_grad = property(lambda self: _hooks.retains_grad(self))
+    @property
+    def retains_grad(self) -> bool:
+        """True when ``retain_grad()`` was called on this non-leaf (its ``.grad`` is kept).
+
+        >>> x = tm.ones(2, requires_grad=True)
+        >>> y = x * 2
+        >>> y.retains_grad, x.retains_grad
+        (False, False)
+        >>> y.retain_grad()
+        >>> y.retains_grad
+        True
+        """
+        return _hooks.retains_grad(self)
 
     def _version_counter(self) -> list[int]:
         if self._vc is None:
