@@ -47,6 +47,14 @@ def build_unimodal(dataset, modality: str, text_encoder: str = "lstm", *,
 
     The encoder and head are ``build_model``'s (sizes from ``DEFAULTS``, overridable by
     keyword); ``model.modalities == (modality,)``, ``model.mask_modalities`` the data set's.
+
+    >>> from tinymm.data import get_dataset
+    >>> _ = tm.manual_seed(0)
+    >>> ds = get_dataset("shapes_captions", size=16)
+    >>> model = build_unimodal(ds, "text")
+    >>> batch = ds.get_batch(np.arange(4))          # holds "image" too: it is never read
+    >>> model.modalities, model(batch).shape
+    (('text',), (4, 12))
     """
     if modality not in tuple(dataset.modalities):
         raise ValueError(f"build_unimodal: modality must be one of {tuple(dataset.modalities)}, "
@@ -102,6 +110,13 @@ def build_early(dataset, *, hidden: int = 128, embed_dim: int = 8, dropout: floa
     Float modality (B, *shape) -> flattened; token modality (B, L) -> (B, L·embed_dim);
     concat (B, Σ) -> Linear(hidden) -> ReLU -> Linear(hidden) -> ReLU [-> Dropout]
     -> Linear(num_classes). See the module docstring for what "early" means here.
+
+    >>> from tinymm.data import get_dataset
+    >>> _ = tm.manual_seed(0)
+    >>> ds = get_dataset("shapes_captions", size=16)
+    >>> model = build_early(ds, hidden=16)
+    >>> model(ds.get_batch(np.arange(4))).shape, model.fusion.in_features   # 1·16·16, 8·8
+    ((4, 12), (256, 64))
     """
     for name, v in (("hidden", hidden), ("embed_dim", embed_dim)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -133,7 +148,16 @@ def build_early(dataset, *, hidden: int = 128, embed_dim: int = 8, dropout: floa
 def build_baseline(dataset, name: str, *, modality: str | None = None,
                    **options) -> MultimodalClassifier:
     """``BASELINES`` by name: "early" (``build_early``) or "unimodal" (``build_unimodal``,
-    which needs ``modality``). ``options`` go to that builder."""
+    which needs ``modality``). ``options`` go to that builder.
+
+    >>> from tinymm.data import get_dataset
+    >>> _ = tm.manual_seed(0)
+    >>> ds = get_dataset("shapes_captions", size=16)
+    >>> build_baseline(ds, "unimodal", modality="image").modalities
+    ('image',)
+    >>> build_baseline(ds, "early").modalities
+    ('image', 'text')
+    """
     if name == "early":
         if modality is not None:
             raise ValueError("build_baseline: 'early' uses every modality; do not pass modality")
@@ -148,7 +172,12 @@ def build_baseline(dataset, name: str, *, modality: str | None = None,
 
 def model_names(dataset) -> tuple[str, ...]:
     """One name per model a sweep over ``dataset`` runs: every fusion in ``FUSIONS``, then
-    "early" and "unimodal:<modality>" for each of its modalities (see ``build_named``)."""
+    "early" and "unimodal:<modality>" for each of its modalities (see ``build_named``).
+
+    >>> from tinymm.data import get_dataset
+    >>> model_names(get_dataset("shapes_captions", size=16))[-3:]
+    ('early', 'unimodal:image', 'unimodal:text')
+    """
     from .factory import FUSIONS
 
     return (*FUSIONS, "early", *(f"unimodal:{m}" for m in dataset.modalities))
@@ -159,7 +188,14 @@ def build_named(dataset, name: str, text_encoder: str = "lstm", *,
     """The model called ``name`` in ``model_names``: a fusion name (or alias) builds
     ``build_model(dataset, name, text_encoder, ...)``; "early" ``build_early``;
     "unimodal:<modality>" ``build_unimodal`` (trained without modality dropout: it has one
-    modality to drop). ``options`` go to that builder."""
+    modality to drop). ``options`` go to that builder.
+
+    >>> from tinymm.data import get_dataset
+    >>> _ = tm.manual_seed(0)
+    >>> ds = get_dataset("shapes_captions", size=16)
+    >>> build_named(ds, "unimodal:image").modalities, type(build_named(ds, "gated").fusion).__name__
+    (('image',), 'GatedFusion')
+    """
     if not isinstance(name, str):
         raise TypeError(f"build_named: name must be a str, got {type(name).__name__}")
     if name == "early":

@@ -308,6 +308,10 @@ class FrameEncoder(nn.Module):
 class VectorEncoder(nn.Sequential):
     """A feature vector (B, D) -> Linear(D, hidden) + ReLU -> (B, hidden).
 
+    >>> enc = VectorEncoder(5, 7)
+    >>> enc(tm.zeros(2, 5)).shape, enc.out_features
+    ((2, 7), 7)
+
     A Sequential (state-dict keys ``0.weight``, ``0.bias``, as before it had a class);
     its sequence is the one pooled vector, (B, 1, hidden).
     """

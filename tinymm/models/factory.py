@@ -31,7 +31,11 @@ SEQUENCE_FUSIONS = ("mult",)
 
 
 def canonical_fusion(method: str) -> str:
-    """The name in ``FUSIONS`` that ``method`` (a name or an alias) stands for."""
+    """The name in ``FUSIONS`` that ``method`` (a name or an alias) stands for.
+
+    >>> canonical_fusion("attention"), canonical_fusion("gated")
+    ('pooled_attention', 'gated')
+    """
     name = FUSION_ALIASES.get(method, method)
     if name not in FUSIONS:
         raise ValueError(f"canonical_fusion: method must be one of {FUSION_CHOICES}, "

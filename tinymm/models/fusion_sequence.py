@@ -54,6 +54,15 @@ class CrossModalBlock(nn.Module):
     feed-forward part only, exactly as if the source had no tokens. (Its keys are unmasked
     inside the attention so that no softmax ever runs over an all-masked row; the gate
     then removes the result.) Parameters: 4d² + 2d·f + 11d + f (f = dim_feedforward).
+
+    >>> _ = tm.manual_seed(0)
+    >>> block = CrossModalBlock(dim=8, num_heads=2, dim_feedforward=16)
+    >>> z, source = tm.randn(2, 3, 8), tm.randn(2, 5, 8)
+    >>> valid = np.array([[True] * 5, [False] * 5])    # sample 1: the source is missing
+    >>> block(z, source, valid).shape
+    (2, 3, 8)
+    >>> sum(p.numel() for p in block.parameters()) == 4 * 8**2 + 2 * 8 * 16 + 11 * 8 + 16
+    True
     """
 
     def __init__(self, dim: int, num_heads: int, dim_feedforward: int, dropout: float = 0.0):
@@ -82,7 +91,14 @@ class CrossModalBlock(nn.Module):
 class SequenceFusion(Fusion):
     """Base class of fusions that read sequences: ``uses_sequences`` tells the classifier to
     call each encoder's ``sequence`` instead of its pooled forward. ``in_features`` are the
-    per-position sizes D_m (the encoders' ``seq_features``)."""
+    per-position sizes D_m (the encoders' ``seq_features``).
+
+    ``features``: per modality a (B, T_m, D_m) Tensor, a ``(Tensor, valid)`` pair with
+    ``valid`` a (B, T_m) bool array, a (B, D_m) Tensor (one position) or None.
+
+    >>> issubclass(MulTFusion, SequenceFusion), MulTFusion.uses_sequences
+    (True, True)
+    """
 
     uses_sequences = True
 
@@ -162,6 +178,14 @@ class MulTFusion(SequenceFusion):
         + M·e                                            missing vectors
 
     (``parameter_count`` evaluates it.) num_heads must divide d and e.
+
+    >>> _ = tm.manual_seed(0)
+    >>> fusion = MulTFusion({"image": 4, "text": 3}, dim=8, num_heads=2)
+    >>> image = (tm.randn(2, 5, 4), np.ones((2, 5), bool))            # 5 cells, all valid
+    >>> text = (tm.randn(2, 3, 3), np.array([[True, True, False], [True, False, False]]))
+    >>> mask = np.array([[True, True], [True, False]])                # sample 1: no text
+    >>> fusion([image, text], mask).shape, fusion.out_features       # M·e = 2·8
+    ((2, 16), 16)
     """
 
     def __init__(self, in_features, dim: int = 32, num_heads: int = 4, num_layers: int = 1,
