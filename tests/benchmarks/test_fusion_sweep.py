@@ -111,3 +111,35 @@ def test_one_real_run_measures_everything():
     assert row["best_single_accuracy"] == max(row["ablation"]["audio"], row["ablation"]["text"])
     assert row["parameters"] > 0 and row["latency_s"] > 0 and row["step_memory_bytes"] > 0
     assert 1 <= row["best_epoch"] <= 2 and row["failed"] in (True, False)
+
+
+def test_baselines_run_per_modality_and_stay_out_of_the_failure_total(tmp_path, capsys):
+    calls = Counter()
+    assert fusion.main(["--quick", "--seeds", "1", "--datasets", "shapes_captions",
+                        "--fusions", "late", "early", "unimodal",
+                        "--results", str(tmp_path / "runs.jsonl"), "--out",
+                        str(tmp_path / "F.md"), "--json", str(tmp_path / "F.json")],
+                       run=calls) == 0
+    assert sorted(m for _, m, _ in calls.calls) == ["early", "late", "unimodal:image",
+                                                    "unimodal:text"]
+    summary = {e["fusion"]: e for e in json.loads((tmp_path / "F.json").read_text())["summary"]}
+    assert summary["unimodal:text"]["baseline"] and not summary["late"]["baseline"]
+    # every fake row is 0.80: under 0.90 - 0.08, so the baselines fail the rule; late fusion
+    # is judged against its additive ceiling 0.80 and passes; only late fusion is counted
+    assert [summary[m]["failures"] for m in ("early", "unimodal:image", "unimodal:text",
+                                             "late")] == [1, 1, 1, 0]
+    text = (tmp_path / "F.md").read_text()
+    assert "Failed runs: **0 of 1** (rule below; fusion methods only" in text
+    assert "more than 3 points under the ceiling that applies" in text
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("name, modalities", [("early", ("text", "audio")),
+                                              ("unimodal:text", ("text",))])
+def test_one_real_baseline_run(name, modalities):
+    settings = {"quick": True, "epochs": 1, "train_size": 32, "test_size": 32,
+                "text_encoder": "gru", "vary_data": False, "noise_levels": [0.0, 1.0],
+                "trainer_options": {}, "model_options": {}, "label": None}
+    row = fusion.run_one("sentiment_prosody", name, 0, settings)
+    assert tuple(row["modalities"]) == modalities and row["baseline"] is True
+    assert set(row["noise"]) == set(modalities) and row["parameters"] > 0

@@ -57,14 +57,17 @@ def fit_like_cli(train_set, val_set, *, fusion: str, seed: int, epochs: int | No
                  reporter=None):
     """Train one model as ``tinymm train`` would; return (model with best-epoch weights, trainer).
 
-    epochs: default ``TRAIN_DEFAULTS["epochs"]``. trainer_options / model_options: extra
-    keyword arguments of ``Trainer`` / ``build_model`` (e.g. a collapse remedy).
+    fusion: any name of ``tinymm.models.model_names`` — a fusion method (or alias), "early"
+    or "unimodal:<modality>" (built by ``build_named``; a unimodal model trains without
+    modality dropout). epochs: default ``TRAIN_DEFAULTS["epochs"]``. trainer_options /
+    model_options: extra keyword arguments of ``Trainer`` / the model builder (e.g. a
+    collapse remedy).
     before_fit(model): called after the model is built and before training (e.g. to load
     pre-trained encoder weights). reporter: default a quiet one.
     """
     from .. import manual_seed
     from ..cli_parser import DEFAULT_TEXT_ENCODER, TRAIN_DEFAULTS
-    from ..models import build_model
+    from ..models import build_named
     from .progress import Reporter
     from .trainer import Trainer
 
@@ -72,7 +75,7 @@ def fit_like_cli(train_set, val_set, *, fusion: str, seed: int, epochs: int | No
     if epochs is not None:
         t_opts["epochs"] = epochs
     manual_seed(int(seed))
-    model = build_model(train_set, fusion, text_encoder or DEFAULT_TEXT_ENCODER, **m_opts)
+    model = build_named(train_set, fusion, text_encoder or DEFAULT_TEXT_ENCODER, **m_opts)
     if before_fit is not None:
         before_fit(model)
     with tempfile.TemporaryDirectory(prefix="tinymm-run-") as tmp:
