@@ -446,8 +446,16 @@ def sweep(jobs: list[tuple], settings: dict, results: Path, run=run_one, workers
 
     try:
         if workers <= 1 or len(jobs) <= 1:
-            for dataset, fusion, seed in jobs:
-                record(run(dataset, fusion, seed, settings))
+            from tinymm.train.threads import set_num_threads
+
+            # in this process: the thread budget a worker would get (Numba and OpenBLAS would
+            # otherwise take every core, oversubscribing a machine that runs anything else)
+            previous = set_num_threads(threads)
+            try:
+                for dataset, fusion, seed in jobs:
+                    record(run(dataset, fusion, seed, settings))
+            finally:
+                set_num_threads(previous)
         else:
             import multiprocessing as mp
 

@@ -143,3 +143,19 @@ def test_one_real_baseline_run(name, modalities):
     row = fusion.run_one("sentiment_prosody", name, 0, settings)
     assert tuple(row["modalities"]) == modalities and row["baseline"] is True
     assert set(row["noise"]) == set(modalities) and row["parameters"] > 0
+
+
+def test_a_serial_sweep_runs_with_the_threads_asked_and_restores_them(tmp_path, capsys):
+    from tinymm.train.threads import get_num_threads
+
+    before, seen = get_num_threads(), []
+
+    def run(dataset, method, seed, settings):
+        seen.append(get_num_threads())
+        return fake_row(dataset, method, seed, settings)
+
+    others = 2 if all(n == 1 for n in before.values()) else 1
+    assert fusion.main(argv(tmp_path, 1, ["--threads", str(others)]), run=run) == 0
+    assert seen and all(set(s.values()) == {others} for s in seen)
+    assert get_num_threads() == before
+    capsys.readouterr()
