@@ -152,8 +152,10 @@ class MulTFusion(SequenceFusion):
 
     With d = ``dim``, L = ``num_layers`` cross-modal layers, S = ``self_layers``:
 
-    1. Projection and positions: X_m = s_m W_m + b_m + P_{T_m}   (B, T_m, d),
-       P the sinusoidal positions (``sinusoidal_positions``).
+    1. Projection and positions: X_m = c (s_m W_m + b_m) + P_{T_m}   (B, T_m, d),
+       P the sinusoidal positions (``sinusoidal_positions``), c = √d (``embed_scale``, as
+       MulT and the original Transformer scale embeddings; without it the unit-amplitude
+       positions swamp small early features and the fusion learns several times slower).
     2. For every ordered pair source β ≠ target α, L ``CrossModalBlock`` layers starting from
        Z⁰_{β→α} = X_α:  Z^i_{β→α} = Block^i_{β→α}(Z^{i-1}_{β→α}, X_β, k_β)   (B, T_α, d),
        with k_β = valid_β ∧ present_β (a missing modality has no keys).
@@ -190,12 +192,16 @@ class MulTFusion(SequenceFusion):
 
     def __init__(self, in_features, dim: int = 32, num_heads: int = 4, num_layers: int = 1,
                  self_layers: int = 1, dim_feedforward: int | None = None,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, embed_scale: bool = True):
         super().__init__(in_features)
         from ..nn.transformer import TransformerEncoderLayer
 
         n = len(self.in_features)
         self.dim, self.num_layers, self.self_layers = dim, num_layers, self_layers
+        if not isinstance(embed_scale, bool):
+            raise TypeError(f"MulTFusion: embed_scale must be a bool, got "
+                            f"{type(embed_scale).__name__}")
+        self.embed_scale = math.sqrt(dim) if embed_scale else 1.0
         self.dim_feedforward = dim_feedforward or 2 * dim
         self.stream_dim = e = (n - 1) * dim if n > 1 else dim
         for name, v in (("dim", dim), ("num_heads", num_heads)):
@@ -240,6 +246,8 @@ class MulTFusion(SequenceFusion):
 
     def _project(self, j: int, seq: Tensor) -> Tensor:
         x = self.proj[j](seq)
+        if self.embed_scale != 1.0:
+            x = x * self.embed_scale
         return x + sinusoidal_positions(seq.shape[1], self.dim, x.dtype)
 
     def fuse(self, features, mask):

@@ -129,6 +129,20 @@ def test_sinusoidal_positions():
     assert sinusoidal_positions(3, 5, np.float32).shape == (3, 5)
 
 
+def test_embed_scale_multiplies_the_projection_by_sqrt_dim_before_the_positions():
+    scaled, plain = small_mult(), small_mult(embed_scale=False)
+    assert scaled.embed_scale == pytest.approx(np.sqrt(8)) and plain.embed_scale == 1.0
+    for p_plain in plain.proj:                      # the same weights, scaled by hand
+        p_plain.weight.data *= np.sqrt(8)
+        p_plain.bias.data *= np.sqrt(8)
+    feats = sequences(6)
+    a, b = scaled(feats, MASK).data, plain(feats, MASK).data
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(a, small_mult(embed_scale=False)(feats, MASK).data, atol=1e-3)
+    with pytest.raises(TypeError, match="MulTFusion: embed_scale must be a bool"):
+        MulTFusion(SIZES, dim=8, num_heads=2, embed_scale=2.0)
+
+
 def test_padding_positions_do_not_change_the_output():
     fusion = small_mult()
     feats = sequences(6)
