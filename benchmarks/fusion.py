@@ -264,10 +264,13 @@ def aggregate(rows: list[dict]) -> list[dict]:
 
 
 def near_ceiling(summary: list[dict], near: float = NEAR) -> dict[str, list[str]]:
-    """Per data set, the methods whose mean accuracy is within ``near`` of the full ceiling."""
+    """Per data set, the methods whose mean accuracy is within ``near`` of the full ceiling
+    (a unimodal baseline is left out: its ceiling is its own modality's, not the full one)."""
     out: dict[str, list[str]] = {}
     for e in summary:
         out.setdefault(e["dataset"], [])
+        if e["fusion"].startswith("unimodal:"):
+            continue
         if e["ceiling"] is not None and e["accuracy_mean"] >= e["ceiling"] - near:
             out[e["dataset"]].append(e["fusion"])
     return out

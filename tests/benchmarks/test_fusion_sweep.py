@@ -159,3 +159,10 @@ def test_a_serial_sweep_runs_with_the_threads_asked_and_restores_them(tmp_path, 
     assert seen and all(set(s.values()) == {others} for s in seen)
     assert get_num_threads() == before
     capsys.readouterr()
+
+
+def test_near_ceiling_leaves_out_unimodal_baselines_which_have_their_own_ceiling():
+    entries = [{"dataset": "d", "fusion": f, "accuracy_mean": a, "ceiling": c}
+               for f, a, c in (("concat", 0.89, 0.90), ("sum", 0.85, 0.90),
+                               ("unimodal:text", 0.46, 0.46), ("early", 0.895, 0.90))]
+    assert fusion.near_ceiling(entries) == {"d": ["concat", "early"]}
