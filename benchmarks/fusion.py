@@ -11,8 +11,8 @@ defaults and its best-epoch rule: the weights of the first epoch with the best v
 accuracy), for every method in ``tinymm.models.FUSIONS`` (and ``BASELINES`` when the models
 package has them) x every built-in data set (``digits_captions`` only where scikit-learn is
 installed) x seeds 0..N-1; the baseline "unimodal" runs once per modality of the data set
-("unimodal:image", ...), each trained alone. Per run: test accuracy, the ceiling and the additive ceiling (when
-the data set has ``additive_ceiling``), the modality ablation (best single modality; each
+("unimodal:image", ...), each trained alone. Per run: test accuracy, the ceiling and the
+additive ceiling (when the data set has ``additive_ceiling``), the modality ablation (best single modality; each
 modality missing at test time), accuracy under Gaussian noise on each modality
 (``tinymm.data.add_noise`` levels), parameters, training time, inference latency per batch of
 256 (median of 5) and the peak NumPy memory of one training step (tracemalloc).
