@@ -12,10 +12,10 @@ accuracy), for every method in ``tinymm.models.FUSIONS`` (and ``BASELINES`` when
 package has them) x every built-in data set (``digits_captions`` only where scikit-learn is
 installed) x seeds 0..N-1; the baseline "unimodal" runs once per modality of the data set
 ("unimodal:image", ...), each trained alone. Per run: test accuracy, the ceiling and the
-additive ceiling (when the data set has ``additive_ceiling``), the modality ablation (best single modality; each
-modality missing at test time), accuracy under Gaussian noise on each modality
-(``tinymm.data.add_noise`` levels), parameters, training time, inference latency per batch of
-256 (median of 5) and the peak NumPy memory of one training step (tracemalloc).
+additive ceiling (when the data set has ``additive_ceiling``), the modality ablation (best
+single modality; each modality missing at test time), accuracy under Gaussian noise on each
+modality (``tinymm.data.add_noise`` levels), parameters, training time, inference latency per
+batch of 256 (median of 5) and the peak NumPy memory of one training step (tracemalloc).
 
 A run **failed** (the rule of the fusion-collapse issue) when its accuracy is within 5 points
 of its best single modality (⚠, multimodal models only) or more than 8 points under the
