@@ -45,6 +45,23 @@ def _load_split(name: str, split: str, size: int | None, seed: int):
     return get_dataset(name, split=split, size=size, seed=seed)
 
 
+def fusion_options_of(run: dict) -> dict | None:
+    """The fusion options a run config's model is built with. A "mult" run recorded before
+    ``mult_embed_scale`` existed was trained without MulT's √d embedding scale, so its
+    checkpoint is rebuilt without it (the weights would otherwise compute something else).
+
+    >>> fusion_options_of({"fusion": "mult"}), fusion_options_of({"fusion": "concat"})
+    ({'embed_scale': False}, None)
+    >>> fusion_options_of({"fusion": "mult", "mult_embed_scale": True})
+    {'embed_scale': True}
+    """
+    from .models import canonical_fusion
+
+    if canonical_fusion(run["fusion"]) != "mult":
+        return None
+    return {"embed_scale": bool(run.get("mult_embed_scale", False))}
+
+
 def _train(args, parser) -> int:
     from . import distributed, manual_seed
     from .models import build_model
@@ -83,6 +100,7 @@ def _train(args, parser) -> int:
                "fusion": args.fusion or DEFAULT_FUSION,
                "text_encoder": args.text_encoder or DEFAULT_TEXT_ENCODER,
                "data_seed": 0, "train_size": args.train_size, "test_size": args.test_size,
+               "mult_embed_scale": True,
                **{k: getattr(args, k) if getattr(args, k) is not None else v
                   for k, v in TRAIN_DEFAULTS.items()}}
         if run["dataset"] not in dataset_names():
@@ -102,7 +120,8 @@ def _train(args, parser) -> int:
     val_set = _load_split(run["dataset"], "val", run["test_size"], run["data_seed"])
     test_set = _load_split(run["dataset"], "test", run["test_size"], run["data_seed"])
     model = build_model(train_set, run["fusion"], run["text_encoder"],
-                        modality_dropout=run["modality_dropout"])
+                        modality_dropout=run["modality_dropout"],
+                        fusion_options=fusion_options_of(run))
     if run["fusion_init"] == "balanced":
         from .train.balance import balanced_init
 
@@ -231,7 +250,8 @@ def load_run_model(checkpoint: str, split: str):
     manual_seed(int(run["seed"]))
     dataset = load_run_model.split(split, run)
     model = build_model(dataset, run["fusion"], run["text_encoder"],
-                        modality_dropout=run["modality_dropout"])
+                        modality_dropout=run["modality_dropout"],
+                        fusion_options=fusion_options_of(run))
     try:
         model.load_state_dict(state["model"])
     except (ValueError, TypeError) as exc:

@@ -412,3 +412,20 @@ def test_pooled_sequence_is_the_mean_over_valid_positions():
     np.testing.assert_allclose(pooled((seq, valid)).data, [[3.0, 4.0, 5.0]])
     flat = tm.tensor(np.ones((2, 3)))
     assert pooled(flat) is flat
+
+
+def test_a_mult_checkpoint_from_before_the_embedding_scale_is_rebuilt_without_it(tmp_path, capsys):
+    from tinymm.cli import load_run_model, main
+
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "shapes_captions", "--fusion", "mult", "--out", str(out),
+                 "--train-size", "32", "--test-size", "16", "--batch-size", "16", "--quiet",
+                 "--no-plots", "--epochs", "1"]) in (0, None)
+    model, state, run, _ = load_run_model(str(out / "last.npz"), "test")
+    assert run["mult_embed_scale"] is True and model.fusion.embed_scale == pytest.approx(
+        np.sqrt(model.fusion.dim))
+    del state["config"]["run"]["mult_embed_scale"]          # as a run of yesterday wrote it
+    tm.save(state, tmp_path / "old.npz")
+    old, _, _, _ = load_run_model(str(tmp_path / "old.npz"), "test")
+    assert old.fusion.embed_scale == 1.0
+    capsys.readouterr()
