@@ -59,23 +59,26 @@ def method_names() -> list[str]:
     return names
 
 
+def is_unimodal(method: str) -> bool:
+    """True for a "unimodal:<modality>" run name."""
+    return method.split(":", 1)[0] == "unimodal"
+
+
 def is_baseline(method: str) -> bool:
     """True for the baselines (early fusion, "unimodal:<modality>"), not a fusion method."""
-    return method == "early" or method.split(":", 1)[0] == "unimodal"
+    return method == "early" or is_unimodal(method)
 
 
 def expand_methods(dataset: str, methods: list[str]) -> list[str]:
-    """The runs' method names on ``dataset``: "unimodal" becomes one "unimodal:<modality>" per
-    modality of the data set; every other name stays."""
-    out = []
-    for m in methods:
-        if m == "unimodal":
-            from tinymm.data import get_dataset
+    """The runs' method names on ``dataset``: "unimodal" becomes the data set's
+    "unimodal:<modality>" names (``tinymm.models.model_names``); every other name stays."""
+    if "unimodal" not in methods:
+        return list(methods)
+    from tinymm.data import get_dataset
+    from tinymm.models import model_names
 
-            out += [f"unimodal:{x}" for x in get_dataset(dataset, size=4).modalities]
-        else:
-            out.append(m)
-    return out
+    unimodal = [n for n in model_names(get_dataset(dataset, size=4)) if is_unimodal(n)]
+    return [n for m in methods for n in (unimodal if m == "unimodal" else [m])]
 
 
 def default_datasets() -> list[str]:
@@ -269,7 +272,7 @@ def near_ceiling(summary: list[dict], near: float = NEAR) -> dict[str, list[str]
     out: dict[str, list[str]] = {}
     for e in summary:
         out.setdefault(e["dataset"], [])
-        if e["fusion"].startswith("unimodal:"):
+        if is_unimodal(e["fusion"]):
             continue
         if e["ceiling"] is not None and e["accuracy_mean"] >= e["ceiling"] - near:
             out[e["dataset"]].append(e["fusion"])
