@@ -66,6 +66,16 @@ def _masked_mean(x: Tensor, valid: np.ndarray) -> Tensor:
     return (x * w[:, :, None]).sum(dim=1)
 
 
+ACTIVATIONS = ("relu", "leaky_relu")
+
+
+def _activation(owner: str, name: str) -> nn.Module:
+    """The nonlinearity after each convolution: "relu", or "leaky_relu" (slope 0.01, PyTorch's
+    default), whose features cannot die: a unit stuck below zero still passes a gradient."""
+    _check_kind(owner, "activation", name, ACTIVATIONS)
+    return nn.ReLU() if name == "relu" else nn.LeakyReLU(0.01)
+
+
 class ImageEncoder(nn.Module):
     """The seed's CNN: [Conv2d(k) -> ReLU -> MaxPool2d(2)] per entry of ``channels``, Flatten.
 
@@ -73,6 +83,7 @@ class ImageEncoder(nn.Module):
     input (B, C, S, S) -> (B, channels[-1] * s * s), s the size after the last pool
     (``padding=0`` as Keras' default "valid": s_{k+1} = (s_k - kernel + 1) // 2);
     ``global_pool=True`` averages over space instead -> (B, channels[-1]).
+    ``activation="leaky_relu"`` puts LeakyReLU(0.01) in place of each ReLU.
 
     >>> _ = tm.manual_seed(0)
     >>> enc = ImageEncoder(1, channels=(4,), image_size=8)    # 8 -> conv 6 -> pool 3
@@ -82,16 +93,19 @@ class ImageEncoder(nn.Module):
 
     def __init__(self, in_channels: int = 3, channels: Sequence[int] = (64, 128, 256),
                  image_size: int | Sequence[int] = 32, kernel_size: int = 3, padding: int = 0,
-                 pool: int = 2, global_pool: bool = False):
+                 pool: int = 2, global_pool: bool = False, activation: str = "relu"):
         super().__init__()
         from ..nn.conv import Conv2d
         from ..nn.pool import MaxPool2d
+
+        _activation("ImageEncoder", activation)  # validate before building anything
 
         h, w = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
         layers: list[nn.Module] = []
         prev = in_channels
         for c in channels:
-            layers += [Conv2d(prev, c, kernel_size, padding=padding), nn.ReLU(), MaxPool2d(pool)]
+            layers += [Conv2d(prev, c, kernel_size, padding=padding),
+                       _activation("ImageEncoder", activation), MaxPool2d(pool)]
             shrink = 2 * padding - kernel_size + 1  # size change of a stride-1 convolution
             h, w = (h + shrink) // pool, (w + shrink) // pool
             if h < 1 or w < 1:
@@ -257,6 +271,7 @@ class FrameEncoder(nn.Module):
     Each frame goes through one shared ImageEncoder (B*T, C, H, W) -> (B*T, D); then over time
     ``temporal="gru"`` (last hidden state, out_features = hidden_size) or ``"attention"``
     (Linear to hidden_size + learned positions, a TransformerEncoderLayer, mean over time).
+    activation: the frame CNN's nonlinearity, as ImageEncoder's.
 
     >>> _ = tm.manual_seed(0)
     >>> enc = FrameEncoder((1, 8, 8), channels=(4,), hidden_size=5)
@@ -266,12 +281,14 @@ class FrameEncoder(nn.Module):
 
     def __init__(self, frame_shape: Sequence[int], channels: Sequence[int] = (16, 32),
                  hidden_size: int = 64, temporal: str = "gru", max_frames: int = 64,
-                 num_heads: int = 4, kernel_size: int = 3, padding: int = 1):
+                 num_heads: int = 4, kernel_size: int = 3, padding: int = 1,
+                 activation: str = "relu"):
         super().__init__()
         c, h, w = frame_shape
         self.temporal = _check_kind("FrameEncoder", "temporal", temporal,
                                     (*RECURRENT, "attention"))
-        self.frame = ImageEncoder(c, channels, (h, w), kernel_size=kernel_size, padding=padding)
+        self.frame = ImageEncoder(c, channels, (h, w), kernel_size=kernel_size, padding=padding,
+                                  activation=activation)
         d = self.frame.out_features
         if temporal == "attention":
             from ..nn.attention import TransformerEncoderLayer

@@ -9,6 +9,7 @@ import numpy as np
 from .. import nn
 from .classifier import MultimodalClassifier
 from .encoders import (
+    ACTIVATIONS,
     TEXT_KINDS,
     AudioEncoder,
     FrameEncoder,
@@ -101,6 +102,7 @@ DEFAULTS = {
     "image_channels": (16, 32, 64), "embed_dim": 32, "text_hidden": 64, "text_layers": 1,
     "audio_channels": (32,), "audio_hidden": 64, "frame_channels": (8, 16),
     "frame_hidden": 64, "temporal": "gru", "head_hidden": 128, "dropout": 0.0,
+    "image_activation": "relu",
 }
 
 
@@ -128,7 +130,8 @@ def encoder_for(name: str, shape: tuple[int, ...], dtype: np.dtype, *, vocab_siz
                            num_layers=o["text_layers"], max_len=max(64, shape[0]))
     if dtype.kind == "f" and len(shape) == 3:
         c, h, w = shape
-        return ImageEncoder(c, o["image_channels"], (h, w), padding=1)
+        return ImageEncoder(c, o["image_channels"], (h, w), padding=1,
+                            activation=o["image_activation"])
     if dtype.kind == "f" and len(shape) == 2:
         c, t = shape
         frontend = (16, 64) if c == 1 and t > 256 else None
@@ -136,7 +139,8 @@ def encoder_for(name: str, shape: tuple[int, ...], dtype: np.dtype, *, vocab_siz
                             frontend=frontend)
     if dtype.kind == "f" and len(shape) == 4:
         return FrameEncoder(shape[1:], o["frame_channels"], o["frame_hidden"],
-                            temporal=o["temporal"], max_frames=max(64, shape[0]))
+                            temporal=o["temporal"], max_frames=max(64, shape[0]),
+                            activation=o["image_activation"])
     if dtype.kind == "f" and len(shape) == 1:
         return VectorEncoder(shape[0], o["head_hidden"])
     raise ValueError(f"build_model: no encoder for modality {name!r} of shape {shape} and "
@@ -177,6 +181,9 @@ def build_model(dataset, fusion: str = "concat", text_encoder: str = "lstm", *,
         raise TypeError(f"build_model: unknown options {sorted(unknown)}; options are "
                         f"{sorted(DEFAULTS)}")
     opts = {**DEFAULTS, **encoder_options}
+    if opts["image_activation"] not in ACTIVATIONS:
+        raise ValueError(f"build_model: image_activation must be one of {ACTIVATIONS}, "
+                         f"got {opts['image_activation']!r}")
     shapes = dataset.shapes
     dtypes = getattr(dataset, "dtypes", None) or {m: np.float32 for m in dataset.modalities}
     encoders = {m: encoder_for(m, tuple(shapes[m]), dtypes[m], vocab_size=dataset.vocab_size,
