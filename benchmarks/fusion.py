@@ -426,7 +426,7 @@ def _worker(job):
 def _bar(total: int, done: int):
     from tinymm.train.progress import Reporter
 
-    bar = Reporter().bar(total, "fusion sweep")
+    bar = Reporter().bar(total, "fusion sweep", unit="run")
     bar.update(done)
     return bar
 
@@ -480,7 +480,9 @@ def sweep(jobs: list[tuple], settings: dict, results: Path, run=run_one, workers
 
 
 def build_settings(args) -> dict:
-    from tinymm.cli_parser import DEFAULT_TEXT_ENCODER
+    """The settings that decide a run's result: saved runs are reused only under the same
+    ones, so a changed default of ``tinymm train`` (``train_defaults``) starts a new set."""
+    from tinymm.cli_parser import DEFAULT_TEXT_ENCODER, TRAIN_DEFAULTS
     from tinymm.train import NOISE_LEVELS
 
     return {"quick": args.quick, "epochs": args.epochs or (8 if args.quick else None),
@@ -489,7 +491,7 @@ def build_settings(args) -> dict:
             "text_encoder": args.text_encoder or DEFAULT_TEXT_ENCODER,
             "vary_data": args.vary_data, "noise_levels": list(NOISE_LEVELS),
             "trainer_options": args.trainer_opts, "model_options": args.model_opts,
-            "label": args.label}
+            "label": args.label, "train_defaults": dict(TRAIN_DEFAULTS)}
 
 
 def main(argv: list[str] | None = None, run=run_one) -> int:

@@ -28,6 +28,7 @@ from .cli_parser import (  # noqa: F401  (re-exported: benchmarks read the defau
     DEFAULT_DATASET,
     DEFAULT_FUSION,
     DEFAULT_TEXT_ENCODER,
+    MODEL_BEFORE,
     TRAIN_DEFAULTS,
     build_parser,
     dataset_names,
@@ -87,8 +88,8 @@ def _train(args, parser) -> int:
         if not last.is_file():
             raise CommandError(f"--resume: no checkpoint at {last} (train once without --resume)")
         checkpoint = read_run_checkpoint(last, resume=True)
-        run = merge_resume_options({**BALANCE_OFF, **checkpoint["config"]["run"]}, vars(args),
-                                   out, int(checkpoint["epoch"]))
+        run = merge_resume_options({**BALANCE_OFF, **MODEL_BEFORE, **checkpoint["config"]["run"]},
+                                   vars(args), out, int(checkpoint["epoch"]))
         for key in BALANCE_OFF:  # the remedies given again apply to the rest of the run
             if getattr(args, key, None) is not None:
                 run[key] = getattr(args, key)
@@ -121,6 +122,7 @@ def _train(args, parser) -> int:
     test_set = _load_split(run["dataset"], "test", run["test_size"], run["data_seed"])
     model = build_model(train_set, run["fusion"], run["text_encoder"],
                         modality_dropout=run["modality_dropout"],
+                        image_activation=run["image_activation"],
                         fusion_options=fusion_options_of(run))
     if run["fusion_init"] == "balanced":
         from .train.balance import balanced_init
@@ -244,13 +246,14 @@ def load_run_model(checkpoint: str, split: str):
     if not path.is_file():
         raise CommandError(f"no checkpoint at {path}")
     state = read_run_checkpoint(path)
-    run = state["config"]["run"]
+    run = {**MODEL_BEFORE, **state["config"]["run"]}
     if run["dataset"] not in dataset_names():
         raise CommandError(f"{path}: its run config names the unknown dataset {run['dataset']!r}")
     manual_seed(int(run["seed"]))
     dataset = load_run_model.split(split, run)
     model = build_model(dataset, run["fusion"], run["text_encoder"],
                         modality_dropout=run["modality_dropout"],
+                        image_activation=run["image_activation"],
                         fusion_options=fusion_options_of(run))
     try:
         model.load_state_dict(state["model"])

@@ -141,7 +141,7 @@ def run_curve(args, parser) -> int:
     seeds = list(range(args.seeds))
     total = len(args.fusions) * len(sizes) * len(seeds) * len(args.pretrain)
     reporter = Reporter(quiet=args.quiet)
-    bar = reporter.bar(total, f"curve {name}")
+    bar = reporter.bar(total, f"curve {name}", unit="run")
     cells = {(name, f, n_train if n is None else n, s, p) for f in args.fusions for n in sizes
              for s in seeds for p in args.pretrain}
     bar.update(len(done_keys & cells))

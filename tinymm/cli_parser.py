@@ -20,10 +20,13 @@ TRAIN_DEFAULTS = {"epochs": 20, "batch_size": 32, "lr": 3e-3, "seed": 0, "optimi
                   "weight_decay": 0.0,
                   # modality collapse (issue 17; tinymm/train/balance.py): measured remedies
                   "modulation": "ogm", "ogm_alpha": 0.5, "aux_weight": 0.0,
-                  "warmup_epochs": 0, "fusion_init": "default", "monitor_samples": 256}
+                  "warmup_epochs": 0, "fusion_init": "default", "monitor_samples": 256,
+                  "image_activation": "relu"}
 # the collapse remedies all off: what a run did before they existed (old checkpoints)
 BALANCE_OFF = {"modulation": "none", "ogm_alpha": 0.5, "aux_weight": 0.0, "warmup_epochs": 0,
                "fusion_init": "default", "monitor_samples": 0}
+# model options a run config written before they existed was built with (old checkpoints)
+MODEL_BEFORE = {"image_activation": "relu"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -92,7 +95,7 @@ def dataset_names() -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    from .models.encoders import TEXT_KINDS
+    from .models.encoders import ACTIVATIONS, TEXT_KINDS
     from .models.factory import FUSION_CHOICES
     from .train.trainer import OPTIMIZERS, SCHEDULERS
 
@@ -149,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="balanced: start the tensor, lowrank and attention fusions so that no "
                    "modality is silenced at initialisation (default "
                    f"{TRAIN_DEFAULTS['fusion_init']})")
+    b.add_argument("--image-activation", choices=ACTIVATIONS, default=None,
+                   help="nonlinearity of the image and video-frame CNNs; leaky_relu "
+                   "(LeakyReLU(0.01)) keeps a unit that falls below zero learning, where a ReLU "
+                   "unit can die and take the modality with it (default "
+                   f"{TRAIN_DEFAULTS['image_activation']})")
     b.add_argument("--monitor-samples", type=_nonneg_int, default=None,
                    help="validation (and training) samples on which each epoch measures every "
                    "modality's contribution and the clean training accuracy; 0 = off "

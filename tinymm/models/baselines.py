@@ -30,12 +30,14 @@ batches of the data set (with their full-width "mask") work unchanged.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from .. import nn
 from ..tensor import Tensor
 from .classifier import MultimodalClassifier
-from .factory import build_model
+from .factory import DEFAULTS, build_model
 from .fusion import ConcatFusion
 
 BASELINES = ("unimodal", "early")
@@ -188,7 +190,9 @@ def build_named(dataset, name: str, text_encoder: str = "lstm", *,
     """The model called ``name`` in ``model_names``: a fusion name (or alias) builds
     ``build_model(dataset, name, text_encoder, ...)``; "early" ``build_early``;
     "unimodal:<modality>" ``build_unimodal`` (trained without modality dropout: it has one
-    modality to drop). ``options`` go to that builder.
+    modality to drop). ``options`` go to that builder, except that early fusion, which has no
+    encoders, ignores the encoder options it does not take (``image_activation``, ...), so one
+    set of options serves every name of a sweep.
 
     >>> from tinymm.data import get_dataset
     >>> _ = tm.manual_seed(0)
@@ -199,6 +203,8 @@ def build_named(dataset, name: str, text_encoder: str = "lstm", *,
     if not isinstance(name, str):
         raise TypeError(f"build_named: name must be a str, got {type(name).__name__}")
     if name == "early":
+        takes = inspect.signature(build_early).parameters
+        options = {k: v for k, v in options.items() if k in takes or k not in DEFAULTS}
         return build_early(dataset, modality_dropout=modality_dropout, **options)
     if name.startswith("unimodal:"):
         return build_unimodal(dataset, name.split(":", 1)[1], text_encoder, **options)

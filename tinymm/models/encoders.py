@@ -69,10 +69,9 @@ def _masked_mean(x: Tensor, valid: np.ndarray) -> Tensor:
 ACTIVATIONS = ("relu", "leaky_relu")
 
 
-def _activation(owner: str, name: str) -> nn.Module:
+def _activation(name: str) -> nn.Module:
     """The nonlinearity after each convolution: "relu", or "leaky_relu" (slope 0.01, PyTorch's
     default), whose features cannot die: a unit stuck below zero still passes a gradient."""
-    _check_kind(owner, "activation", name, ACTIVATIONS)
     return nn.ReLU() if name == "relu" else nn.LeakyReLU(0.01)
 
 
@@ -98,14 +97,14 @@ class ImageEncoder(nn.Module):
         from ..nn.conv import Conv2d
         from ..nn.pool import MaxPool2d
 
-        _activation("ImageEncoder", activation)  # validate before building anything
+        _check_kind("ImageEncoder", "activation", activation, ACTIVATIONS)
 
         h, w = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
         layers: list[nn.Module] = []
         prev = in_channels
         for c in channels:
             layers += [Conv2d(prev, c, kernel_size, padding=padding),
-                       _activation("ImageEncoder", activation), MaxPool2d(pool)]
+                       _activation(activation), MaxPool2d(pool)]
             shrink = 2 * padding - kernel_size + 1  # size change of a stride-1 convolution
             h, w = (h + shrink) // pool, (w + shrink) // pool
             if h < 1 or w < 1:
@@ -285,6 +284,7 @@ class FrameEncoder(nn.Module):
                  activation: str = "relu"):
         super().__init__()
         c, h, w = frame_shape
+        _check_kind("FrameEncoder", "activation", activation, ACTIVATIONS)
         self.temporal = _check_kind("FrameEncoder", "temporal", temporal,
                                     (*RECURRENT, "attention"))
         self.frame = ImageEncoder(c, channels, (h, w), kernel_size=kernel_size, padding=padding,

@@ -121,12 +121,13 @@ class Reporter:
             stream.write(message + "\n")
             stream.flush()
 
-    def bar(self, total: int, desc: str = ""):
+    def bar(self, total: int, desc: str = "", unit: str = "batch"):
+        """A progress bar over ``total`` steps of ``unit`` (tqdm's rate shows "unit/s")."""
         stream = self.bar_stream if self.bar_stream is not None else sys.stderr
         if self.progress == "tqdm":
             from tqdm import tqdm
 
-            return tqdm(total=total, desc=desc, file=stream, leave=False, unit="batch",
+            return tqdm(total=total, desc=desc, file=stream, leave=False, unit=unit,
                         dynamic_ncols=True)
         if self.progress == "text":
             return TextBar(total, desc, stream)

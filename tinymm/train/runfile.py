@@ -75,6 +75,7 @@ RESUME_FIXED = {
     "dataset": "the data and the model are fixed for a run",
     "fusion": "the model is fixed for a run",
     "text_encoder": "the model is fixed for a run",
+    "image_activation": "the model is fixed for a run",
     "train_size": "the training data is fixed for a run",
     "test_size": "the validation data (which chose the best epoch) is fixed for a run",
     "optimizer": "the optimizer's state cannot carry over to another optimizer",

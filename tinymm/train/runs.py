@@ -26,14 +26,16 @@ def split_options(defaults: Mapping, trainer_options: Mapping | None = None,
     """(Trainer kwargs, build_model kwargs) from the CLI defaults and explicit overrides.
 
     A default goes to the Trainer when its ``__init__`` takes it, else to ``build_model``
-    when that takes it (``seed`` goes to neither: it seeds the generator). Explicit options
+    when that takes it (a keyword or an encoder option of ``tinymm.models.factory.DEFAULTS``,
+    e.g. ``image_activation``; ``seed`` goes to neither: it seeds the generator). Explicit options
     win over defaults; an option neither accepts raises ValueError naming it.
     """
     from ..models import build_model
+    from ..models.factory import DEFAULTS
     from .trainer import Trainer
 
     trainer_keys = _accepted(Trainer.__init__) - {"self", "model", "train_data", "val_data"}
-    model_keys = _accepted(build_model) - {"dataset", "fusion"}
+    model_keys = (_accepted(build_model) - {"dataset", "fusion", "encoder_options"}) | set(DEFAULTS)
     t_opts, m_opts = {}, {}
     for key, value in defaults.items():
         if key == "seed":

@@ -138,3 +138,18 @@ def test_every_model_of_a_sweep_has_one_name():
         build_named(data, "middle")
     with pytest.raises(ValueError, match="build_unimodal: modality"):
         build_named(data, "unimodal:c")
+
+
+def test_one_set_of_encoder_options_serves_every_name_of_a_sweep():
+    """A sweep passes the same options to every model; early fusion has no encoders, so the
+    encoder options skip it, while an option no builder knows still fails."""
+    from tinymm.data import get_dataset
+    from tinymm.models import build_named
+
+    ds = get_dataset("shapes_captions", size=8)
+    early = build_named(ds, "early", image_activation="leaky_relu")
+    assert not any(isinstance(m, tm.nn.LeakyReLU) for m in early.modules())
+    alone = build_named(ds, "unimodal:image", image_activation="leaky_relu")
+    assert any(isinstance(m, tm.nn.LeakyReLU) for m in alone.modules())
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        build_named(ds, "early", colour="red")

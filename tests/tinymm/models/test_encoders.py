@@ -116,3 +116,58 @@ def test_build_model_options_are_checked():
         build_model(data, image_chanels=(4,))
     with pytest.raises(ValueError, match="build_model: text_encoder"):
         build_model(data, text_encoder="bert")
+
+
+def test_leaky_image_encoder_keeps_learning_where_relu_units_are_dead():
+    """Every pre-activation below zero (a large negative bias): ReLU passes no gradient to the
+    convolution, LeakyReLU(0.01) passes 0.01 of it — the remedy for a dead image encoder."""
+    from tinymm import functional as F
+    from tinymm.models.encoders import ImageEncoder
+
+    grads = {}
+    for act in ("relu", "leaky_relu"):
+        tm.manual_seed(0)
+        enc = ImageEncoder(1, channels=(3,), image_size=6, padding=1, activation=act).double()
+        conv = enc.features[0]
+        conv.bias.data[...] = -100.0
+        x = tm.tensor(np.random.default_rng(0).uniform(-1, 1, (2, 1, 6, 6)))
+        y = enc(x)
+        y.sum().backward()
+        grads[act] = np.abs(conv.weight.grad).max()
+        if act == "leaky_relu":  # the forward is conv -> 0.01 * (negative) -> max pool
+            pre = F.conv2d(x, conv.weight, conv.bias, padding=1).data
+            want = F.max_pool2d(tm.tensor(0.01 * pre), 2).data.reshape(2, -1)
+            np.testing.assert_allclose(y.data, want, rtol=1e-12)
+    assert grads["relu"] == 0.0 and grads["leaky_relu"] > 0.0
+
+
+def test_frame_encoder_and_build_model_pass_the_activation_on():
+    from tinymm.data import get_dataset
+    from tinymm.models import build_model
+    from tinymm.models.encoders import FrameEncoder
+
+    enc = FrameEncoder((1, 8, 8), channels=(4,), hidden_size=5, activation="leaky_relu")
+    assert any(isinstance(m, tm.nn.LeakyReLU) for m in enc.modules())
+    assert not any(isinstance(m, tm.nn.ReLU) for m in enc.frame.modules())
+    data = get_dataset("video_events", split="train", size=4)
+    model = build_model(data, "concat", image_activation="leaky_relu")
+    kinds = {type(m).__name__ for m in model.encoders["video"].frame.modules()}
+    assert "LeakyReLU" in kinds and "ReLU" not in kinds
+    with pytest.raises(ValueError, match=r"build_model: image_activation must be one of .*'gelu'"):
+        build_model(data, "concat", image_activation="gelu")
+    with pytest.raises(ValueError, match="FrameEncoder: activation must be one of"):
+        FrameEncoder((1, 8, 8), channels=(4,), activation="gelu")
+
+
+def test_a_leaky_model_matches_its_pytorch_twin():
+    torch = pytest.importorskip("torch")
+    from tinymm.models.encoders import ImageEncoder
+
+    tm.manual_seed(0)
+    enc = ImageEncoder(3, channels=(4, 6), image_size=8, padding=1, activation="leaky_relu")
+    enc = enc.double()
+    x = np.random.default_rng(1).standard_normal((2, 3, 8, 8))
+    theirs = enc.features.to_torch()
+    assert isinstance(theirs[1], torch.nn.LeakyReLU) and theirs[1].negative_slope == 0.01
+    want = theirs(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(enc.features(tm.tensor(x)).data, want, rtol=1e-10, atol=1e-12)

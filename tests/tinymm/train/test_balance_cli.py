@@ -15,6 +15,7 @@ TINY = ["--train-size", "48", "--test-size", "24", "--batch-size", "16", "--quie
     (["train", "--warmup-epochs", "-1"], "--warmup-epochs: must be >= 0"),
     (["train", "--fusion-init", "xavier"], "--fusion-init: invalid choice: 'xavier'"),
     (["train", "--monitor-samples", "many"], "--monitor-samples: expected an integer >= 0"),
+    (["train", "--image-activation", "tanh"], "--image-activation: invalid choice: 'tanh'"),
 ])
 def test_bad_remedy_options_exit_2(argv, message, capsys):
     code, out, err = run_main(argv, capsys)
@@ -37,3 +38,29 @@ def test_remedies_and_monitoring_reach_the_report(tmp_path, capsys):
     assert history["val_contribution"][-1]["n"] == 16
     assert set(history["ogm_coefficients"][-1]) == {"image", "text"}
     assert all(0 < k <= 1 for k in history["ogm_coefficients"][-1].values())
+
+
+def test_image_activation_is_recorded_and_old_runs_rebuild_with_relu(tmp_path, capsys):
+    import tinymm as tm
+    from tinymm import nn
+    from tinymm.cli import load_run_model
+
+    def activations(model):
+        return {type(m).__name__ for m in model.encoders["image"].modules()
+                if isinstance(m, (nn.ReLU, nn.LeakyReLU))}
+
+    out = tmp_path / "run"
+    code, _, _ = run_main(["train", "--epochs", "1", "--out", str(out),
+                           "--image-activation", "leaky_relu", *TINY], capsys)
+    assert code == 0
+    model, state, run, _ = load_run_model(str(out / "last.npz"), "test")
+    assert run["image_activation"] == "leaky_relu" and activations(model) == {"LeakyReLU"}
+    # a resumed run keeps its model: another activation is refused, naming the option
+    code, _, err = run_main(["train", "--resume", "--out", str(out), "--epochs", "2",
+                             "--image-activation", "relu", *TINY], capsys)
+    assert code != 0 and "--image-activation" in err and "Traceback" not in err
+    # a run config written before the option existed was trained with ReLU
+    del state["config"]["run"]["image_activation"]
+    tm.save(state, tmp_path / "old.npz")
+    old, _, old_run, _ = load_run_model(str(tmp_path / "old.npz"), "test")
+    assert old_run["image_activation"] == "relu" and activations(old) == {"ReLU"}
