@@ -17,6 +17,10 @@ import tempfile
 from collections.abc import Callable, Mapping
 
 
+# run options applied between building and training, as `tinymm train` does
+BUILD_STEPS = ("fusion_init",)
+
+
 def _accepted(fn: Callable) -> set[str]:
     return set(inspect.signature(fn).parameters)
 
@@ -27,7 +31,8 @@ def split_options(defaults: Mapping, trainer_options: Mapping | None = None,
 
     A default goes to the Trainer when its ``__init__`` takes it, else to ``build_model``
     when that takes it (a keyword or an encoder option of ``tinymm.models.factory.DEFAULTS``,
-    e.g. ``image_activation``; ``seed`` goes to neither: it seeds the generator). Explicit options
+    e.g. ``image_activation``) or is a build step (``fusion_init``, applied to the built
+    model); ``seed`` goes to neither: it seeds the generator. Explicit options
     win over defaults; an option neither accepts raises ValueError naming it.
     """
     from ..models import build_model
@@ -35,7 +40,8 @@ def split_options(defaults: Mapping, trainer_options: Mapping | None = None,
     from .trainer import Trainer
 
     trainer_keys = _accepted(Trainer.__init__) - {"self", "model", "train_data", "val_data"}
-    model_keys = (_accepted(build_model) - {"dataset", "fusion", "encoder_options"}) | set(DEFAULTS)
+    model_keys = ((_accepted(build_model) - {"dataset", "fusion", "encoder_options"})
+                  | set(DEFAULTS) | set(BUILD_STEPS))
     t_opts, m_opts = {}, {}
     for key, value in defaults.items():
         if key == "seed":
@@ -70,14 +76,18 @@ def fit_like_cli(train_set, val_set, *, fusion: str, seed: int, epochs: int | No
     from .. import manual_seed
     from ..cli_parser import DEFAULT_TEXT_ENCODER, TRAIN_DEFAULTS
     from ..models import build_named
+    from .balance import balanced_init
     from .progress import Reporter
     from .trainer import Trainer
 
     t_opts, m_opts = split_options(TRAIN_DEFAULTS, trainer_options, model_options)
     if epochs is not None:
         t_opts["epochs"] = epochs
+    steps = {k: m_opts.pop(k) for k in BUILD_STEPS if k in m_opts}
     manual_seed(int(seed))
     model = build_named(train_set, fusion, text_encoder or DEFAULT_TEXT_ENCODER, **m_opts)
+    if steps.get("fusion_init", "default") == "balanced":  # as tinymm train's --fusion-init
+        balanced_init(model)
     if before_fit is not None:
         before_fit(model)
     with tempfile.TemporaryDirectory(prefix="tinymm-run-") as tmp:

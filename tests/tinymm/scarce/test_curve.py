@@ -103,6 +103,36 @@ def test_fit_like_cli_ends_on_the_best_validation_epoch():
     assert evaluate(model, val)["accuracy"] == pytest.approx(max(history))
 
 
+def test_fit_like_cli_applies_every_default_of_tinymm_train():
+    """Each TRAIN_DEFAULTS key reaches the Trainer, build_model or a build step: a default
+    that went nowhere would make sweeps train something else than `tinymm train`."""
+    from tinymm.cli_parser import TRAIN_DEFAULTS
+    from tinymm.train.runs import BUILD_STEPS, split_options
+
+    t_opts, m_opts = split_options(TRAIN_DEFAULTS)
+    assert set(t_opts) | set(m_opts) == set(TRAIN_DEFAULTS) - {"seed"}
+    assert m_opts["image_activation"] == TRAIN_DEFAULTS["image_activation"]
+    assert set(BUILD_STEPS) <= set(m_opts)
+
+
+def test_fit_like_cli_applies_the_balanced_fusion_init():
+    from tinymm.data import get_dataset
+    from tinymm.train.runs import fit_like_cli
+
+    train, val = get_dataset("shapes_captions", split=("train", "val"), size=(32, 16))
+    seen = {}
+
+    def look(model):
+        w = model.fusion.layers[0].self_attn.in_proj_weight.data
+        seen["queries"] = float(np.abs(w[:model.fusion.dim]).max())
+
+    for init in ("default", "balanced"):
+        fit_like_cli(train, val, fusion="pooled_attention", seed=0, epochs=1, before_fit=look,
+                     model_options={"fusion_init": init})
+        seen[init] = seen.pop("queries")
+    assert seen["balanced"] == 0.0 and seen["default"] > 0.0
+
+
 def test_fit_like_cli_rejects_unknown_trainer_option():
     from tinymm.train.runs import split_options
 
