@@ -48,19 +48,26 @@ def _load_split(name: str, split: str, size: int | None, seed: int):
 
 def fusion_options_of(run: dict) -> dict | None:
     """The fusion options a run config's model is built with. A "mult" run recorded before
-    ``mult_embed_scale`` existed was trained without MulT's √d embedding scale, so its
-    checkpoint is rebuilt without it (the weights would otherwise compute something else).
+    ``mult_embed_scale`` existed was trained without MulT's √d embedding scale, and a
+    "pooled_attention" run recorded before ``attention_pool`` read the summary token
+    (``pool="cls"``), so their checkpoints are rebuilt that way (the same weights would
+    otherwise compute something else).
 
     >>> fusion_options_of({"fusion": "mult"}), fusion_options_of({"fusion": "concat"})
     ({'embed_scale': False}, None)
     >>> fusion_options_of({"fusion": "mult", "mult_embed_scale": True})
     {'embed_scale': True}
+    >>> fusion_options_of({"fusion": "attention"})
+    {'pool': 'cls'}
     """
     from .models import canonical_fusion
 
-    if canonical_fusion(run["fusion"]) != "mult":
-        return None
-    return {"embed_scale": bool(run.get("mult_embed_scale", False))}
+    fusion = canonical_fusion(run["fusion"])
+    if fusion == "mult":
+        return {"embed_scale": bool(run.get("mult_embed_scale", False))}
+    if fusion == "pooled_attention":
+        return {"pool": run.get("attention_pool", "cls")}
+    return None
 
 
 def _train(args, parser) -> int:
@@ -101,7 +108,7 @@ def _train(args, parser) -> int:
                "fusion": args.fusion or DEFAULT_FUSION,
                "text_encoder": args.text_encoder or DEFAULT_TEXT_ENCODER,
                "data_seed": 0, "train_size": args.train_size, "test_size": args.test_size,
-               "mult_embed_scale": True,
+               "mult_embed_scale": True, "attention_pool": "mean",
                **{k: getattr(args, k) if getattr(args, k) is not None else v
                   for k, v in TRAIN_DEFAULTS.items()}}
         if run["dataset"] not in dataset_names():

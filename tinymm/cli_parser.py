@@ -21,7 +21,7 @@ TRAIN_DEFAULTS = {"epochs": 20, "batch_size": 32, "lr": 3e-3, "seed": 0, "optimi
                   # modality collapse (issue 17; tinymm/train/balance.py): measured remedies
                   "modulation": "ogm", "ogm_alpha": 0.5, "aux_weight": 0.0,
                   "warmup_epochs": 0, "fusion_init": "default", "monitor_samples": 256,
-                  "image_activation": "relu"}
+                  "image_activation": "leaky_relu"}
 # the collapse remedies all off: what a run did before they existed (old checkpoints)
 BALANCE_OFF = {"modulation": "none", "ogm_alpha": 0.5, "aux_weight": 0.0, "warmup_epochs": 0,
                "fusion_init": "default", "monitor_samples": 0}

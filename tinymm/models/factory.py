@@ -102,7 +102,7 @@ DEFAULTS = {
     "image_channels": (16, 32, 64), "embed_dim": 32, "text_hidden": 64, "text_layers": 1,
     "audio_channels": (32,), "audio_hidden": 64, "frame_channels": (8, 16),
     "frame_hidden": 64, "temporal": "gru", "head_hidden": 128, "dropout": 0.0,
-    "image_activation": "relu",
+    "image_activation": "leaky_relu",
 }
 
 

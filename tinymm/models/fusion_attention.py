@@ -11,12 +11,23 @@ from ..ops.shape import cat, stack
 from ..tensor import Tensor
 from .fusion import Fusion
 
+POOLS = ("cls", "mean")
+
 
 class AttentionFusion(Fusion):
     """A Transformer over modality tokens plus a learned summary token ([CLS]).
 
     t_0 = c (learned),  t_m = W_m x_m + e_m  (e_m a learned modality-type embedding),
-    T = TransformerEncoder([t_0, t_1, ..., t_M], key_padding_mask),  h = T[:, 0]   (B, dim)
+    T = TransformerEncoder([t_0, t_1, ..., t_M], key_padding_mask),
+    h = (T_0 + Σ_{m present} T_m) / (1 + #present)                                  (B, dim)
+
+    ``pool="mean"`` (the default) is that mean over the summary token and the present
+    modalities' output tokens; ``pool="cls"`` returns the summary token alone, h = T_0 (as
+    BERT's [CLS]). With "cls" a modality reaches h only through the attention the summary
+    pays it, and a softmax that turns away from a modality early (its encoder not yet
+    useful) also starves that encoder of gradient, so it never becomes useful: measured on
+    shapes_captions, 1 to 3 of 5 seeds ended near text alone. Each modality's own output
+    token keeps a path (residual + MLP) from its encoder to h whatever the attention does.
 
     Each layer is ``nn.TransformerEncoderLayer(dim, num_heads, batch_first=True)``, i.e.
     softmax(Q Kᵀ / √d_k) V between modality tokens followed by an MLP, so every modality can
@@ -36,7 +47,8 @@ class AttentionFusion(Fusion):
     """
 
     def __init__(self, in_features, dim: int = 64, num_heads: int = 4, num_layers: int = 1,
-                 dim_feedforward: int | None = None, dropout: float = 0.0):
+                 dim_feedforward: int | None = None, dropout: float = 0.0,
+                 pool: str = "mean"):
         super().__init__(in_features)
         from ..nn.attention import TransformerEncoderLayer  # the attention layer family
 
@@ -44,6 +56,9 @@ class AttentionFusion(Fusion):
             raise ValueError(f"AttentionFusion: dim ({dim}) must be divisible by num_heads "
                              f"({num_heads})")
         self.dim = dim
+        if pool not in POOLS:
+            raise ValueError(f"AttentionFusion: pool must be one of {POOLS}, got {pool!r}")
+        self.pool = pool
         self.proj = nn.ModuleList([nn.Linear(d, dim) for d in self.in_features])
         self.cls = nn.Parameter(np.empty((1, 1, dim), np.float32))
         self.type_embedding = nn.Parameter(np.empty((len(self.in_features), dim), np.float32))
@@ -80,4 +95,8 @@ class AttentionFusion(Fusion):
         key_padding_mask = Tensor._wrap(pad) if pad.any() else None
         for layer in self.layers:
             x = layer(x, src_key_padding_mask=key_padding_mask)
-        return x[:, 0]                                                     # (B, dim)
+        if self.pool == "cls":
+            return x[:, 0]                                                 # (B, dim)
+        keep = (~pad).astype(x.dtype)                                      # (B, M + 1)
+        keep /= keep.sum(axis=1, keepdims=True)             # the [CLS] token is always kept
+        return (x * Tensor._wrap(keep[:, :, None])).sum(dim=1)             # (B, dim)

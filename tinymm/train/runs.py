@@ -16,7 +16,6 @@ import inspect
 import tempfile
 from collections.abc import Callable, Mapping
 
-
 # run options applied between building and training, as `tinymm train` does
 BUILD_STEPS = ("fusion_init",)
 

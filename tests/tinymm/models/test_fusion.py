@@ -246,3 +246,49 @@ def test_classifier_treats_a_modality_left_out_of_the_inputs_as_missing():
     np.testing.assert_array_equal(only_a.data, masked.data)
     with pytest.raises(KeyError, match="none of the modalities"):
         model({"label": batch["label"]})
+
+
+def test_attention_fusion_mean_pool_is_the_mean_of_the_present_tokens():
+    from tinymm.models.fusion_attention import AttentionFusion
+
+    tm.manual_seed(0)
+    fusion = AttentionFusion({"image": 5, "text": 3, "audio": 4}, dim=8, num_heads=2,
+                             pool="mean").double()
+    rng = np.random.default_rng(0)
+    feats = [tm.tensor(rng.standard_normal((2, d))) for d in (5, 3, 4)]
+    mask = np.array([[True, True, True], [True, False, True]])   # sample 1 lacks text
+    seen = {}
+    fusion.layers[-1].register_forward_hook(lambda mod, args, out: seen.setdefault("T", out))
+    h = fusion(feats, mask).data
+    T = seen["T"].data                                            # (B, 1 + 3, dim)
+    np.testing.assert_allclose(h[0], T[0].mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(h[1], T[1, [0, 1, 3]].mean(axis=0), rtol=1e-12)
+    # the missing modality's features cannot change the result
+    feats[1] = tm.tensor(feats[1].data + 100.0)
+    np.testing.assert_allclose(fusion(feats, mask).data[1], h[1], rtol=1e-12)
+    with pytest.raises(ValueError, match="AttentionFusion: pool must be one of"):
+        AttentionFusion({"image": 5}, dim=8, num_heads=2, pool="max")
+
+
+def test_mean_pool_keeps_a_gradient_path_to_a_modality_the_summary_ignores():
+    """The summary token's attention to "image" made ~e^-70 (zero query weights, key = token,
+    a large negative image type embedding): with pool="cls" the image projection gets no
+    gradient, with "mean" it does, through the image token's own output."""
+    from tinymm.models.fusion_attention import AttentionFusion
+
+    grads = {}
+    for pool in ("cls", "mean"):
+        tm.manual_seed(0)
+        fusion = AttentionFusion({"image": 4, "text": 4}, dim=8, num_heads=1, pool=pool).double()
+        attn, d = fusion.layers[0].self_attn, fusion.dim
+        attn.in_proj_weight.data[:d] = 0.0                # query = its bias = (1, ..., 1)
+        attn.in_proj_bias.data[:2 * d] = np.r_[np.ones(d), np.zeros(d)]
+        attn.in_proj_weight.data[d:2 * d] = np.eye(d)     # key = token
+        fusion.type_embedding.data[0] = -25.0             # image score ≈ -200 / √8
+        fusion.type_embedding.data[1] = 0.0
+        rng = np.random.default_rng(1)
+        feats = [tm.tensor(rng.standard_normal((3, 4))), tm.tensor(rng.standard_normal((3, 4)))]
+        out = fusion(feats, np.ones((3, 2), bool))
+        (out * tm.tensor(np.arange(d, dtype=np.float64))).sum().backward()
+        grads[pool] = np.abs(fusion.proj[0].weight.grad).max()
+    assert grads["cls"] < 1e-12 and grads["mean"] > 1e-3

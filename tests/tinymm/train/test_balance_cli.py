@@ -64,3 +64,20 @@ def test_image_activation_is_recorded_and_old_runs_rebuild_with_relu(tmp_path, c
     tm.save(state, tmp_path / "old.npz")
     old, _, old_run, _ = load_run_model(str(tmp_path / "old.npz"), "test")
     assert old_run["image_activation"] == "relu" and activations(old) == {"ReLU"}
+
+
+def test_a_pooled_attention_checkpoint_from_before_mean_pooling_reads_its_summary_token(
+        tmp_path, capsys):
+    import tinymm as tm
+    from tinymm.cli import load_run_model
+
+    out = tmp_path / "run"
+    code, _, _ = run_main(["train", "--epochs", "1", "--out", str(out), "--fusion", "attention",
+                           *TINY], capsys)
+    assert code == 0
+    model, state, run, _ = load_run_model(str(out / "last.npz"), "test")
+    assert run["attention_pool"] == "mean" and model.fusion.pool == "mean"
+    del state["config"]["run"]["attention_pool"]           # as a run of yesterday wrote it
+    tm.save(state, tmp_path / "old.npz")
+    old, _, _, _ = load_run_model(str(tmp_path / "old.npz"), "test")
+    assert old.fusion.pool == "cls"
