@@ -16,6 +16,7 @@ from .encoders import (
     ImageEncoder,
     TextEncoder,
     VectorEncoder,
+    _check_kind,
 )
 from .fusion import ConcatFusion, Fusion, GatedFusion, LateFusion, SumFusion
 from .fusion_tensor import LowRankFusion, TensorFusion
@@ -181,9 +182,7 @@ def build_model(dataset, fusion: str = "concat", text_encoder: str = "lstm", *,
         raise TypeError(f"build_model: unknown options {sorted(unknown)}; options are "
                         f"{sorted(DEFAULTS)}")
     opts = {**DEFAULTS, **encoder_options}
-    if opts["image_activation"] not in ACTIVATIONS:
-        raise ValueError(f"build_model: image_activation must be one of {ACTIVATIONS}, "
-                         f"got {opts['image_activation']!r}")
+    _check_kind("build_model", "image_activation", opts["image_activation"], ACTIVATIONS)
     shapes = dataset.shapes
     dtypes = getattr(dataset, "dtypes", None) or {m: np.float32 for m in dataset.modalities}
     encoders = {m: encoder_for(m, tuple(shapes[m]), dtypes[m], vocab_size=dataset.vocab_size,

@@ -9,6 +9,7 @@ import numpy as np
 from .. import nn
 from ..ops.shape import cat, stack
 from ..tensor import Tensor
+from .encoders import _masked_mean
 from .fusion import Fusion
 
 POOLS = ("cls", "mean")
@@ -97,6 +98,4 @@ class AttentionFusion(Fusion):
             x = layer(x, src_key_padding_mask=key_padding_mask)
         if self.pool == "cls":
             return x[:, 0]                                                 # (B, dim)
-        keep = (~pad).astype(x.dtype)                                      # (B, M + 1)
-        keep /= keep.sum(axis=1, keepdims=True)             # the [CLS] token is always kept
-        return (x * Tensor._wrap(keep[:, :, None])).sum(dim=1)             # (B, dim)
+        return _masked_mean(x, ~pad)               # (B, dim); the [CLS] token is always kept
