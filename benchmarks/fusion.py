@@ -481,8 +481,9 @@ def sweep(jobs: list[tuple], settings: dict, results: Path, run=run_one, workers
 
 def build_settings(args) -> dict:
     """The settings that decide a run's result: saved runs are reused only under the same
-    ones, so a changed default of ``tinymm train`` (``train_defaults``) starts a new set."""
-    from tinymm.cli_parser import DEFAULT_TEXT_ENCODER, TRAIN_DEFAULTS
+    ones, so a changed default of ``tinymm train`` (``train_defaults``) or of the fusion models
+    it records (``model_defaults``) starts a new set."""
+    from tinymm.cli_parser import DEFAULT_TEXT_ENCODER, MODEL_NOW, TRAIN_DEFAULTS
     from tinymm.train import NOISE_LEVELS
 
     return {"quick": args.quick, "epochs": args.epochs or (8 if args.quick else None),
@@ -491,7 +492,8 @@ def build_settings(args) -> dict:
             "text_encoder": args.text_encoder or DEFAULT_TEXT_ENCODER,
             "vary_data": args.vary_data, "noise_levels": list(NOISE_LEVELS),
             "trainer_options": args.trainer_opts, "model_options": args.model_opts,
-            "label": args.label, "train_defaults": dict(TRAIN_DEFAULTS)}
+            "label": args.label, "train_defaults": dict(TRAIN_DEFAULTS),
+            "model_defaults": dict(MODEL_NOW)}
 
 
 def main(argv: list[str] | None = None, run=run_one) -> int:

@@ -29,6 +29,7 @@ from .cli_parser import (  # noqa: F401  (re-exported: benchmarks read the defau
     DEFAULT_FUSION,
     DEFAULT_TEXT_ENCODER,
     MODEL_BEFORE,
+    MODEL_NOW,
     TRAIN_DEFAULTS,
     build_parser,
     dataset_names,
@@ -47,16 +48,20 @@ def _load_split(name: str, split: str, size: int | None, seed: int):
 
 
 def fusion_options_of(run: dict) -> dict | None:
-    """The fusion options a run config's model is built with. A "mult" run recorded before
-    ``mult_embed_scale`` existed was trained without MulT's √d embedding scale, and a
-    "pooled_attention" run recorded before ``attention_pool`` read the summary token
-    (``pool="cls"``), so their checkpoints are rebuilt that way (the same weights would
-    otherwise compute something else).
+    """The fusion options a run config's model is built with. The defaults of "mult" and
+    "pooled_attention" changed over time, and a checkpoint is rebuilt as it was trained (the
+    same weights would otherwise compute something else): a "mult" run recorded before
+    ``mult_embed_scale`` existed adds positions to its raw projections (``embed="none"``),
+    one recorded before ``mult_embed`` scales them by √d (``embed="scale"``); a
+    "pooled_attention" run recorded before ``attention_pool`` reads the summary token
+    (``pool="cls"``). New runs record ``MODEL_NOW``.
 
     >>> fusion_options_of({"fusion": "mult"}), fusion_options_of({"fusion": "concat"})
-    ({'embed_scale': False}, None)
+    ({'embed': 'none'}, None)
     >>> fusion_options_of({"fusion": "mult", "mult_embed_scale": True})
-    {'embed_scale': True}
+    {'embed': 'scale'}
+    >>> fusion_options_of({"fusion": "mult", **MODEL_NOW})
+    {'embed': 'norm'}
     >>> fusion_options_of({"fusion": "attention"})
     {'pool': 'cls'}
     """
@@ -64,7 +69,9 @@ def fusion_options_of(run: dict) -> dict | None:
 
     fusion = canonical_fusion(run["fusion"])
     if fusion == "mult":
-        return {"embed_scale": bool(run.get("mult_embed_scale", False))}
+        if "mult_embed" in run:
+            return {"embed": run["mult_embed"]}
+        return {"embed": "scale" if run.get("mult_embed_scale", False) else "none"}
     if fusion == "pooled_attention":
         return {"pool": run.get("attention_pool", "cls")}
     return None
@@ -108,7 +115,7 @@ def _train(args, parser) -> int:
                "fusion": args.fusion or DEFAULT_FUSION,
                "text_encoder": args.text_encoder or DEFAULT_TEXT_ENCODER,
                "data_seed": 0, "train_size": args.train_size, "test_size": args.test_size,
-               "mult_embed_scale": True, "attention_pool": "mean",
+               **MODEL_NOW,
                **{k: getattr(args, k) if getattr(args, k) is not None else v
                   for k, v in TRAIN_DEFAULTS.items()}}
         if run["dataset"] not in dataset_names():

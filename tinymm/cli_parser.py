@@ -27,6 +27,8 @@ BALANCE_OFF = {"modulation": "none", "ogm_alpha": 0.5, "aux_weight": 0.0, "warmu
                "fusion_init": "default", "monitor_samples": 0}
 # model options a run config written before they existed was built with (old checkpoints)
 MODEL_BEFORE = {"image_activation": "relu"}
+# fusion defaults a new run records (read back by cli.fusion_options_of; an old config lacks them)
+MODEL_NOW = {"mult_embed": "norm", "attention_pool": "mean"}
 
 
 class _Parser(argparse.ArgumentParser):

@@ -25,6 +25,9 @@ from ..tensor import Tensor
 from .fusion import Fusion, MissingEmbedding, as_mask
 
 
+EMBEDDINGS = ("norm", "scale", "none")  # MulTFusion(embed=...): how features meet the positions
+
+
 def sinusoidal_positions(length: int, dim: int, dtype) -> np.ndarray:
     """P (length, dim): P[t, 2i] = sin(t / 10000^(2i/dim)), P[t, 2i+1] = cos(same)."""
     t = np.arange(length, dtype=np.float64)[:, None]
@@ -152,10 +155,15 @@ class MulTFusion(SequenceFusion):
 
     With d = ``dim``, L = ``num_layers`` cross-modal layers, S = ``self_layers``:
 
-    1. Projection and positions: X_m = c (s_m W_m + b_m) + P_{T_m}   (B, T_m, d),
-       P the sinusoidal positions (``sinusoidal_positions``), c = √d (``embed_scale``, as
-       MulT and the original Transformer scale embeddings; without it the unit-amplitude
-       positions swamp small early features and the fusion learns several times slower).
+    1. Projection and positions: X_m = E_m(s_m W_m + b_m) + P_{T_m}   (B, T_m, d),
+       P the sinusoidal positions (``sinusoidal_positions``, entries in [-1, 1]) and E_m
+       chosen by ``embed``: "norm" (default) a LayerNorm per modality, so every modality's
+       tokens enter at unit scale next to the positions; "scale" multiplies by √d
+       (as MulT and the original Transformer scale embeddings); "none" adds P as it is.
+       Why: an encoder whose early features are small (~0.01) next to the positions is
+       barely heard by the attention, gets almost no gradient and can stay silent for the
+       whole run (a collapse onto the other modality); √d helps on average, the LayerNorm
+       removes the dependence on the encoder's scale (``benchmarks/COLLAPSE.md``).
     2. For every ordered pair source β ≠ target α, L ``CrossModalBlock`` layers starting from
        Z⁰_{β→α} = X_α:  Z^i_{β→α} = Block^i_{β→α}(Z^{i-1}_{β→α}, X_β, k_β)   (B, T_α, d),
        with k_β = valid_β ∧ present_β (a missing modality has no keys).
@@ -174,7 +182,7 @@ class MulTFusion(SequenceFusion):
 
     Parameters (f = ``dim_feedforward`` or 2d, f_e = 2e)::
 
-        Σ_m (D_m + 1)·d                                  projections
+        Σ_m (D_m + 1)·d  (+ M·2d with embed="norm")       projections
         + M (M - 1) L (4d² + 2d·f + 11d + f)             cross-modal layers
         + M S (4e² + 2e·f_e + 9e + f_e) + M·2e           self layers, final LayerNorms
         + M·e                                            missing vectors
@@ -192,16 +200,17 @@ class MulTFusion(SequenceFusion):
 
     def __init__(self, in_features, dim: int = 32, num_heads: int = 4, num_layers: int = 1,
                  self_layers: int = 1, dim_feedforward: int | None = None,
-                 dropout: float = 0.0, embed_scale: bool = True):
+                 dropout: float = 0.0, embed: str = "norm"):
         super().__init__(in_features)
         from ..nn.transformer import TransformerEncoderLayer
 
         n = len(self.in_features)
         self.dim, self.num_layers, self.self_layers = dim, num_layers, self_layers
-        if not isinstance(embed_scale, bool):
-            raise TypeError(f"MulTFusion: embed_scale must be a bool, got "
-                            f"{type(embed_scale).__name__}")
-        self.embed_scale = math.sqrt(dim) if embed_scale else 1.0
+        if not isinstance(embed, str) or embed not in EMBEDDINGS:
+            raise ValueError(f"MulTFusion: embed must be one of {', '.join(EMBEDDINGS)}, "
+                             f"got {embed!r}")
+        self.embed = embed
+        self.embed_scale = math.sqrt(dim) if embed == "scale" else 1.0
         self.dim_feedforward = dim_feedforward or 2 * dim
         self.stream_dim = e = (n - 1) * dim if n > 1 else dim
         for name, v in (("dim", dim), ("num_heads", num_heads)):
@@ -214,6 +223,8 @@ class MulTFusion(SequenceFusion):
             raise ValueError(f"MulTFusion: dim ({dim}) must be divisible by num_heads "
                              f"({num_heads})")
         self.proj = nn.ModuleList([nn.Linear(d, dim) for d in self.in_features])
+        if embed == "norm":
+            self.embed_norm = nn.ModuleList([nn.LayerNorm(dim) for _ in self.in_features])
         # cross[α][k] holds the layers of the k-th source of target α (sources in order, α skipped)
         self.cross = nn.ModuleList([
             nn.ModuleList([
@@ -233,20 +244,22 @@ class MulTFusion(SequenceFusion):
 
     @staticmethod
     def parameter_count(in_features, dim: int = 32, num_layers: int = 1, self_layers: int = 1,
-                        dim_feedforward: int | None = None) -> int:
+                        dim_feedforward: int | None = None, embed: str = "norm") -> int:
         """The number of parameters of ``MulTFusion(in_features, dim, ...)`` (the docstring's sum)."""
         sizes = list(in_features.values()) if isinstance(in_features, Mapping) else list(in_features)
         n, d, f = len(sizes), dim, dim_feedforward or 2 * dim
         e = (n - 1) * d if n > 1 else d
         fe = 2 * e
-        return (sum((s + 1) * d for s in sizes)
+        return (sum((s + 1) * d for s in sizes) + (n * 2 * d if embed == "norm" else 0)
                 + n * (n - 1) * num_layers * (4 * d * d + 2 * d * f + 11 * d + f)
                 + n * self_layers * (4 * e * e + 2 * e * fe + 9 * e + fe) + n * 2 * e
                 + n * e)
 
     def _project(self, j: int, seq: Tensor) -> Tensor:
         x = self.proj[j](seq)
-        if self.embed_scale != 1.0:
+        if self.embed == "norm":
+            x = self.embed_norm[j](x)
+        elif self.embed_scale != 1.0:
             x = x * self.embed_scale
         return x + sinusoidal_positions(seq.shape[1], self.dim, x.dtype)
 

@@ -109,15 +109,17 @@ def test_every_encoder_returns_the_sequence_its_pooled_vector_is_read_from():
 
 
 # ----------------------------------------------------------------------------- the fusion
+@pytest.mark.parametrize("embed", ["norm", "scale"])
 @pytest.mark.parametrize("sizes", [{"a": 5}, {"a": 5, "b": 3}, SIZES])
-def test_mult_shapes_and_parameter_count(sizes):
-    fusion = small_mult(sizes, num_layers=2)
+def test_mult_shapes_and_parameter_count(sizes, embed):
+    fusion = small_mult(sizes, num_layers=2, embed=embed)
     feats = sequences(6)[:len(sizes)]
     out = fusion(feats, MASK[:, :len(sizes)])
     e = 8 * max(len(sizes) - 1, 1)
     assert out.shape == (6, len(sizes) * e) == (6, fusion.out_features)
     assert np.isfinite(out.data).all()
-    assert fusion.num_parameters() == MulTFusion.parameter_count(sizes, 8, num_layers=2)
+    assert fusion.num_parameters() == MulTFusion.parameter_count(sizes, 8, num_layers=2,
+                                                                 embed=embed)
 
 
 def test_sinusoidal_positions():
@@ -130,7 +132,7 @@ def test_sinusoidal_positions():
 
 
 def test_embed_scale_multiplies_the_projection_by_sqrt_dim_before_the_positions():
-    scaled, plain = small_mult(), small_mult(embed_scale=False)
+    scaled, plain = small_mult(embed="scale"), small_mult(embed="none")
     assert scaled.embed_scale == pytest.approx(np.sqrt(8)) and plain.embed_scale == 1.0
     for p_plain in plain.proj:                      # the same weights, scaled by hand
         p_plain.weight.data *= np.sqrt(8)
@@ -138,9 +140,36 @@ def test_embed_scale_multiplies_the_projection_by_sqrt_dim_before_the_positions(
     feats = sequences(6)
     a, b = scaled(feats, MASK).data, plain(feats, MASK).data
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
-    assert not np.allclose(a, small_mult(embed_scale=False)(feats, MASK).data, atol=1e-3)
-    with pytest.raises(TypeError, match="MulTFusion: embed_scale must be a bool"):
-        MulTFusion(SIZES, dim=8, num_heads=2, embed_scale=2.0)
+    assert not np.allclose(a, small_mult(embed="none")(feats, MASK).data, atol=1e-3)
+    for bad in ("scaled", True, None):
+        with pytest.raises(ValueError, match="MulTFusion: embed must be one of norm, scale, none"):
+            MulTFusion(SIZES, dim=8, num_heads=2, embed=bad)
+
+
+def test_embed_norm_makes_a_modality_heard_whatever_its_encoders_scale():
+    """embed="norm": a modality whose features are 10x smaller gives the same output (the
+    LayerNorm removes the scale of its projection, here without bias) and a 10x larger
+    gradient, so a quiet encoder still learns; with embed="none" it is barely heard."""
+    fusion, plain = small_mult(), small_mult(embed="none")
+    assert fusion.embed == "norm" and fusion.embed_scale == 1.0
+    for f in (fusion, plain):
+        f.proj[0].bias.data[:] = 0.0
+    feats = sequences(6)
+    image, valid = feats[0]
+    outs, grads = [], []
+    for c in (1.0, 0.1):
+        x = tm.tensor(image.data * c, requires_grad=True)
+        out = fusion([(x, valid)] + feats[1:], MASK)
+        out.sum().backward()
+        outs.append(out.data)
+        grads.append(x.grad)
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-2, atol=1e-2)
+    np.testing.assert_allclose(grads[1] * 0.1, grads[0], rtol=3e-2, atol=1e-3)
+    # against "none", where the small input's effect on the output almost vanishes
+    small = plain([(tm.tensor(image.data * 0.1), valid)] + feats[1:], MASK).data
+    zero = plain([(tm.tensor(image.data * 0.0), valid)] + feats[1:], MASK).data
+    assert np.abs(small - zero).max() < 0.1 * np.abs(outs[0] - fusion(
+        [(tm.tensor(image.data * 0.0), valid)] + feats[1:], MASK).data).max()
 
 
 def test_padding_positions_do_not_change_the_output():
@@ -414,7 +443,7 @@ def test_pooled_sequence_is_the_mean_over_valid_positions():
     assert pooled(flat) is flat
 
 
-def test_a_mult_checkpoint_from_before_the_embedding_scale_is_rebuilt_without_it(tmp_path, capsys):
+def test_a_mult_checkpoint_is_rebuilt_with_the_embedding_it_was_trained_with(tmp_path, capsys):
     from tinymm.cli import load_run_model, main
 
     out = tmp_path / "run"
@@ -422,10 +451,17 @@ def test_a_mult_checkpoint_from_before_the_embedding_scale_is_rebuilt_without_it
                  "--train-size", "32", "--test-size", "16", "--batch-size", "16", "--quiet",
                  "--no-plots", "--epochs", "1"]) in (0, None)
     model, state, run, _ = load_run_model(str(out / "last.npz"), "test")
-    assert run["mult_embed_scale"] is True and model.fusion.embed_scale == pytest.approx(
-        np.sqrt(model.fusion.dim))
-    del state["config"]["run"]["mult_embed_scale"]          # as a run of yesterday wrote it
+    assert run["mult_embed"] == "norm" and model.fusion.embed == "norm"
+    # a run of yesterday: no LayerNorm weights, scale recorded; of the day before: neither
+    state["model"] = {k: v for k, v in state["model"].items() if "embed_norm" not in k}
+    del state["config"]["run"]["mult_embed"]
+    state["config"]["run"]["mult_embed_scale"] = True
+    tm.save(state, tmp_path / "scaled.npz")
+    scaled, _, _, _ = load_run_model(str(tmp_path / "scaled.npz"), "test")
+    assert scaled.fusion.embed == "scale"
+    assert scaled.fusion.embed_scale == pytest.approx(np.sqrt(model.fusion.dim))
+    del state["config"]["run"]["mult_embed_scale"]
     tm.save(state, tmp_path / "old.npz")
     old, _, _, _ = load_run_model(str(tmp_path / "old.npz"), "test")
-    assert old.fusion.embed_scale == 1.0
+    assert old.fusion.embed == "none" and old.fusion.embed_scale == 1.0
     capsys.readouterr()
