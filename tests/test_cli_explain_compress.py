@@ -52,6 +52,17 @@ def test_compress_prunes_quantises_and_reports(trained, capsys):
     assert low <= result["accuracy_change"][0] <= high
     state = tm.load(folder / "compressed.npz")
     assert any(v.dtype == np.int8 for v in state["model"].values())
+    assert result["steps"]["quantize"]["activation_bits"] == 7  # the default
+
+
+def test_compress_activation_bits_8_is_recorded(trained, capsys):
+    code, out, err = run_main(["compress", str(trained / "best.npz"), "--quantize", "int8",
+                               "--activation-bits", "8", "--out", str(trained / "bits8"),
+                               "--quiet"], capsys)
+    assert code == 0, err
+    result = json.loads((trained / "bits8" / "compress.json").read_text())
+    assert result["steps"]["quantize"]["activation_bits"] == 8
+    assert "0..255" in result["steps"]["quantize"]["activations"]
 
 
 def test_structured_compression_removes_units(trained, capsys):
@@ -67,6 +78,8 @@ def test_structured_compression_removes_units(trained, capsys):
     (["compress", "{ckpt}"], "nothing to do"),
     (["compress", "{ckpt}", "--quantize", "int8", "--finetune-epochs", "1"], "give --prune too"),
     (["compress", "{ckpt}", "--prune", "1.5"], "--prune: must be in [0, 1)"),
+    (["compress", "{ckpt}", "--quantize", "int8", "--activation-bits", "4"],
+     "--activation-bits: invalid choice: 4"),
     (["explain", "no/such.npz"], "no checkpoint at no/such.npz"),
     (["compress", "no/such.npz", "--prune", "0.1"], "no checkpoint at no/such.npz"),
 ])

@@ -166,10 +166,13 @@ def run_compress(args, parser) -> int:
         from .compress import quantize_dynamic, quantize_static
 
         calibration = [b for _, b in zip(range(4), DataLoader(train, batch_size=64))]
-        small = quantize_static(small, calibration, modules=(nn.Linear, nn.Conv1d, nn.Conv2d))
+        bits = args.activation_bits
+        small = quantize_static(small, calibration, modules=(nn.Linear, nn.Conv1d, nn.Conv2d),
+                                reduce_range=bits == 7)
         small = quantize_dynamic(small, (nn.LSTM, nn.GRU, nn.RNN, nn.Embedding), inplace=True)
         steps["quantize"] = {"dtype": "int8", "weights": "per-channel symmetric",
-                             "activations": "per-tensor uint8, calibrated on 256 train samples"}
+                             "activations": f"per-tensor uint8 on {bits} bits (0..{2**bits - 1}), "
+                             "calibrated on 256 train samples", "activation_bits": bits}
     print("measuring the compressed model")
     after = describe(small, test, batch)
     change = paired_interval(before["_correct"], after["_correct"])

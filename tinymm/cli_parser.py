@@ -226,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--structured", action="store_true",
                    help="prune whole channels/units and remove them from the layers")
     c.add_argument("--quantize", choices=("int8",), default=None, help="post-training int8")
+    c.add_argument("--activation-bits", type=int, choices=(7, 8), default=7,
+                   help="bits of the quantised Linear/Conv inputs (default 7: lets the AVX2 "
+                   "kernel use vpmaddubsw exactly; 8: finer, slower)")
     c.add_argument("--finetune-epochs", type=_nonneg_int, default=0, metavar="N",
                    help="fine-tune the pruned model for N epochs (masks kept)")
     c.add_argument("--batch-size", type=_positive_int, default=64,

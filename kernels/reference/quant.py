@@ -8,7 +8,10 @@ float scale per output channel (per-channel symmetric)::
 
 and an activation tensor as uint8 with one scale and zero point (per-tensor affine)::
 
-    x ≈ s_x · (x_q − z_x),   x_q = clip(round(x / s_x) + z_x, 0, 255)
+    x ≈ s_x · (x_q − z_x),   x_q = clip(round(x / s_x) + z_x, 0, q_max)
+
+(q_max = 255, or 127 for *7-bit* activations — ``reduce_range`` in ``tinymm.compress``, as
+PyTorch's x86 quantisation offers — which lets the AVX2 kernel use ``vpmaddubsw`` exactly.)
 
 A quantised linear layer then computes in integers and rescales once per output::
 
@@ -41,10 +44,12 @@ def quantize_weight_per_channel(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q, scale
 
 
-def quantize_activation(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """x float (any shape) -> uint8 ``clip(round(x / s) + z, 0, 255)``."""
+def quantize_activation(x: np.ndarray, scale: float, zero_point: int,
+                        qmax: int = QMAX_X) -> np.ndarray:
+    """x float (any shape) -> uint8 ``clip(round(x / s) + z, 0, qmax)`` (qmax 255, or 127 for
+    7-bit activations: ``reduce_range``)."""
     q = np.rint(x.astype(np.float32) / np.float32(scale)) + np.float32(zero_point)
-    return np.clip(q, 0, QMAX_X).astype(np.uint8)
+    return np.clip(q, 0, qmax).astype(np.uint8)
 
 
 def int8_weight_sums(w_q: np.ndarray) -> np.ndarray:

@@ -24,7 +24,6 @@ from ..ops.shape import cat
 from ..tensor import Tensor
 from .fusion import Fusion, MissingEmbedding, as_mask
 
-
 EMBEDDINGS = ("norm", "scale", "none")  # MulTFusion(embed=...): how features meet the positions
 
 

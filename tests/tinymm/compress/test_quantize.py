@@ -35,10 +35,44 @@ def test_quantized_linear_is_close_to_float_and_equal_across_backends(backend):
     assert y.shape == (5, 7, 32) and y.dtype == np.float32 and not y.requires_grad
     with tm.no_grad():
         ref = lin(x).data
-    # 8-bit weights and activations: a few 1/255 of the range, accumulated over 64 inputs
+    # 8-bit weights, 7-bit activations: a few 1/127 of the range, accumulated over 64 inputs
     assert _relative_error(y.data, ref) < 0.03
     with tm.backend("numpy" if backend == "numba" else "numba"):
         np.testing.assert_array_equal(QuantizedLinear.from_float(lin)(x).data, y.data)
+
+
+def test_activations_are_7_bit_by_default_and_8_bit_with_reduce_range_false(monkeypatch):
+    """reduce_range=True (default) hands the int8 kernel activations in 0..127 — the range the
+    AVX2 vpmaddubsw kernel needs — at a bounded cost in accuracy; False keeps 0..255."""
+    from tinymm.compress import quantize as Q
+
+    seen = []
+    real_get = Q.kernels.get
+
+    def spy(name, *args):
+        fn = real_get(name, *args)
+        if name != "int8_linear":
+            return fn
+        return lambda x_q, *rest: seen.append(int(x_q.max())) or fn(x_q, *rest)
+
+    monkeypatch.setattr(Q.kernels, "get", spy)
+    tm.manual_seed(4)
+    lin, x = nn.Linear(64, 32), tm.randn(256, 64)
+    with tm.no_grad():
+        ref = lin(x).data
+    errors = {}
+    for reduce_range, qmax in ((True, 127), (False, 255)):
+        q = QuantizedLinear.from_float(lin, reduce_range=reduce_range)
+        assert q.activation_qmax == qmax and f"{8 - reduce_range}-bit" in repr(q)
+        errors[qmax] = _relative_error(q(x).data, ref)
+        assert seen.pop() == qmax      # the batch's largest value maps to qmax
+        model = quantize_dynamic(nn.Sequential(lin), reduce_range=reduce_range)
+        model(x)
+        assert seen.pop() == qmax
+        calibrated = quantize_static(nn.Sequential(lin), [x], reduce_range=reduce_range)
+        calibrated(x * 3)              # beyond the calibrated range: clipped at qmax
+        assert seen.pop() == qmax
+    assert errors[255] < errors[127] < 0.03
 
 
 def test_static_range_equals_dynamic_when_it_is_the_batch_range():
@@ -154,6 +188,12 @@ def test_a_quantized_checkpoint_round_trips_pickle_free(tmp_path):
     (lambda: quantize_dynamic("model"), TypeError, "quantize_dynamic: model must be"),
     (lambda: quantize_dynamic(nn.Linear(2, 2), dtype="int4"), ValueError, "dtype must be 'int8'"),
     (lambda: quantize_dynamic(nn.Linear(2, 2), (nn.ReLU,)), ValueError, "can quantise"),
+    (lambda: quantize_dynamic(nn.Linear(2, 2), reduce_range=1), TypeError,
+     "quantize_dynamic: reduce_range must be a bool, got int"),
+    (lambda: quantize_static(nn.Linear(2, 2), [tm.randn(1, 2)], reduce_range="yes"), TypeError,
+     "quantize_static: reduce_range must be a bool"),
+    (lambda: QuantizedConv2d.from_float(nn.Conv2d(2, 2, 3), reduce_range=None), TypeError,
+     "QuantizedConv2d.from_float: reduce_range must be a bool"),
     (lambda: QuantizedLinear.from_float(nn.Linear(3, 2))(tm.randn(2, 4)), ValueError, "end in 3"),
     (lambda: QuantizedLinear.from_float(nn.Linear(3, 2))(np.ones((2, 3), np.int64)), TypeError,
      "float32 or float64"),
