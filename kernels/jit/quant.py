@@ -168,7 +168,8 @@ def int8_weight_sums(w_q: np.ndarray) -> np.ndarray:
     return out
 
 
-PARALLEL_MIN_WORK = 1 << 18  # N·C·K below this runs on one thread (a launch costs ~10 µs)
+PARALLEL_MIN_WORK = 1 << 22  # N·C·K below this runs on one thread: ~100 µs of work; a launch
+# costs ~10 µs, and far more while another pool (BLAS) spins on the same cores
 
 
 def int8_linear(x_q: np.ndarray, x_scale: float, x_zero: int, w_q: np.ndarray,

@@ -53,6 +53,22 @@ def _row_pointers(builder, base, first, stride, count):
             for i in range(count)]
 
 
+def _horizontal_sums(builder, vectors):
+    """Up to 8 vectors of 8 int32 -> one vector whose lane i is the sum of vectors[i]'s lanes:
+    three rounds of ``vphaddd`` and one add of the 128-bit halves (instead of 7 extracts and
+    adds per vector)."""
+    hadd = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(_V8I32, [_V8I32, _V8I32]), "llvm.x86.avx2.phadd.d")
+    zero = ir.Constant(_V8I32, None)
+    v = list(vectors) + [zero] * (8 - len(vectors))
+    t = [builder.call(hadd, [v[2 * i], v[2 * i + 1]]) for i in range(4)]
+    u0, u1 = builder.call(hadd, [t[0], t[1]]), builder.call(hadd, [t[2], t[3]])
+    # u0 = [Σlo v0..v3 | Σhi v0..v3], u1 the same for v4..v7 (lo/hi: the 128-bit halves)
+    low = builder.shuffle_vector(u0, u1, ir.Constant(ir.VectorType(_I32, 8), [0, 1, 2, 3, 8, 9, 10, 11]))
+    high = builder.shuffle_vector(u0, u1, ir.Constant(ir.VectorType(_I32, 8), [4, 5, 6, 7, 12, 13, 14, 15]))
+    return builder.add(low, high)
+
+
 def _block_codegen(rows: int):
     """LLVM IR of a block of ``rows`` input rows × 2 channels (see :func:`_block_4x2`)."""
 
@@ -87,13 +103,8 @@ def _block_codegen(rows: int):
                     quads = builder.call(maddwd, [pairs, ones])      # 8 × int32
                     total = sums[2 * i + j]
                     builder.store(builder.add(builder.load(total), quads), total)
-        out = []
-        for total in sums:
-            vector = builder.load(total)
-            s = builder.extract_element(vector, ir.Constant(_I32, 0))
-            for lane in range(1, 8):
-                s = builder.add(s, builder.extract_element(vector, ir.Constant(_I32, lane)))
-            out.append(s)
+        totals = _horizontal_sums(builder, [builder.load(total) for total in sums])
+        out = [builder.extract_element(totals, ir.Constant(_I32, i)) for i in range(len(sums))]
         return context.make_tuple(builder, signature.return_type, out)
 
     return codegen

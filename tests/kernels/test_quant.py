@@ -118,7 +118,7 @@ def test_int8_linear_parallel_path_and_given_weight_sums_equal_reference():
     from tinymm.kernels.jit import quant as jit_quant
 
     rng = np.random.default_rng(7)
-    n, k, c = 6, 1031, 61  # N·C·K > 2**18, C odd, K not a multiple of any vector width
+    n, k, c = 67, 1031, 61  # N·C·K > 2**22, C odd, K not a multiple of any vector width
     assert n * k * c >= jit_quant.PARALLEL_MIN_WORK
     x_q, w_q, w_scale, bias = _random_int8_case(rng, n, k, c)
     w_sum = jit_quant.int8_weight_sums(w_q)

@@ -134,7 +134,7 @@ def test_vpmaddubsw_parallel_path_equals_reference():
     from tinymm.kernels.jit import quant as jit_quant
 
     rng = np.random.default_rng(11)
-    n, k, c = 9, 1031, 61
+    n, k, c = 67, 1031, 61
     assert n * k * c >= jit_quant.PARALLEL_MIN_WORK
     x_q = rng.integers(0, 128, (n, k)).astype(np.uint8)
     w_q = rng.integers(-127, 128, (c, k)).astype(np.int8)
