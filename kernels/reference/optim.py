@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-__all__ = ["adam_step", "sgd_step"]
+__all__ = ["adam_step", "adam_steps", "sgd_step"]
 
 
 def adam_step(
@@ -72,6 +72,31 @@ def adam_step(
         second = max_exp_avg_sq
     denom = np.sqrt(second) / dt(bias_correction2_sqrt) + dt(eps)  # (...)
     param -= dt(step_size) * exp_avg / denom
+
+
+def adam_steps(
+    params: list[np.ndarray],
+    grads: list[np.ndarray],
+    exp_avgs: list[np.ndarray],
+    exp_avg_sqs: list[np.ndarray],
+    max_exp_avg_sqs: list[np.ndarray] | None,
+    steps: list[int],
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    decoupled: bool,
+    amsgrad: bool,
+    maximize: bool,
+) -> None:
+    """:func:`adam_step` for each parameter of a list (PyTorch's multi-tensor form): entry k
+    of every list belongs to parameter k, which takes its own step number ``steps[k]``;
+    ``max_exp_avg_sqs`` is ``None`` unless ``amsgrad``. The hyper-parameters are shared."""
+    for k in range(len(params)):
+        adam_step(params[k], grads[k], exp_avgs[k], exp_avg_sqs[k],
+                  max_exp_avg_sqs[k] if amsgrad else None, steps[k], lr, beta1, beta2, eps,
+                  weight_decay, decoupled, amsgrad, maximize)
 
 
 def sgd_step(

@@ -174,3 +174,47 @@ def test_activations_give_the_same_bits_on_one_and_two_threads(threads):
     two = run()
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)
+
+
+def test_adam_steps_split_once_across_parameters_gives_the_same_bits(threads, monkeypatch):
+    # adam_steps cuts the parameters laid end to end: with a small ADAM_MIN_CHUNK the cut
+    # falls inside a parameter and both threads run pieces of several; bits must not change.
+    import numpy as np
+    from tinymm.kernels.jit import optim as jit_optim
+
+    numba, _ = threads
+    monkeypatch.setattr(jit_optim, "ADAM_MIN_CHUNK", 1 << 10)
+    rng = np.random.default_rng(1)
+    sizes = [3000, 17, 5000, 1, 4100]
+    seen = set()
+    real_loop = jit_optim._adam_loop
+
+    class Spy:  # records which threads ran the loop
+        def __call__(self, *a):
+            seen.add(threading.get_ident())
+            return real_loop(*a)
+
+    monkeypatch.setattr(jit_optim, "_adam_loop", Spy())
+
+    def run():
+        ps = [np.linspace(-1, 1, n, dtype=np.float32) for n in sizes]
+        gs = [rng.standard_normal(n).astype(np.float32) for n in sizes]
+        ms = [np.zeros(n, np.float32) for n in sizes]
+        vs = [np.zeros(n, np.float32) for n in sizes]
+        for step in (1, 2):
+            jit_optim.adam_steps(ps, gs, ms, vs, None, [step] * len(sizes), 1e-3, 0.9, 0.999,
+                                 1e-8, 0.01, True, False, False)
+        return ps + ms + vs
+
+    numba.set_num_threads(1)
+    rng = np.random.default_rng(1)
+    one = run()
+    assert len(seen) == 1
+    if numba.config.NUMBA_NUM_THREADS >= 2:
+        seen.clear()
+        numba.set_num_threads(2)
+        rng = np.random.default_rng(1)
+        two = run()
+        assert len(seen) == 2
+        for a, b in zip(one, two):
+            np.testing.assert_array_equal(a, b)

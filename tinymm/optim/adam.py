@@ -19,7 +19,8 @@ class Adam(Optimizer):
         v̂ ← max(v̂, v) and use it for v               (if amsgrad)
         p ← p - lr / (1 - β1^t) · m / (√v / √(1 - β2^t) + ε)
 
-    Each parameter is updated by one fused kernel (``kernels.get("adam_step")``). State per
+    Each parameter is updated by one fused pass, all of a group's in one kernel call
+    (``kernels.get("adam_steps")``, split over the threads once). State per
     parameter: ``step`` (int), ``exp_avg``, ``exp_avg_sq``, and ``max_exp_avg_sq`` if amsgrad.
 
     >>> import tinymm as tm
@@ -56,23 +57,29 @@ class Adam(Optimizer):
     def step(self, closure: Callable | None = None):
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
         loss = self._run_closure(closure)
-        adam_step = kernels.get("adam_step")
+        adam_steps = kernels.get("adam_steps")
         where = f"{type(self).__name__}.step"
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             amsgrad = group["amsgrad"]
+            todo = []  # every parameter is checked before any is updated
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 data, grad = self._kernel_arrays(p, where)
                 state = self.state[p]
+                bufs = [self._buffer(state, key, p) for key in
+                        ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())]
+                todo.append((p, state, data, grad, bufs))
+            if not todo:
+                continue
+            for _, state, *_ in todo:
                 state["step"] = state.get("step", 0) + 1
-                exp_avg = self._buffer(state, "exp_avg", p)
-                exp_avg_sq = self._buffer(state, "exp_avg_sq", p)
-                max_sq = self._buffer(state, "max_exp_avg_sq", p) if amsgrad else None
-                adam_step(data, grad, exp_avg, exp_avg_sq, max_sq, state["step"], group["lr"],
-                          beta1, beta2, group["eps"], group["weight_decay"], self._decoupled,
-                          amsgrad, group["maximize"])
+            adam_steps([t[2] for t in todo], [t[3] for t in todo], [t[4][0] for t in todo],
+                       [t[4][1] for t in todo], [t[4][2] for t in todo] if amsgrad else None,
+                       [t[1]["step"] for t in todo], group["lr"], beta1, beta2, group["eps"],
+                       group["weight_decay"], self._decoupled, amsgrad, group["maximize"])
+            for p, _, data, _, _ in todo:
                 self._write_back(p, data)
         return loss
 

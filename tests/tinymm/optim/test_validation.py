@@ -148,3 +148,20 @@ def test_parameter_replaced_by_another_shape_is_caught_before_the_kernel():
     with pytest.raises(ValueError, match=r"Adam.step: state 'exp_avg' has shape \(3,\) but its "
                                          r"parameter has shape \(5,\)"):
         opt.step()
+
+
+@pytest.mark.parametrize("cls", [optim.Adam, optim.AdamW])
+def test_adam_checks_every_parameter_before_it_updates_any(cls):
+    # One kernel call updates a whole group, so a bad gradient on the second parameter
+    # must leave the first one, and every step count, as they were.
+    good, bad = _w(3), _w(2)
+    opt = cls([good, bad], lr=0.1)
+    good.grad, bad.grad = np.ones(3), np.ones(5)
+    with pytest.raises(ValueError, match=rf"{cls.__name__}.step: a parameter of shape \(2,\)"):
+        opt.step()
+    np.testing.assert_array_equal(good.data, np.ones(3))
+    assert all("step" not in opt.state[p] for p in (good, bad))
+    bad.grad = np.ones(2)
+    opt.step()
+    assert opt.state[good]["step"] == opt.state[bad]["step"] == 1
+    assert (good.data < 1).all() and (bad.data < 1).all()
