@@ -194,6 +194,14 @@ def _as_int(x: np.ndarray) -> np.ndarray:
     return x.view(np.int32 if x.dtype == np.float32 else np.int64)
 
 
+# Elements per thread below which a softmax / log-softmax / cross-entropy call runs serially.
+# Far below threads.MIN_CHUNK: on a quiet 2-core AMD EPYC (Zen 4, AVX-512) two threads took
+# softmax fwd+bwd on 2 M elements from 1.13x PyTorch's time to 0.75x, log_softmax from 1.17x
+# to 0.77x, cross-entropy from 1.0x to 0.58x (benchmarks/run.py, medians of 2 interleaved runs
+# each); layer norm on 0.5 M elements got slower split, hence the threshold of 1 M elements.
+ROWS_MIN_CHUNK = 1 << 19
+
+
 def _check_target(fn: str, target: np.ndarray, ignore_index: int, c: int) -> None:
     bad = _bad_target(target, ignore_index, c)
     if bad >= 0:
@@ -207,7 +215,7 @@ def _by_rows(kernel, arrays, args=()):
     def work(lo: int, hi: int) -> None:
         kernel(*(a[lo:hi] for a in arrays), *args)
 
-    split_run(work, arrays[0].shape[0], arrays[0].size)
+    split_run(work, arrays[0].shape[0], arrays[0].size, ROWS_MIN_CHUNK)
 
 
 def softmax_forward(x: np.ndarray) -> np.ndarray:
@@ -249,7 +257,7 @@ def cross_entropy_forward(logits, target, label_smoothing, ignore_index):
         _cross_entropy_rows(logp[lo:hi], sums[lo:hi], target[lo:hi], eps, ignore_index,
                             loss[lo:hi])
 
-    split_run(work, x.shape[0], x.size)
+    split_run(work, x.shape[0], x.size, ROWS_MIN_CHUNK)
     return loss, logp
 
 
@@ -263,7 +271,7 @@ def cross_entropy_backward(logp, target, label_smoothing, ignore_index, grad_row
         _cross_entropy_backward_rows(logp[lo:hi], target[lo:hi], eps, ignore_index, g[lo:hi],
                                      out[lo:hi])
 
-    split_run(work, logp.shape[0], logp.size)
+    split_run(work, logp.shape[0], logp.size, ROWS_MIN_CHUNK)
     return out
 
 

@@ -34,8 +34,12 @@ __all__ = ["num_threads", "split_run", "chunks"]
 # per chunk made them slower, not faster (2 threads / 1 thread, medians of 11 interleaved
 # rounds: max-pool fwd+bwd 1.18, avg-pool 1.23, layer norm 1.25-3, relu 2M 1.06-2.0, Adam 6.1M
 # 1.05-1.14, softmax 0.97): one core already saturates what memory bandwidth the VM gives, and
-# the hand-off costs. So only callers that pass their own ``min_size`` (attention, whose
-# per-chunk work is mostly small GEMMs OpenBLAS does not thread) split at realistic sizes.
+# the hand-off costs. So only callers that pass their own ``min_size`` split at realistic
+# sizes: attention (its per-chunk work is mostly small GEMMs OpenBLAS does not thread), and,
+# measured again on a quiet AMD EPYC Zen 4 (AVX-512) VM, softmax / cross-entropy rows
+# (softmax.ROWS_MIN_CHUNK) and Adam (optim.ADAM_MIN_CHUNK), which ran 1.3-1.6x faster on two
+# threads there; lowering this default for every loop made layer norm slower (1.29 -> 1.45x
+# PyTorch's time), so it stays.
 MIN_CHUNK = 1 << 24
 
 _state: dict = {}

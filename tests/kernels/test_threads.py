@@ -67,14 +67,20 @@ def test_split_run_reraises_an_error_of_a_pool_chunk(threads):
         mod.split_run(work, 4, 10 * mod.MIN_CHUNK)
 
 
-def test_row_kernels_give_the_same_bits_on_one_and_two_threads(threads):
+def test_row_kernels_give_the_same_bits_on_one_and_two_threads(threads, monkeypatch):
     """softmax, log-softmax and cross-entropy split rows over threads; a row's result does
     not depend on the split."""
     import numpy as np
 
-    numba, _ = threads
+    from tinymm.kernels.jit import softmax as jit_softmax
+
+    numba, mod = threads
+    monkeypatch.setattr(jit_softmax, "ROWS_MIN_CHUNK", 1 << 16)
     rng = np.random.default_rng(0)
     x = (3 * rng.standard_normal((1024, 300))).astype(np.float32)  # 300K elements: split
+    if numba.config.NUMBA_NUM_THREADS >= 2:
+        numba.set_num_threads(2)
+        assert len(mod.chunks(1024, x.size, jit_softmax.ROWS_MIN_CHUNK)) == 2
     g = rng.standard_normal(x.shape).astype(np.float32)
     t = rng.integers(0, 300, 1024)
     t[::7] = -100  # ignored rows
