@@ -25,6 +25,8 @@ def _leaf(m, tnn):
         return getattr(tnn, kind)(m.kernel_size, stride=m.stride, padding=m.padding)
     if kind in ("ReLU", "Tanh", "Sigmoid", "GELU", "Identity"):
         return getattr(tnn, kind)()
+    if kind == "LeakyReLU":
+        return tnn.LeakyReLU(m.negative_slope)
     if kind == "Dropout":
         return tnn.Dropout(m.p)
     if kind == "Flatten":

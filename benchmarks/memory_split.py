@@ -1,0 +1,112 @@
+"""Split a model case's peak-memory increment into one-time loading and the training itself.
+
+``benchmarks/run.py`` reports the peak RSS of three training steps above the baseline after
+set-up (benchmarks/memory.py). For tinymm-Numba most of that increment is code, not data:
+every Numba kernel a step calls is loaded from the on-disk cache on first use, and Numba
+keeps each loaded specialisation's LLVM module and bookkeeping for the life of the process
+(MCJIT memory is never freed), about 1-2 MiB each. This tool measures the two parts apart, in a
+fresh process per framework and dataset:
+
+1. **one-time**: one training step at batch 2 on a throwaway copy of the model; the model and
+   its optimizer are then freed, and what the process kept is the one-time cost (kernels,
+   caches, thread pools; for PyTorch its own lazily built kernels and allocator pools);
+2. **training**: a fresh model, then the peak RSS of three steps at batch 32 above the
+   baseline just before them (``memory.measure_increment``, as run.py does).
+
+    python -m benchmarks.memory_split                       # every built-in dataset
+    python -m benchmarks.memory_split --datasets sentiment_prosody --frameworks tinymm-numba
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import subprocess
+import sys
+
+from .runner import REPO, bench_env
+
+BATCH = 32
+SMALL_BATCH = 2
+
+
+def measure(framework: str, dataset: str, threads: int, seed: int = 0) -> dict:
+    """In this process: the one-time and the training increments (MiB) of one model case."""
+    from . import frameworks
+    from .cases_models import _dataset_step
+    from .memory import measure_increment, reset_peak, rss_mb
+
+    fw = frameworks.make(framework, threads)
+    throwaway = _dataset_step(fw, seed, dataset, SMALL_BATCH)
+    gc.collect()
+    before = rss_mb()
+    reset_peak()
+    throwaway.step()
+    del throwaway
+    gc.collect()
+    one_time = rss_mb() - before
+    bench = _dataset_step(fw, seed, dataset, BATCH)
+    training = measure_increment(bench.step, 3)
+    return {"framework": framework, "dataset": dataset, "one_time_mb": round(one_time, 1),
+            "training_mb": round(training["increment_mb"], 1),
+            "exact": bool(training["exact"])}
+
+
+def _run_fresh(framework: str, dataset: str, threads: int) -> dict:
+    code = (f"import json; from benchmarks.memory_split import measure; "
+            f"print(json.dumps(measure({framework!r}, {dataset!r}, {threads})))")
+    done = subprocess.run([sys.executable, "-c", code], env=bench_env(threads), cwd=str(REPO),
+                          capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return {"framework": framework, "dataset": dataset, "error": tail}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def table(rows: list[dict], frameworks: list[str]) -> str:
+    """A markdown table: one line per dataset, one-time and training MiB per framework."""
+    head = "| dataset | " + " | ".join(f"{f} one-time | {f} training" for f in frameworks) + " |"
+    lines = [head, "|---" * (1 + 2 * len(frameworks)) + "|"]
+    for ds in dict.fromkeys(r["dataset"] for r in rows):
+        cells = []
+        for f in frameworks:
+            r = next((r for r in rows if r["dataset"] == ds and r["framework"] == f), {})
+            if "error" in r or not r:
+                cells += [r.get("error", "not run")[:60], "—"]
+            else:
+                cells += [f"{r['one_time_mb']:.1f}", f"{r['training_mb']:.1f}"]
+        lines.append(f"| `{ds}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from .cases_models import dataset_names
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--datasets", nargs="*", default=None, help="default: every built-in one")
+    p.add_argument("--frameworks", nargs="*", default=["tinymm-numba", "torch"],
+                   choices=["tinymm-numba", "tinymm-numpy", "torch"])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    args = p.parse_args(argv)
+    known = dataset_names()
+    datasets = args.datasets or known
+    unknown = [d for d in datasets if d not in known]
+    if unknown:
+        p.error(f"unknown dataset(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+    if args.threads < 1:
+        p.error(f"--threads must be >= 1, got {args.threads}")
+    rows = []
+    for ds in datasets:
+        for f in args.frameworks:
+            print(f"[memory_split] {f} on {ds}", file=sys.stderr, flush=True)
+            rows.append(_run_fresh(f, ds, args.threads))
+    print(table(rows, args.frameworks))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
