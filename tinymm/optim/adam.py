@@ -62,7 +62,7 @@ class Adam(Optimizer):
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             amsgrad = group["amsgrad"]
-            todo = []  # every parameter is checked before any is updated
+            todo = []  # every parameter of the group is checked before any is updated
             for p in group["params"]:
                 if p.grad is None:
                     continue
