@@ -35,13 +35,12 @@ def measure(framework: str, dataset: str, threads: int, seed: int = 0) -> dict:
     """In this process: the one-time and the training increments (MiB) of one model case."""
     from . import frameworks
     from .cases_models import _dataset_step
-    from .memory import measure_increment, reset_peak, rss_mb
+    from .memory import measure_increment, rss_mb
 
     fw = frameworks.make(framework, threads)
     throwaway = _dataset_step(fw, seed, dataset, SMALL_BATCH)
     gc.collect()
     before = rss_mb()
-    reset_peak()
     throwaway.step()
     del throwaway
     gc.collect()

@@ -202,9 +202,10 @@ def test_adam_steps_split_once_across_parameters_gives_the_same_bits(threads, mo
 
     monkeypatch.setattr(jit_optim, "_adam_loop", Spy())
 
+    gs = [rng.standard_normal(n).astype(np.float32) for n in sizes]
+
     def run():
         ps = [np.linspace(-1, 1, n, dtype=np.float32) for n in sizes]
-        gs = [rng.standard_normal(n).astype(np.float32) for n in sizes]
         ms = [np.zeros(n, np.float32) for n in sizes]
         vs = [np.zeros(n, np.float32) for n in sizes]
         for step in (1, 2):
@@ -213,13 +214,11 @@ def test_adam_steps_split_once_across_parameters_gives_the_same_bits(threads, mo
         return ps + ms + vs
 
     numba.set_num_threads(1)
-    rng = np.random.default_rng(1)
     one = run()
     assert len(seen) == 1
     if numba.config.NUMBA_NUM_THREADS >= 2:
         seen.clear()
         numba.set_num_threads(2)
-        rng = np.random.default_rng(1)
         two = run()
         assert len(seen) == 2
         for a, b in zip(one, two):
