@@ -80,8 +80,9 @@ def first_step_cases(settings: Settings, reps: int, case: str = "seed_step_b32_3
                      cold_reps: int = 2) -> list[dict]:
     """Start to the first training step: a cold Numba cache against PyTorch, and warm.
 
-    Cold: ``cold_reps`` tinymm-numba processes, each with a new empty ``NUMBA_CACHE_DIR``
-    (per-kernel compile times recorded). PyTorch has no such cache: its first step in a
+    Cold: ``cold_reps`` tinymm-numba processes, each with a new empty ``NUMBA_CACHE_DIR``,
+    timed; then one more, not timed, that records the per-kernel compile times (Numba's event
+    recorder slows the compile it watches). PyTorch has no such cache: its first step in a
     fresh process is the same cold or warm, so its ``reps`` walls are the reference of both
     rows. Warm: every framework ``reps`` times (interleaved) with the cache filled.
     """
@@ -95,12 +96,15 @@ def first_step_cases(settings: Settings, reps: int, case: str = "seed_step_b32_3
 
     cold_walls, cold_inner = [], {}
     if "tinymm-numba" in frameworks:
-        for _ in range(cold_reps):
+        for k in range(cold_reps + 1):
             with tempfile.TemporaryDirectory(prefix="tinymm-numba-cache-") as cache:
-                wall, cold_inner = run("tinymm-numba",
-                                       bench_env(settings.threads, {"NUMBA_CACHE_DIR": cache}),
-                                       report=True)
-                cold_walls.append(wall)
+                wall, detail = run("tinymm-numba",
+                                   bench_env(settings.threads, {"NUMBA_CACHE_DIR": cache}),
+                                   report=k == cold_reps)
+                if k < cold_reps:
+                    cold_walls.append(wall)
+                else:  # the in-process breakdown and per-kernel compile times shown
+                    cold_inner = detail
     with tempfile.TemporaryDirectory(prefix="tinymm-numba-cache-") as cache:
         env = bench_env(settings.threads, {"NUMBA_CACHE_DIR": cache})
         if "tinymm-numba" in frameworks:

@@ -97,7 +97,9 @@ def _sigmoid(v):
 @njit(inline="always", **_JIT)
 def _tanh_ratio(v):
     """``(v P(v²), Q(v²))`` in float64 for a float32 ``v``; ``tanh(v) ≈ num / den``."""
-    w = min(max(np.float64(v), -9.0), 9.0)
+    w = np.float64(v)  # clamped to [-9, 9]; a NaN stays NaN (as with min/max, which
+    w = -9.0 if w < -9.0 else w  # Numba compiles as functions of their own)
+    w = 9.0 if w > 9.0 else w
     s = w * w
     num = w * ((((_P4 * s + _P3) * s + _P2) * s + _P1) * s + _P0)
     den = (((_Q4 * s + _Q3) * s + _Q2) * s + _Q1) * s + 1.0
@@ -123,12 +125,12 @@ def _sigmoid_f64(v):
     return 0.5 * (1.0 + math.tanh(0.5 * v))
 
 
-@overload(_tanh, jit_options=_JIT, inline="always")
+@overload(_tanh, jit_options=_JIT)
 def _tanh_typed(v):
     return _tanh_f32 if v == types.float32 else _tanh_f64
 
 
-@overload(_sigmoid, jit_options=_JIT, inline="always")
+@overload(_sigmoid, jit_options=_JIT)
 def _sigmoid_typed(v):
     return _sigmoid_f32 if v == types.float32 else _sigmoid_f64
 

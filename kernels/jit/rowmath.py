@@ -13,9 +13,30 @@ functions it calls from other files: after editing this file, delete
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
 
-__all__ = ["exp_nonpos", "max_from_keys"]
+__all__ = ["exp_nonpos", "max_from_keys", "bitcast"]
+
+
+@intrinsic
+def bitcast(typingctx, value, to):
+    """``bitcast(v, np.int32)``: the bits of scalar ``v`` read as the same-width type ``to``.
+
+    What ``np.float32(v).view(np.int32)`` does, as one LLVM ``bitcast`` emitted in place.
+    Numba compiles each scalar ``.view`` as a function of its own (~40 ms per type pair at
+    first call, and both dtypes' pairs get compiled because both branches below are typed).
+    """
+    target = getattr(to, "instance_type", None)
+    if not (isinstance(value, types.Number) and isinstance(target, types.Number)
+            and value.bitwidth == target.bitwidth):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(target))
+
+    return target(value, to), codegen
+
 
 # exp(r) ~ 1 + r·(c1 + r·(c2 + ... + r·c6)) on |r| <= ln2/2, relative error 2e-9: a minimax
 # fit (Lawson's iteratively reweighted least squares on the relative error, 4001 Chebyshev
@@ -60,7 +81,7 @@ def exp_nonpos(x, tp):
         p = p * r + tp(0.5)
         p = p * r + tp(1.0)
         p = p * r + tp(1.0)
-        pow2 = tp(np.int64(np.float64(t).view(np.int64) << 52).view(np.float64))  # 2**n
+        pow2 = tp(bitcast(np.int64(bitcast(np.float64(t), np.int64) << 52), np.float64))  # 2**n
     else:
         p = tp(_C6)
         p = p * r + tp(_C5)
@@ -69,7 +90,7 @@ def exp_nonpos(x, tp):
         p = p * r + tp(_C2)
         p = p * r + tp(_C1)
         p = p * r + tp(1.0)
-        pow2 = tp(np.int32(np.float32(t).view(np.int32) << 23).view(np.float32))  # 2**n
+        pow2 = tp(bitcast(np.int32(bitcast(np.float32(t), np.int32) << 23), np.float32))  # 2**n
     return tp(0.0) if x < lo else p * pow2
 
 
@@ -86,5 +107,5 @@ def max_from_keys(hi, lo, tp):
     """
     wide = (tp(1.0) + tp(1e-10)) != tp(1.0)
     if wide:
-        return tp(np.int64(hi if hi >= 0 else lo).view(np.float64))
-    return tp(np.int32(hi if hi >= 0 else lo).view(np.float32))
+        return tp(bitcast(np.int64(hi if hi >= 0 else lo), np.float64))
+    return tp(bitcast(np.int32(hi if hi >= 0 else lo), np.float32))

@@ -58,16 +58,17 @@ _FAST = {"reassoc", "contract"}
 # store passes and idle memory during the exp pass: 1.3x slower at 16384x128 and 640x10000).
 # Rows before the first and after the last are zero dummy rows, so every sweep is the same
 # loop. ``xk`` is ``x`` viewed as signed integers of the same width, for the max (_key_max).
+# The dummy rows come from the caller (``z`` (3, c) zeros, ``zk`` (c,) integer zeros, fresh
+# per call: rows 1 and 2 of ``z`` are written): ``np.zeros`` inside a kernel costs a compile
+# of Numba's allocator per dtype and shape (~0.2 s at a cold first call).
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
-def _softmax_rows(x, xk, out):
+def _softmax_rows(x, xk, out, z, zk):
     n, c = x.shape
     if c == 0:
         return
     tp = x.dtype.type
-    z = np.zeros((3, c), x.dtype)  # dummy input, exp and output rows
-    zk = np.zeros(c, xk.dtype)
     mb = tp(0.0)  # max of row k-1
     inv_c = tp(0.0)  # 1 / sum of row k-2
     for k in range(n + 2):
@@ -78,8 +79,9 @@ def _softmax_rows(x, xk, out):
         hi = lo = ka[0]
         total = tp(0.0)
         for j in range(c):
-            hi = max(hi, ka[j])
-            lo = min(lo, ka[j])
+            kj = ka[j]
+            hi = kj if kj > hi else hi
+            lo = kj if kj < lo else lo
             e = _exp_poly(xb[j] - mb, tp)
             ob[j] = e
             total += e
@@ -89,15 +91,14 @@ def _softmax_rows(x, xk, out):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
-def _log_softmax_rows(x, xk, out, sums):
+def _log_softmax_rows(x, xk, out, sums, z, zk):
     """out = log_softmax(x) row by row; sums[i] = Σ_c out[i, c] (for label smoothing)."""
     n, c = x.shape
-    if c == 0:
-        sums[:] = 0
-        return
     tp = x.dtype.type
-    z = np.zeros((2, c), x.dtype)  # dummy input and output rows
-    zk = np.zeros(c, xk.dtype)
+    if c == 0:
+        for i in range(n):
+            sums[i] = tp(0.0)
+        return
     mb = mc = tp(0.0)  # max of rows k-1 and k-2
     lse_c = tp(0.0)  # log-sum-exp (minus the max) of row k-2
     for k in range(n + 2):
@@ -109,8 +110,9 @@ def _log_softmax_rows(x, xk, out, sums):
         total = tp(0.0)
         s = tp(0.0)
         for j in range(c):
-            hi = max(hi, ka[j])
-            lo = min(lo, ka[j])
+            kj = ka[j]
+            hi = kj if kj > hi else hi
+            lo = kj if kj < lo else lo
             total += _exp_poly(xb[j] - mb, tp)
             v = (xc[j] - mc) - lse_c
             oc[j] = v
@@ -122,11 +124,10 @@ def _log_softmax_rows(x, xk, out, sums):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
-def _softmax_backward_rows(y, g, out, log):
+def _softmax_backward_rows(y, g, out, log, z):
     """Pipelined like the forward: sweep k sums row k, writes row k-1."""
     n, c = y.shape
     tp = y.dtype.type
-    z = np.zeros((2, c), y.dtype)  # dummy input and output rows
     sb = tp(0.0)
     for k in range(n + 1):
         ya = y[k] if k < n else z[0]
@@ -144,16 +145,6 @@ def _softmax_backward_rows(y, g, out, log):
                 s += ga[j] * ya[j]
                 ob[j] = yb[j] * (gb[j] - sb)
         sb = s
-
-
-@njit(cache=True, error_model="numpy")
-def _bad_target(target, ignore_index, c):
-    """First row whose target is neither ignore_index nor in [0, c); -1 if none."""
-    for i in range(target.shape[0]):
-        t = target[i]
-        if t != ignore_index and (t < 0 or t >= c):
-            return i
-    return -1
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -203,17 +194,27 @@ ROWS_MIN_CHUNK = 1 << 19
 
 
 def _check_target(fn: str, target: np.ndarray, ignore_index: int, c: int) -> None:
-    bad = _bad_target(target, ignore_index, c)
-    if bad >= 0:
+    # NumPy, not a kernel: one vectorised pass, and no Numba compile at the first call
+    wrong = (target != ignore_index) & ((target < 0) | (target >= c))
+    if wrong.any():
+        bad = int(np.argmax(wrong))
         raise IndexError(f"{fn}: target[{bad}] = {int(target[bad])} is not a class index in "
                          f"[0, {c})")
 
 
-def _by_rows(kernel, arrays, args=()):
-    """``kernel(*(a[lo:hi] for a in arrays), *args)`` over row ranges, split over Numba's
-    thread count (kernels/jit/threads.py); every array's first axis is the row."""
+def _dummy_rows(x: np.ndarray, ints: bool = True) -> tuple[np.ndarray, ...]:
+    """Zero dummy rows for one call of a pipelined row kernel: ``z`` (3, c), and ``zk`` (c,)
+    in the integer type of :func:`_as_int` when ``ints``."""
+    z = np.zeros((3, x.shape[1]), x.dtype)
+    return (z, _as_int(np.zeros(x.shape[1], x.dtype))) if ints else (z,)
+
+
+def _by_rows(kernel, arrays, args=(), ints=True):
+    """``kernel(*(a[lo:hi] for a in arrays), *args, *dummy rows)`` over row ranges, split
+    over Numba's thread count (kernels/jit/threads.py); every array's first axis is the row.
+    Each range gets its own dummy rows (the kernels write into them)."""
     def work(lo: int, hi: int) -> None:
-        kernel(*(a[lo:hi] for a in arrays), *args)
+        kernel(*(a[lo:hi] for a in arrays), *args, *_dummy_rows(arrays[0], ints))
 
     split_run(work, arrays[0].shape[0], arrays[0].size, ROWS_MIN_CHUNK)
 
@@ -227,7 +228,7 @@ def softmax_forward(x: np.ndarray) -> np.ndarray:
 
 def softmax_backward(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
     out = np.empty_like(y)
-    _by_rows(_softmax_backward_rows, (y, grad, out), (False,))
+    _by_rows(_softmax_backward_rows, (y, grad, out), (False,), ints=False)
     return out
 
 
@@ -240,7 +241,7 @@ def log_softmax_forward(x: np.ndarray) -> np.ndarray:
 
 def log_softmax_backward(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
     out = np.empty_like(y)
-    _by_rows(_softmax_backward_rows, (y, grad, out), (True,))
+    _by_rows(_softmax_backward_rows, (y, grad, out), (True,), ints=False)
     return out
 
 
@@ -253,7 +254,8 @@ def cross_entropy_forward(logits, target, label_smoothing, ignore_index):
     eps = x.dtype.type(label_smoothing)
 
     def work(lo: int, hi: int) -> None:
-        _log_softmax_rows(x[lo:hi], _as_int(x[lo:hi]), logp[lo:hi], sums[lo:hi])
+        _log_softmax_rows(x[lo:hi], _as_int(x[lo:hi]), logp[lo:hi], sums[lo:hi],
+                          *_dummy_rows(x))
         _cross_entropy_rows(logp[lo:hi], sums[lo:hi], target[lo:hi], eps, ignore_index,
                             loss[lo:hi])
 

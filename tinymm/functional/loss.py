@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
 
 from .. import kernels
 from .._validation import (
@@ -17,6 +16,9 @@ from .._validation import (
 from ..autograd import Function
 from ..tensor import Tensor
 from .activation import log_softmax as _log_softmax
+
+# scipy.special is imported in the functions that use it: importing it takes ~0.13 s,
+# a third of `import tinymm`'s time.
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -321,6 +323,7 @@ class BCEWithLogits(Function):
 
     @staticmethod
     def backward(ctx, g):
+        from scipy import special
         x, t, w, pw, sp = ctx.saved_tensors
         need_x, need_t = ctx.needs_input_grad[:2]
         gw = g if w is None else g * w

@@ -11,12 +11,14 @@ import math
 import numbers
 
 import numpy as np
-from scipy import special
 
 from .._validation import as_tensor_arg, check_float
 from ..autograd import Function
 from ..tensor import Tensor
 from .loss import _reduce, _reduction
+
+# scipy.special is imported in the functions that use it: importing it takes ~0.13 s,
+# a third of `import tinymm`'s time.
 
 
 def _pair(fn: str, input, target) -> tuple[Tensor, Tensor]:  # noqa: A002
@@ -218,6 +220,7 @@ class KLDiv(Function):
 
     @staticmethod
     def forward(ctx, x, t, log_target):
+        from scipy import special
         if log_target:
             et = np.exp(t)
             loss = et * (t - x)
