@@ -123,12 +123,11 @@ def _softmax_backward_row(g, p, r, d, rd, has_dropout, sc):
     dot = tp(0.0)
     if has_dropout:
         for j in range(S):
-            gj = g[r, j] * d[rd, j]
-            g[r, j] = gj
-            dot += gj * p[r, j]
-    else:
-        for j in range(S):
-            dot += g[r, j] * p[r, j]
+            g[r, j] = g[r, j] * d[rd, j]
+    # the sum in a loop with no stores: its order must not depend on which of LLVM's loop
+    # versions the arrays' addresses select (kernels/jit/softmax.py)
+    for j in range(S):
+        dot += g[r, j] * p[r, j]
     for j in range(S):
         g[r, j] = p[r, j] * (g[r, j] - dot) * sc
 

@@ -246,9 +246,11 @@ def _grad_to_gemm(grad_y, g, gb):
             s = np.uint64((n * O + o) * L)
             d = np.uint64((o * N + n) * L)
             for t in range(uL):
-                val = gyf[s + t]
-                gf[d + t] = val
-                acc += val
+                gf[d + t] = gyf[s + t]
+            # the sum in a loop of its own, with no stores: its order must not depend on
+            # which of LLVM's loop versions the addresses select (see softmax.py)
+            for t in range(uL):
+                acc += gyf[s + t]
         gb[o] = acc
 
 

@@ -61,6 +61,14 @@ _FAST = {"reassoc", "contract"}
 # The dummy rows come from the caller (``z`` (3, c) zeros, ``zk`` (c,) integer zeros, fresh
 # per call: rows 1 and 2 of ``z`` are written): ``np.zeros`` inside a kernel costs a compile
 # of Numba's allocator per dtype and shape (~0.2 s at a cold first call).
+#
+# Each sweep is two loops: one that stores (the outputs, and the integer max/min, which are
+# exact in any order) and one that only loads and adds up the floats. A float sum must not sit
+# in a loop that stores: LLVM cannot prove the stored row and the loaded rows apart, so it
+# checks their addresses at run time and takes the vector loop or the scalar one, and with
+# ``reassoc`` the two add in different orders. The result then depended on where the arrays
+# happened to lie in memory (two different last bits over 400 placements of the same 5x5
+# input; found by the aliasing test). A loop without stores needs no such check.
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
@@ -77,15 +85,15 @@ def _softmax_rows(x, xk, out, z, zk):
         ob = out[k - 1] if 1 <= k <= n else z[1]
         oc = out[k - 2] if k >= 2 else z[2]
         hi = lo = ka[0]
-        total = tp(0.0)
         for j in range(c):
             kj = ka[j]
             hi = kj if kj > hi else hi
             lo = kj if kj < lo else lo
-            e = _exp_poly(xb[j] - mb, tp)
-            ob[j] = e
-            total += e
+            ob[j] = _exp_poly(xb[j] - mb, tp)
             oc[j] *= inv_c
+        total = tp(0.0)
+        for j in range(c):  # loads only: the same order wherever the rows lie
+            total += ob[j]
         inv_c = tp(1.0) / total
         mb = _key_max(hi, lo, tp)
 
@@ -107,16 +115,16 @@ def _log_softmax_rows(x, xk, out, sums, z, zk):
         xc = x[k - 2] if k >= 2 else z[0]
         oc = out[k - 2] if k >= 2 else z[1]
         hi = lo = ka[0]
-        total = tp(0.0)
-        s = tp(0.0)
         for j in range(c):
             kj = ka[j]
             hi = kj if kj > hi else hi
             lo = kj if kj < lo else lo
+            oc[j] = (xc[j] - mc) - lse_c
+        total = tp(0.0)
+        s = tp(0.0)
+        for j in range(c):  # loads only (see above)
             total += _exp_poly(xb[j] - mb, tp)
-            v = (xc[j] - mc) - lse_c
-            oc[j] = v
-            s += v
+            s += oc[j]
         if k >= 2:
             sums[k - 2] = s
         mc, lse_c = mb, np.log(total)
@@ -125,7 +133,7 @@ def _log_softmax_rows(x, xk, out, sums, z, zk):
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def _softmax_backward_rows(y, g, out, log, z):
-    """Pipelined like the forward: sweep k sums row k, writes row k-1."""
+    """Pipelined like the forward: sweep k writes row k-1, then sums row k."""
     n, c = y.shape
     tp = y.dtype.type
     sb = tp(0.0)
@@ -138,12 +146,14 @@ def _softmax_backward_rows(y, g, out, log, z):
         s = tp(0.0)
         if log:  # dx = g - exp(y) Σ g
             for j in range(c):
-                s += ga[j]
                 ob[j] = gb[j] - _exp_poly(yb[j], tp) * sb
+            for j in range(c):  # loads only (see above)
+                s += ga[j]
         else:  # dx = y (g - Σ g y)
             for j in range(c):
-                s += ga[j] * ya[j]
                 ob[j] = yb[j] * (gb[j] - sb)
+            for j in range(c):
+                s += ga[j] * ya[j]
         sb = s
 
 
