@@ -185,11 +185,17 @@ def test_memory_target_takes_the_worst_model_case():
 
 # ----------------------------------------------------------------------------- memory
 def test_memory_increment_sees_a_transient_allocation():
+    import mmap
+
     kept = []
 
     def work():
         big = np.ones(48 * 2**20 // 8)          # 48 MiB, touched, then freed
-        kept.append(np.ones(2**20 // 8))         # 1 MiB kept per call
+        # 1 MiB kept per call, in fresh pages: from malloc, a 1 MiB block can land in heap
+        # memory an earlier test freed but left resident, and RSS would not grow (seen in CI)
+        page = mmap.mmap(-1, 2**20)
+        page.write(b"\1" * 2**20)
+        kept.append(page)
         return float(big[-1])
 
     res = memory.measure_increment(work, steps=2)
