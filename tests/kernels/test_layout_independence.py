@@ -15,7 +15,6 @@ property rather than reproduce a seen failure.
 
 import numpy as np
 import pytest
-
 from tinymm.kernels.jit import attention as jit_attention
 from tinymm.kernels.jit import conv as jit_conv
 from tinymm.kernels.jit import softmax as jit_softmax

@@ -6,52 +6,32 @@ from hypothesis import given
 from hypothesis import strategies as st
 from numba import njit
 from numba.core.errors import TypingError
-
 from tinymm.kernels.jit.rowmath import bitcast, exp_nonpos, max_from_keys
 
 
 @njit(cache=False)
-def _f32_bits(v):
-    return bitcast(np.float32(v), np.int32)
-
-
-@njit(cache=False)
-def _f32_from_bits(k):
-    return bitcast(np.int32(k), np.float32)
-
-
-@njit(cache=False)
-def _f64_bits(v):
-    return bitcast(np.float64(v), np.int64)
-
-
-@njit(cache=False)
-def _f64_from_bits(k):
-    return bitcast(np.int64(k), np.float64)
+def _cast(value, to):
+    return bitcast(value, to)
 
 
 @given(st.floats(width=32, allow_nan=False))
 def test_bitcast_float32_matches_numpy_view(v):
     want = np.array([v], np.float32).view(np.int32)[0]
-    got = _f32_bits(v)
+    got = _cast(np.float32(v), np.int32)
     assert isinstance(got, int) and got == want
-    assert np.float32(_f32_from_bits(got)).tobytes() == np.float32(v).tobytes()
+    assert np.float32(_cast(np.int32(got), np.float32)).tobytes() == np.float32(v).tobytes()
 
 
 @given(st.floats(allow_nan=False))
 def test_bitcast_float64_matches_numpy_view(v):
     want = np.array([v], np.float64).view(np.int64)[0]
-    assert _f64_bits(v) == want
-    assert np.float64(_f64_from_bits(want)).tobytes() == np.float64(v).tobytes()
+    assert _cast(np.float64(v), np.int64) == want
+    assert np.float64(_cast(np.int64(want), np.float64)).tobytes() == np.float64(v).tobytes()
 
 
 def test_bitcast_refuses_different_widths():
-    @njit(cache=False)
-    def widen(v):
-        return bitcast(np.float32(v), np.int64)
-
     with pytest.raises(TypingError):
-        widen(1.0)
+        _cast(np.float32(1.0), np.int64)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -71,7 +71,6 @@ def test_row_kernels_give_the_same_bits_on_one_and_two_threads(threads, monkeypa
     """softmax, log-softmax and cross-entropy split rows over threads; a row's result does
     not depend on the split."""
     import numpy as np
-
     from tinymm.kernels.jit import softmax as jit_softmax
 
     numba, mod = threads
