@@ -97,8 +97,10 @@ def _sigmoid(v):
 @njit(inline="always", **_JIT)
 def _tanh_ratio(v):
     """``(v P(v²), Q(v²))`` in float64 for a float32 ``v``; ``tanh(v) ≈ num / den``."""
-    w = np.float64(v)  # clamped to [-9, 9]; a NaN stays NaN (as with min/max, which
-    w = -9.0 if w < -9.0 else w  # Numba compiles as functions of their own)
+    # clamp to [-9, 9], a NaN stays NaN: min/max's own rule, without the builtins, which Numba
+    # compiles as functions of their own at their first use
+    w = np.float64(v)
+    w = -9.0 if w < -9.0 else w
     w = 9.0 if w > 9.0 else w
     s = w * w
     num = w * ((((_P4 * s + _P3) * s + _P2) * s + _P1) * s + _P0)
@@ -125,6 +127,9 @@ def _sigmoid_f64(v):
     return 0.5 * (1.0 + math.tanh(0.5 * v))
 
 
+# Not inline="always": inlining an overload at Numba's IR level types it again at every call
+# site (the LSTM cell compiled in 1.6 s with it, 1.1 s without); LLVM inlines the compiled
+# function anyway, so the generated code is the same.
 @overload(_tanh, jit_options=_JIT)
 def _tanh_typed(v):
     return _tanh_f32 if v == types.float32 else _tanh_f64
