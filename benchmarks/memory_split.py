@@ -1,16 +1,19 @@
-"""Split a model case's peak-memory increment into one-time loading and the training itself.
+"""Split a model case's peak-memory increment: runtime start-up, first-call loading, training.
 
-``benchmarks/run.py`` reports the peak RSS of three training steps above the baseline after
-set-up (benchmarks/memory.py). For tinymm-Numba most of that increment is code, not data:
-every Numba kernel a step calls is loaded from the on-disk cache on first use, and Numba
-keeps each loaded specialisation's LLVM module and bookkeeping for the life of the process
-(MCJIT memory is never freed), about 1-2 MiB each. This tool measures the two parts apart, in a
-fresh process per framework and dataset:
+``benchmarks/run.py`` reports the peak RSS of three training steps above a baseline taken
+after set-up and the framework's runtime start-up (benchmarks/memory.py). This tool measures
+the three parts apart, in a fresh process per framework and dataset:
 
-1. **one-time**: one training step at batch 2 on a throwaway copy of the model; the model and
-   its optimizer are then freed, and what the process kept is the one-time cost (kernels,
-   caches, thread pools; for PyTorch its own lazily built kernels and allocator pools);
-2. **training**: a fresh model, then the peak RSS of three steps at batch 32 above the
+1. **runtime**: one tiny operation that uses none of the model's kernels
+   (``Framework.start_runtime``). For tinymm-Numba this is the largest part: the first call of
+   *any* Numba function, even one loaded from the on-disk cache, builds Numba's CPU target
+   context (some 200 modules of lowering code and LLVM's code generator), ~62 MiB, once per
+   process. PyTorch's import already holds its runtime, so its part is small;
+2. **one-time**: one training step at batch 2 on a throwaway copy of the model; the model and
+   its optimizer are then freed, and what the process kept is the one-time cost of this
+   model (for tinymm-Numba its kernels loaded from the cache; for PyTorch its lazily built
+   kernels and allocator pools);
+3. **training**: a fresh model, then the peak RSS of three steps at batch 32 above the
    baseline just before them (``memory.measure_increment``, as run.py does).
 
     python -m benchmarks.memory_split                       # every built-in dataset
@@ -41,13 +44,18 @@ def measure(framework: str, dataset: str, threads: int, seed: int = 0) -> dict:
     throwaway = _dataset_step(fw, seed, dataset, SMALL_BATCH)
     gc.collect()
     before = rss_mb()
+    fw.start_runtime()
+    gc.collect()
+    runtime = rss_mb() - before
+    before = rss_mb()
     throwaway.step()
     del throwaway
     gc.collect()
     one_time = rss_mb() - before
     bench = _dataset_step(fw, seed, dataset, BATCH)
     training = measure_increment(bench.step, 3)
-    return {"framework": framework, "dataset": dataset, "one_time_mb": round(one_time, 1),
+    return {"framework": framework, "dataset": dataset, "runtime_mb": round(runtime, 1),
+            "one_time_mb": round(one_time, 1),
             "training_mb": round(training["increment_mb"], 1),
             "exact": bool(training["exact"])}
 
@@ -63,18 +71,23 @@ def _run_fresh(framework: str, dataset: str, threads: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _mb(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1f}"
+
+
 def table(rows: list[dict], frameworks: list[str]) -> str:
-    """A markdown table: one line per dataset, one-time and training MiB per framework."""
-    head = "| dataset | " + " | ".join(f"{f} one-time | {f} training" for f in frameworks) + " |"
-    lines = [head, "|---" * (1 + 2 * len(frameworks)) + "|"]
+    """A markdown table: one line per dataset, runtime, one-time and training MiB per framework."""
+    head = "| dataset | " + " | ".join(f"{f} runtime | {f} one-time | {f} training"
+                                       for f in frameworks) + " |"
+    lines = [head, "|---" * (1 + 3 * len(frameworks)) + "|"]
     for ds in dict.fromkeys(r["dataset"] for r in rows):
         cells = []
         for f in frameworks:
             r = next((r for r in rows if r["dataset"] == ds and r["framework"] == f), {})
             if "error" in r or not r:
-                cells += [r.get("error", "not run")[:60], "—"]
+                cells += [r.get("error", "not run")[:60], "—", "—"]
             else:
-                cells += [f"{r['one_time_mb']:.1f}", f"{r['training_mb']:.1f}"]
+                cells += [_mb(r.get("runtime_mb")), _mb(r["one_time_mb"]), _mb(r["training_mb"])]
         lines.append(f"| `{ds}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -160,10 +160,12 @@ class Worker:
         return {"text": text, "reps": reps}
 
     def memprobe(self, msg: dict) -> dict:
-        """Peak memory of ``steps`` calls above the baseline after imports and set-up."""
+        """Peak memory of ``steps`` calls above the baseline after imports, set-up and the
+        framework's runtime start-up (reported apart as ``runtime_mb``)."""
         from .memory import measure_increment
 
-        return measure_increment(self.bench.step, int(msg.get("steps", 3)))
+        return measure_increment(self.bench.step, int(msg.get("steps", 3)),
+                                 start_runtime=getattr(self.fw, "start_runtime", None))
 
     def memory(self, msg: dict) -> dict:
         return {"peak_rss_mb": peak_rss_mb(), "rss_mb": rss_mb()}

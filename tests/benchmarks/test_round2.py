@@ -3,6 +3,7 @@ later-call check, the memory-increment helper, compile-time accounting, scaling 
 
 import json
 import re
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -180,7 +181,10 @@ def test_memory_target_takes_the_worst_model_case():
     t = next(t for t in report.evaluate_targets(rows) if t["case"] == "m1")
     assert t["met"] is True
     table = report.memory_table(rows)
-    assert "| `m1` | 50 (100) | 100 (300) | 0.50 |" in table
+    assert "| `m1` | 50 (100) | 100 (300) | 0.50 | — / — |" in table
+    rows[0]["frameworks"]["tinymm-numba"]["mem_increment"]["runtime_mb"] = 62.0
+    rows[0]["frameworks"]["torch"]["mem_increment"]["runtime_mb"] = 2.0
+    assert "| `m1` | 50 (100) | 100 (300) | 0.50 | 62 / 2 |" in report.memory_table(rows)
 
 
 # ----------------------------------------------------------------------------- memory
@@ -209,6 +213,38 @@ def test_memory_increment_sees_a_transient_allocation():
     assert idle["increment_mb"] < 8.0
     with pytest.raises(ValueError, match="steps must be >= 1"):
         memory.measure_increment(lambda: None, steps=0)
+
+
+def test_runtime_start_up_is_reported_apart_from_the_increment():
+    import mmap
+
+    kept = []
+
+    def start():                                 # 24 MiB kept, in fresh pages
+        page = mmap.mmap(-1, 24 * 2**20)
+        page.write(b"\1" * (24 * 2**20))
+        kept.append(page)
+
+    res = memory.measure_increment(lambda: None, steps=2, start_runtime=start)
+    if not res.get("exact"):
+        pytest.skip(f"peak reset not possible here: {res['method']}")
+    assert 23.0 <= res["runtime_mb"] <= 30.0
+    assert res["increment_mb"] < 8.0                         # not charged to the work
+    assert res["increment_with_runtime_mb"] == pytest.approx(
+        res["increment_mb"] + res["runtime_mb"])
+    with pytest.raises(TypeError, match="start_runtime must be callable"):
+        memory.measure_increment(lambda: None, steps=1, start_runtime=3)
+
+
+def test_numba_runtime_start_up_touches_no_tinymm_kernel():
+    pytest.importorskip("numba")
+    from benchmarks import frameworks
+
+    fw = frameworks.make("tinymm-numba", 1)
+    before = {k for k, v in sys.modules.items() if k.startswith("kernels.jit.")}
+    fw.start_runtime()
+    after = {k for k, v in sys.modules.items() if k.startswith("kernels.jit.")}
+    assert after == before
 
 
 # --------------------------------------------------------------------- compile accounting
