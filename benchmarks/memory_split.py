@@ -28,7 +28,7 @@ import json
 import subprocess
 import sys
 
-from .runner import REPO, bench_env
+from .runner import REPO, bench_env, worker_env
 
 BATCH = 32
 SMALL_BATCH = 2
@@ -38,20 +38,22 @@ def measure(framework: str, dataset: str, threads: int, seed: int = 0) -> dict:
     """In this process: the one-time and the training increments (MiB) of one model case."""
     from . import frameworks
     from .cases_models import _dataset_step
-    from .memory import measure_increment, rss_mb
+    from .memory import measure_increment, release_free_heap, rss_mb
+
+    def settled() -> float:   # RSS without garbage or free heap (see memory.release_free_heap)
+        gc.collect()
+        release_free_heap()
+        return rss_mb()
 
     fw = frameworks.make(framework, threads)
     throwaway = _dataset_step(fw, seed, dataset, SMALL_BATCH)
-    gc.collect()
-    before = rss_mb()
+    before = settled()
     fw.start_runtime()
-    gc.collect()
-    runtime = rss_mb() - before
+    runtime = settled() - before
     before = rss_mb()
     throwaway.step()
     del throwaway
-    gc.collect()
-    one_time = rss_mb() - before
+    one_time = settled() - before
     bench = _dataset_step(fw, seed, dataset, BATCH)
     training = measure_increment(bench.step, 3)
     return {"framework": framework, "dataset": dataset, "runtime_mb": round(runtime, 1),
@@ -63,7 +65,8 @@ def measure(framework: str, dataset: str, threads: int, seed: int = 0) -> dict:
 def _run_fresh(framework: str, dataset: str, threads: int) -> dict:
     code = (f"import json; from benchmarks.memory_split import measure; "
             f"print(json.dumps(measure({framework!r}, {dataset!r}, {threads})))")
-    done = subprocess.run([sys.executable, "-c", code], env=bench_env(threads), cwd=str(REPO),
+    done = subprocess.run([sys.executable, "-c", code], env=worker_env(bench_env(threads),
+                                                                      framework), cwd=str(REPO),
                           capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]

@@ -267,6 +267,18 @@ def memory_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _allocator_line(allocator: str | None) -> str:
+    if allocator == "same":
+        return ("Allocator: `--allocator same`: every worker runs with glibc's "
+                "MALLOC_MMAP_THRESHOLD_ = 32 MiB and MALLOC_TRIM_THRESHOLD_ = 512 MiB, the "
+                "settings `import tinymm` makes, so the ratios compare the engines alone  ")
+    if allocator == "as-shipped":
+        return ("Allocator: as shipped: tinymm's processes run with the settings `import "
+                "tinymm` makes (below), PyTorch's with glibc's defaults (`--allocator same` "
+                "gives PyTorch tinymm's settings too)  ")
+    return "Allocator: not recorded  "
+
+
 def targets_table(targets: list[dict]) -> str:
     lines = ["| target | case | value | met |", "|---|---|---|---|"]
     for t in targets:
@@ -420,6 +432,7 @@ def results_markdown(payload: dict) -> str:
         *provenance_lines(m.get("provenance")),
         f"Threads: {payload['settings']['threads']} per framework (torch.set_num_threads, "
         "NUMBA_NUM_THREADS, OMP/OPENBLAS/MKL_NUM_THREADS, identical environment for all)  ",
+        _allocator_line(payload["settings"].get("allocator")),
         f"Matmul ceiling (NumPy float32 1024³): "
         f"{_fmt_num(ceiling.get('gflops_median'))} GFLOP/s median, "
         f"{_fmt_num(ceiling.get('gflops_best'))} best  ",

@@ -70,6 +70,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--retries", type=int, default=None,
                    help="re-runs of a disturbed case, at most (default 2, 0 with --quick); the "
                         "least disturbed run is kept")
+    p.add_argument("--allocator", choices=runner.ALLOCATORS, default="as-shipped",
+                   help="as-shipped (default): each library's own C-allocator settings "
+                        "(import tinymm raises glibc's mmap/trim thresholds); same: every "
+                        "framework gets tinymm's settings through MALLOC_* variables")
     p.add_argument("--no-check", action="store_true", help="skip the correctness guard")
     p.add_argument("--no-startup", action="store_true", help="skip the start-up cases")
     p.add_argument("--profile", metavar="CASE", help="print a cProfile of one case and exit")
@@ -91,7 +95,7 @@ def make_settings(args: argparse.Namespace) -> runner.Settings:
     s = runner.Settings(threads=args.threads, seed=args.seed, frameworks=tuple(frameworks),
                         check=not args.no_check, quiet=args.quiet,
                         quiet_wait_s=args.quiet_wait_s, later_call=args.later_call,
-                        memory=not args.no_memory)
+                        memory=not args.no_memory, allocator=args.allocator)
     if args.quick:
         s.rounds, s.round_s, s.budget_s, s.warmup_reps, s.warmup_s, s.gap_s = \
             3, 0.12, 4.0, 2, 0.1, 0.1
@@ -145,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/run.py" + ("" if argv is None and len(sys.argv) < 2 else
                                             " " + shlex.join(argv if argv is not None
                                                              else sys.argv[1:]))
-    env = runner.bench_env(settings.threads)
+    env = runner.bench_env(settings.threads, allocator=settings.allocator)
     info = machine.info()
     info["provenance"] = provenance.collect(env, settings.threads)
     for line in provenance.summary_lines(info["provenance"]):

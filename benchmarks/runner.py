@@ -55,21 +55,46 @@ class Settings:
     later_call: int = 3           # the guard checks call 1 and this call (0: call 1 only)
     memory: bool = True           # peak-memory increment of model cases, fresh processes
     memory_steps: int = 3
+    allocator: str = "as-shipped"  # or "same": see bench_env
     log_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="tinymm-bench-"))
 
 
-def bench_env(threads: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+ALLOCATORS = ("as-shipped", "same")
+# glibc's settings that `import tinymm` makes with mallopt (tinymm/_malloc.py), as variables
+SAME_ALLOCATOR = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(512 << 20)}
+
+
+def bench_env(threads: int, extra: dict[str, str] | None = None,
+              allocator: str = "as-shipped") -> dict[str, str]:
     """The environment of every worker: this process's, plus the same thread counts for all.
 
-    Nothing is set for one framework only (no malloc tuning, no per-side variables).
+    ``allocator``: ``"as-shipped"`` leaves the C allocator to each library (``import tinymm``
+    raises glibc's mmap and trim thresholds, tinymm/_malloc.py; PyTorch keeps glibc's
+    defaults); ``"same"`` gives every worker tinymm's settings through glibc's own variables,
+    so that a ratio compares the engines alone. No other variable differs between frameworks
+    (see :func:`worker_env`).
     """
+    if allocator not in ALLOCATORS:
+        raise ValueError(f"bench_env: allocator must be one of {', '.join(ALLOCATORS)}, "
+                         f"got {allocator!r}")
     env = dict(os.environ)
     for var in THREAD_VARS:
         env[var] = str(threads)
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH")
                                      else "")
+    if allocator == "same":
+        env.update(SAME_ALLOCATOR)
     env.update(extra or {})
     return env
+
+
+def worker_env(env: dict[str, str], framework: str) -> dict[str, str]:
+    """``env`` for one framework's worker. The one per-side variable: a worker of another
+    framework gets ``TINYMM_MALLOC=system``, so that a case which imports tinymm only to build
+    its data (the model cases do) does not hand tinymm's allocator policy to PyTorch."""
+    if framework.startswith("tinymm"):
+        return env
+    return {**env, "TINYMM_MALLOC": "system"}
 
 
 class WorkerError(RuntimeError):
@@ -91,7 +116,7 @@ class WorkerProc:
             [sys.executable, "-m", "benchmarks.worker", "--framework", framework, "--case", case,
              "--threads", str(settings.threads), "--seed", str(settings.seed)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, cwd=str(REPO),
-            env=env, text=True, bufsize=1)
+            env=worker_env(env, framework), text=True, bufsize=1)
         self.hello: dict | None = None
         self.start_jiffies = machine.process_jiffies(self.proc.pid) or 0
         self.cpu_jiffies = 0  # CPU time used, updated by close()
@@ -152,7 +177,7 @@ def _error_text(reply: dict) -> str:
 def run_case(case: Case, settings: Settings, env: dict[str, str] | None = None,
              progress=None) -> dict:
     """Check and time ``case`` in every framework of ``settings``; a JSON-ready dict."""
-    env = env or bench_env(settings.threads)
+    env = env or bench_env(settings.threads, allocator=settings.allocator)
     say = progress or (lambda msg: None)
     if settings.quiet is not None:
         busy = machine.wait_quiet(settings.quiet, settings.quiet_wait_s, say)
@@ -375,7 +400,7 @@ def _ratios(result: dict) -> None:
 def profile_case(case: Case, settings: Settings, framework: str = "tinymm-numba",
                  reps: int | None = None, top: int = 30) -> str:
     """cProfile text of ``reps`` steps of ``case`` in a fresh worker (after warm-up)."""
-    env = bench_env(settings.threads)
+    env = bench_env(settings.threads, allocator=settings.allocator)
     w = WorkerProc(framework, case.name, settings, env)
     try:
         hello = w.read(settings.timeout_s)

@@ -94,6 +94,18 @@ def test_provenance_lines_in_results_markdown():
     for text in ("c" * 40, "dirty", "avx2, fma", "scipy-openblas", "Numba threading layer: omp",
                  "torch 2.x; threads 2"):
         assert text in md
+    assert "C allocator" not in md                          # not recorded: not claimed
+    prov["libraries"]["tinymm_malloc"] = {"applied": True, "mmap_threshold": 32 << 20,
+                                          "trim_threshold": 512 << 20}
+    md = report.results_markdown(payload)
+    assert ("C allocator in tinymm's processes: mmap threshold 32 MiB, trim threshold 512 MiB, "
+            "set by `import tinymm`" in md)
+    assert "Allocator: not recorded" in md
+    payload["settings"]["allocator"] = "as-shipped"
+    assert "PyTorch's with glibc's defaults" in report.results_markdown(payload)
+    prov["libraries"]["tinymm_malloc"] = {"applied": False, "reason": "TINYMM_MALLOC=system"}
+    assert ("C allocator in tinymm's processes: not changed by tinymm (TINYMM_MALLOC=system)"
+            in report.results_markdown(payload))
 
 
 # -------------------------------------------------------------------------- guard counts
@@ -222,7 +234,9 @@ def test_runtime_start_up_is_reported_apart_from_the_increment():
 
     def start():                                 # 24 MiB kept, in fresh pages
         page = mmap.mmap(-1, 24 * 2**20)
-        page.write(b"\1" * (24 * 2**20))
+        chunk = b"\1" * 2**20                   # written 1 MiB at a time: no 24 MiB temporary
+        for _ in range(24):
+            page.write(chunk)
         kept.append(page)
 
     res = memory.measure_increment(lambda: None, steps=2, start_runtime=start)
@@ -339,3 +353,29 @@ def test_provenance_libraries_probe_reads_what_a_worker_sees():
     assert lib["numpy_blas"] and lib["torch_num_threads"] == 1
     assert lib["numba_threading_layer"] in ("omp", "tbb", "workqueue")
     assert lib["numba_num_threads"] == 1                  # NUMBA_NUM_THREADS of the env
+
+
+# ----------------------------------------------------------------------------- allocator
+def test_allocator_settings_of_the_workers(monkeypatch):
+    from benchmarks import runner
+
+    for var in ("TINYMM_MALLOC", *runner.SAME_ALLOCATOR):
+        monkeypatch.delenv(var, raising=False)
+    shipped = runner.bench_env(2)
+    assert not set(runner.SAME_ALLOCATOR) & set(shipped)
+    # as shipped: PyTorch's worker must not inherit tinymm's policy through a data import
+    assert runner.worker_env(shipped, "torch")["TINYMM_MALLOC"] == "system"
+    assert "TINYMM_MALLOC" not in runner.worker_env(shipped, "tinymm-numba")
+    same = runner.bench_env(2, allocator="same")
+    for fw in ("torch", "tinymm-numba"):
+        env = runner.worker_env(same, fw)
+        assert env["MALLOC_MMAP_THRESHOLD_"] == str(32 << 20)
+        assert env["MALLOC_TRIM_THRESHOLD_"] == str(512 << 20)
+    from tinymm import _malloc
+
+    # the variables carry exactly the settings import tinymm makes
+    assert (int(runner.SAME_ALLOCATOR["MALLOC_MMAP_THRESHOLD_"]),
+            int(runner.SAME_ALLOCATOR["MALLOC_TRIM_THRESHOLD_"])) == (
+        _malloc.MMAP_THRESHOLD, _malloc.TRIM_THRESHOLD)
+    with pytest.raises(ValueError, match="allocator must be one of as-shipped, same, got 'x'"):
+        runner.bench_env(2, allocator="x")
