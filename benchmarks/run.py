@@ -70,10 +70,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--retries", type=int, default=None,
                    help="re-runs of a disturbed case, at most (default 2, 0 with --quick); the "
                         "least disturbed run is kept")
-    p.add_argument("--allocator", choices=runner.ALLOCATORS, default="as-shipped",
-                   help="as-shipped (default): each library's own C-allocator settings "
-                        "(import tinymm raises glibc's mmap/trim thresholds); same: every "
-                        "framework gets tinymm's settings through MALLOC_* variables")
+    p.add_argument("--allocator", choices=runner.ALLOCATORS, default="same",
+                   help="same (default): every framework runs with the glibc thresholds "
+                        "`import tinymm` sets, as MALLOC_* variables; as-shipped: each "
+                        "library's own (PyTorch on glibc's dynamic thresholds, whose speed "
+                        "then depends on what ran before in the process)")
     p.add_argument("--no-check", action="store_true", help="skip the correctness guard")
     p.add_argument("--no-startup", action="store_true", help="skip the start-up cases")
     p.add_argument("--profile", metavar="CASE", help="print a cProfile of one case and exit")

@@ -101,8 +101,8 @@ def test_provenance_lines_in_results_markdown():
     assert ("C allocator in tinymm's processes: mmap threshold 32 MiB, trim threshold 512 MiB, "
             "set by `import tinymm`" in md)
     assert "Allocator: not recorded" in md
-    payload["settings"]["allocator"] = "as-shipped"
-    assert "PyTorch's with glibc's defaults" in report.results_markdown(payload)
+    payload["settings"]["allocator"] = "same"
+    assert "the same for every framework" in report.results_markdown(payload)
     prov["libraries"]["tinymm_malloc"] = {"applied": False, "reason": "TINYMM_MALLOC=system"}
     assert ("C allocator in tinymm's processes: not changed by tinymm (TINYMM_MALLOC=system)"
             in report.results_markdown(payload))
@@ -361,12 +361,12 @@ def test_allocator_settings_of_the_workers(monkeypatch):
 
     for var in ("TINYMM_MALLOC", *runner.SAME_ALLOCATOR):
         monkeypatch.delenv(var, raising=False)
-    shipped = runner.bench_env(2)
+    shipped = runner.bench_env(2, allocator="as-shipped")
     assert not set(runner.SAME_ALLOCATOR) & set(shipped)
     # as shipped: PyTorch's worker must not inherit tinymm's policy through a data import
     assert runner.worker_env(shipped, "torch")["TINYMM_MALLOC"] == "system"
     assert "TINYMM_MALLOC" not in runner.worker_env(shipped, "tinymm-numba")
-    same = runner.bench_env(2, allocator="same")
+    same = runner.bench_env(2)                                  # the default
     for fw in ("torch", "tinymm-numba"):
         env = runner.worker_env(same, fw)
         assert env["MALLOC_MMAP_THRESHOLD_"] == str(32 << 20)
@@ -377,5 +377,5 @@ def test_allocator_settings_of_the_workers(monkeypatch):
     assert (int(runner.SAME_ALLOCATOR["MALLOC_MMAP_THRESHOLD_"]),
             int(runner.SAME_ALLOCATOR["MALLOC_TRIM_THRESHOLD_"])) == (
         _malloc.MMAP_THRESHOLD, _malloc.TRIM_THRESHOLD)
-    with pytest.raises(ValueError, match="allocator must be one of as-shipped, same, got 'x'"):
+    with pytest.raises(ValueError, match="allocator must be one of same, as-shipped, got 'x'"):
         runner.bench_env(2, allocator="x")
