@@ -79,8 +79,8 @@ def release_free_heap() -> bool:
 
     Run before the baseline, for every framework alike: free heap left over from the set-up
     would otherwise sit in the baseline and be reused by the work without raising the RSS,
-    and how much of it a process keeps depends on its allocator policy (tinymm keeps up to
-    512 MiB, tinymm/_malloc.py; glibc's default keeps much less). True if it ran.
+    and how much of it a process keeps depends on glibc's thresholds and on what the set-up
+    freed. True if it ran.
     """
     import ctypes
 

@@ -28,7 +28,7 @@ import json
 import subprocess
 import sys
 
-from .runner import REPO, bench_env, worker_env
+from .runner import REPO, bench_env
 
 BATCH = 32
 SMALL_BATCH = 2
@@ -65,8 +65,7 @@ def measure(framework: str, dataset: str, threads: int, seed: int = 0) -> dict:
 def _run_fresh(framework: str, dataset: str, threads: int) -> dict:
     code = (f"import json; from benchmarks.memory_split import measure; "
             f"print(json.dumps(measure({framework!r}, {dataset!r}, {threads})))")
-    done = subprocess.run([sys.executable, "-c", code], env=worker_env(bench_env(threads),
-                                                                      framework), cwd=str(REPO),
+    done = subprocess.run([sys.executable, "-c", code], env=bench_env(threads), cwd=str(REPO),
                           capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]

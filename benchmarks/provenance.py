@@ -61,11 +61,6 @@ try:
     out["numba_num_threads"] = numba.get_num_threads()
 except Exception as exc:
     out["numba_threading_layer"] = f"unknown ({type(exc).__name__}: {exc})"
-try:
-    import tinymm
-    out["tinymm_malloc"] = tinymm._malloc.policy()
-except Exception as exc:
-    out["tinymm_malloc"] = {"applied": False, "reason": f"unknown ({type(exc).__name__}: {exc})"}
 threads = int(sys.argv[1])
 try:
     import torch
@@ -174,13 +169,4 @@ def summary_lines(prov: dict | None) -> list[str]:
             val = lib[key]
             torch_bits.append(f"{label} {', '.join(val) if isinstance(val, list) else val}")
     lines.append("PyTorch: " + "; ".join(torch_bits) + "  ")
-    malloc = lib.get("tinymm_malloc")
-    if isinstance(malloc, dict):
-        if malloc.get("applied"):
-            how = (f"mmap threshold {malloc['mmap_threshold'] >> 20} MiB, trim threshold "
-                   f"{malloc['trim_threshold'] >> 20} MiB, set by `import tinymm` "
-                   "(tinymm/_malloc.py)")
-        else:
-            how = f"not changed by tinymm ({malloc.get('reason')})"
-        lines.append(f"C allocator in tinymm's processes: {how}  ")
     return lines

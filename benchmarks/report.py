@@ -269,15 +269,13 @@ def memory_table(rows: list[dict]) -> str:
 
 def _allocator_line(allocator: str | None) -> str:
     if allocator == "same":
-        return ("Allocator: the same for every framework (`--allocator same`, the default): "
-                "glibc's MALLOC_MMAP_THRESHOLD_ = 32 MiB and MALLOC_TRIM_THRESHOLD_ = 512 MiB, "
-                "the settings `import tinymm` makes, so the ratios compare the engines alone "
-                "and do not depend on what ran before in a worker  ")
-    if allocator == "as-shipped":
-        return ("Allocator: as shipped (`--allocator as-shipped`): tinymm's processes run "
-                "with the settings `import tinymm` makes, PyTorch's on glibc's dynamic "
-                "thresholds, which rise after a large block is freed (the correctness guard "
-                "frees some), so PyTorch's times depend on what ran before  ")
+        return ("Allocator: the same fixed glibc thresholds for every framework (`--allocator "
+                "same`, the default): MALLOC_MMAP_THRESHOLD_ = 32 MiB, MALLOC_TRIM_THRESHOLD_ = "
+                "512 MiB, so a time does not depend on what ran before in a worker  ")
+    if allocator == "glibc-default":
+        return ("Allocator: glibc's dynamic thresholds for every framework (`--allocator "
+                "glibc-default`): they rise after a large block is freed (the correctness "
+                "guard frees some), so times depend on what ran before in a worker  ")
     return "Allocator: not recorded  "
 
 

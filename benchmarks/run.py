@@ -71,10 +71,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="re-runs of a disturbed case, at most (default 2, 0 with --quick); the "
                         "least disturbed run is kept")
     p.add_argument("--allocator", choices=runner.ALLOCATORS, default="same",
-                   help="same (default): every framework runs with the glibc thresholds "
-                        "`import tinymm` sets, as MALLOC_* variables; as-shipped: each "
-                        "library's own (PyTorch on glibc's dynamic thresholds, whose speed "
-                        "then depends on what ran before in the process)")
+                   help="same (default): every framework runs with the same fixed glibc "
+                        "thresholds (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_); "
+                        "glibc-default: glibc's dynamic thresholds, with which a time depends "
+                        "on what ran before in the worker")
     p.add_argument("--no-check", action="store_true", help="skip the correctness guard")
     p.add_argument("--no-startup", action="store_true", help="skip the start-up cases")
     p.add_argument("--profile", metavar="CASE", help="print a cProfile of one case and exit")

@@ -55,12 +55,13 @@ class Settings:
     later_call: int = 3           # the guard checks call 1 and this call (0: call 1 only)
     memory: bool = True           # peak-memory increment of model cases, fresh processes
     memory_steps: int = 3
-    allocator: str = "same"       # or "as-shipped": see bench_env
+    allocator: str = "same"       # or "glibc-default": see bench_env
     log_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="tinymm-bench-"))
 
 
-ALLOCATORS = ("same", "as-shipped")
-# glibc's settings that `import tinymm` makes with mallopt (tinymm/_malloc.py), as variables
+ALLOCATORS = ("same", "glibc-default")
+# Fixed glibc thresholds for every worker: blocks up to 32 MiB (the most glibc allows) come
+# from the heap, and up to 512 MiB of free heap stays with the process
 SAME_ALLOCATOR = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(512 << 20)}
 
 
@@ -68,14 +69,13 @@ def bench_env(threads: int, extra: dict[str, str] | None = None,
               allocator: str = "same") -> dict[str, str]:
     """The environment of every worker: this process's, plus the same thread counts for all.
 
-    ``allocator``: ``"same"`` (the default) gives every worker fixed glibc thresholds through
-    glibc's own variables, the settings ``import tinymm`` makes (tinymm/_malloc.py), so a
-    ratio compares the engines alone. ``"as-shipped"`` leaves the allocator to each library:
-    PyTorch then runs on glibc's *dynamic* thresholds, which rise when a large block is
-    freed, so its speed depends on what ran before in the process. The correctness guard's
-    large temporaries were enough: PyTorch's seed step measured 50 ms without the guard
-    (7,700 page faults a step) and 41 ms after it (none), on the Zen 4 EPYC. No other
-    variable differs between frameworks (see :func:`worker_env`).
+    ``allocator``: ``"same"`` (the default) gives every worker the same fixed glibc
+    thresholds (``SAME_ALLOCATOR``, glibc's own variables). ``"glibc-default"`` leaves glibc's
+    *dynamic* thresholds, which rise when a large block is freed, so a framework's speed then
+    depends on what ran before in its process: the correctness guard's large temporaries were
+    enough. PyTorch's seed step measured 50 ms without the guard (7,700 page faults a step)
+    and 41 ms after it (none) on the Zen 4 EPYC. Nothing is set for one framework only, and
+    tinymm itself never changes the allocator (docs/performance.md, pitfall 2).
     """
     if allocator not in ALLOCATORS:
         raise ValueError(f"bench_env: allocator must be one of {', '.join(ALLOCATORS)}, "
@@ -90,14 +90,6 @@ def bench_env(threads: int, extra: dict[str, str] | None = None,
     env.update(extra or {})
     return env
 
-
-def worker_env(env: dict[str, str], framework: str) -> dict[str, str]:
-    """``env`` for one framework's worker. The one per-side variable: a worker of another
-    framework gets ``TINYMM_MALLOC=system``, so that a case which imports tinymm only to build
-    its data (the model cases do) does not hand tinymm's allocator policy to PyTorch."""
-    if framework.startswith("tinymm"):
-        return env
-    return {**env, "TINYMM_MALLOC": "system"}
 
 
 class WorkerError(RuntimeError):
@@ -119,7 +111,7 @@ class WorkerProc:
             [sys.executable, "-m", "benchmarks.worker", "--framework", framework, "--case", case,
              "--threads", str(settings.threads), "--seed", str(settings.seed)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, cwd=str(REPO),
-            env=worker_env(env, framework), text=True, bufsize=1)
+            env=env, text=True, bufsize=1)
         self.hello: dict | None = None
         self.start_jiffies = machine.process_jiffies(self.proc.pid) or 0
         self.cpu_jiffies = 0  # CPU time used, updated by close()

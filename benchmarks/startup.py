@@ -15,7 +15,7 @@ import tempfile
 import time
 
 from . import stats
-from .runner import REPO, Settings, bench_env, worker_env
+from .runner import REPO, Settings, bench_env
 
 IMPORT_SCRIPT = ("import time; t = time.perf_counter(); import {module}; "
                  "print(time.perf_counter() - t)")
@@ -93,7 +93,7 @@ def first_step_cases(settings: Settings, reps: int, case: str = "seed_step_b32_3
     def run(fw: str, env: dict[str, str], report: bool = False) -> tuple[float, dict]:
         argv = [sys.executable, "-m", "benchmarks.first_step", "--framework", fw, "--case", case,
                 "--threads", str(settings.threads)] + (["--compile-report"] if report else [])
-        return _run(argv, worker_env(env, fw), timeout=1800)
+        return _run(argv, env, timeout=1800)
 
     cold_walls, cold_inner = [], {}
     if "tinymm-numba" in frameworks:

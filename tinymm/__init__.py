@@ -5,7 +5,6 @@
     import tinymm.functional as F
 """
 
-from . import _malloc  # noqa: F401, I001  (first: keeps freed memory for the next step; TINYMM_MALLOC)
 from . import autograd  # noqa: F401, I001  (autograd first: it and tensor import each other)
 from .tensor import Tensor, float32, float64, int64
 from .autograd import Function, no_grad, enable_grad, is_grad_enabled
