@@ -91,7 +91,6 @@ def bench_env(threads: int, extra: dict[str, str] | None = None,
     return env
 
 
-
 class WorkerError(RuntimeError):
     pass
 
