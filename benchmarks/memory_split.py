@@ -35,7 +35,8 @@ SMALL_BATCH = 2
 
 
 def measure(framework: str, dataset: str, threads: int, seed: int = 0) -> dict:
-    """In this process: the one-time and the training increments (MiB) of one model case."""
+    """In this process: the runtime start-up, one-time and training increments (MiB) of one
+    model case."""
     from . import frameworks
     from .cases_models import _dataset_step
     from .memory import measure_increment, release_free_heap, rss_mb
