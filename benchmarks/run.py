@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/run.py" + ("" if argv is None and len(sys.argv) < 2 else
                                             " " + shlex.join(argv if argv is not None
                                                              else sys.argv[1:]))
-    env = runner.bench_env(settings.threads, allocator=settings.allocator)
+    env = settings.env()
     info = machine.info()
     info["provenance"] = provenance.collect(env, settings.threads)
     for line in provenance.summary_lines(info["provenance"]):

@@ -58,6 +58,10 @@ class Settings:
     allocator: str = "same"       # or "glibc-default": see bench_env
     log_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="tinymm-bench-"))
 
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The workers' environment for these settings (:func:`bench_env`)."""
+        return bench_env(self.threads, extra, self.allocator)
+
 
 ALLOCATORS = ("same", "glibc-default")
 # Fixed glibc thresholds for every worker: blocks up to 32 MiB (the most glibc allows) come
@@ -171,7 +175,7 @@ def _error_text(reply: dict) -> str:
 def run_case(case: Case, settings: Settings, env: dict[str, str] | None = None,
              progress=None) -> dict:
     """Check and time ``case`` in every framework of ``settings``; a JSON-ready dict."""
-    env = env or bench_env(settings.threads, allocator=settings.allocator)
+    env = env or settings.env()
     say = progress or (lambda msg: None)
     if settings.quiet is not None:
         busy = machine.wait_quiet(settings.quiet, settings.quiet_wait_s, say)
@@ -394,7 +398,7 @@ def _ratios(result: dict) -> None:
 def profile_case(case: Case, settings: Settings, framework: str = "tinymm-numba",
                  reps: int | None = None, top: int = 30) -> str:
     """cProfile text of ``reps`` steps of ``case`` in a fresh worker (after warm-up)."""
-    env = bench_env(settings.threads, allocator=settings.allocator)
+    env = settings.env()
     w = WorkerProc(framework, case.name, settings, env)
     try:
         hello = w.read(settings.timeout_s)

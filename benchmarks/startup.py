@@ -15,7 +15,7 @@ import tempfile
 import time
 
 from . import stats
-from .runner import REPO, Settings, bench_env
+from .runner import REPO, Settings
 
 IMPORT_SCRIPT = ("import time; t = time.perf_counter(); import {module}; "
                  "print(time.perf_counter() - t)")
@@ -51,7 +51,7 @@ def _row(name: str, title: str, per_fw: dict[str, list[float]], inner: dict | No
 
 def import_case(settings: Settings, reps: int) -> dict:
     """``import tinymm`` against ``import torch`` (in-process import time, alternating)."""
-    env = bench_env(settings.threads, allocator=settings.allocator)
+    env = settings.env()
     times = {"tinymm-numba": [], "torch": []}
     for _ in range(reps):
         for fw, module in (("tinymm-numba", "tinymm"), ("torch", "torch")):
@@ -66,8 +66,7 @@ def cold_compile_case(settings: Settings, reps: int) -> dict:
     times, details = [], []
     for _ in range(reps):
         with tempfile.TemporaryDirectory(prefix="tinymm-numba-cache-") as cache:
-            env = bench_env(settings.threads, {"NUMBA_CACHE_DIR": cache},
-                            allocator=settings.allocator)
+            env = settings.env({"NUMBA_CACHE_DIR": cache})
             _, inner = _run([sys.executable, "-m", "benchmarks.first_step", "--framework",
                              "tinymm-numba", "--warmup-kernels"], env, timeout=1800)
             times.append(inner["compile_s"])
@@ -99,16 +98,14 @@ def first_step_cases(settings: Settings, reps: int, case: str = "seed_step_b32_3
     if "tinymm-numba" in frameworks:
         for k in range(cold_reps + 1):
             with tempfile.TemporaryDirectory(prefix="tinymm-numba-cache-") as cache:
-                env = bench_env(settings.threads, {"NUMBA_CACHE_DIR": cache},
-                                allocator=settings.allocator)
+                env = settings.env({"NUMBA_CACHE_DIR": cache})
                 wall, detail = run("tinymm-numba", env, report=k == cold_reps)
                 if k < cold_reps:
                     cold_walls.append(wall)
                 else:  # the in-process breakdown and per-kernel compile times shown
                     cold_inner = detail
     with tempfile.TemporaryDirectory(prefix="tinymm-numba-cache-") as cache:
-        env = bench_env(settings.threads, {"NUMBA_CACHE_DIR": cache},
-                        allocator=settings.allocator)
+        env = settings.env({"NUMBA_CACHE_DIR": cache})
         if "tinymm-numba" in frameworks:
             run("tinymm-numba", env)             # fills the cache
         walls = {fw: [] for fw in frameworks}
@@ -149,8 +146,7 @@ def train_cold_warm_case(settings: Settings, reps: int,
     for _ in range(reps):
         with tempfile.TemporaryDirectory(prefix="tinymm-numba-cache-") as cache, \
                 tempfile.TemporaryDirectory(prefix="tinymm-train-") as out:
-            env = bench_env(settings.threads, {"NUMBA_CACHE_DIR": cache},
-                            allocator=settings.allocator)
+            env = settings.env({"NUMBA_CACHE_DIR": cache})
             argv = [sys.executable, "-m", "tinymm", *TRAIN_ARGS, "--out", out,
                     "--threads", str(settings.threads), *extra]
             for bucket in (cold, warm):
